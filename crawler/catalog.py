@@ -1,0 +1,355 @@
+"""The catalogue: load ``catalog.yaml``, validate it in one pass, and turn it into records.
+
+Every problem is reported at once, as ``catalog.yaml:LINE:COL: session "TITLE": FIELD: what``,
+so a contributor fixes them all in one go. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+TOP_KEYS = {"study", "sessions"}
+STUDY_KEYS = {"title", "repository"}
+SESSION_KEYS = {"title", "date", "presenters", "slides", "video"}
+PRESENTER_KEYS = {"name", "email", "url"}
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass(frozen=True)
+class Presenter:
+    name: str
+    email: str | None = None
+    url: str | None = None
+    url_at: Position | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str  # date + slug of the title: stable across reorderings and URL edits
+    title: str
+    date: dt.date
+    presenters: tuple[Presenter, ...]
+    slides: str | None
+    video: str | None
+    at: Position  # where the session starts
+    slides_at: Position | None = None
+    video_at: Position | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: Path
+    title: str
+    repository: str | None
+    sessions: tuple[Session, ...]
+
+
+class CatalogError(Exception):
+    """The catalogue cannot be used; ``problems`` holds one ready-to-print line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def slugify(text: str, max_len: int = 60) -> str:
+    """Lower-case words joined by '-', letters of any script kept (Hangul titles stay readable)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    slug = re.sub(r"[^\w]+", "-", text).strip("-_")
+    if len(slug) > max_len:
+        slug = slug[:max_len].rsplit("-", 1)[0] or slug[:max_len]
+    return slug or "untitled"
+
+
+def session_id(date: dt.date | None, title: str) -> str:
+    return f"{date.isoformat() if date else 'undated'}-{slugify(title)}"
+
+
+def is_http_url(value: object) -> bool:
+    """An absolute http(s) URL with a host and no whitespace."""
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def load(path: str | Path) -> Catalog:
+    """Read and validate a catalogue file; raise ``CatalogError`` listing every problem."""
+    path = Path(path)
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError(
+            [f"{path}: no such file (create it with `python -m crawler import README.md`)"]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError([f"{path}: cannot read: {exc}"]) from None
+    return parse(text, path=path, display_name=name)
+
+
+def parse(text: str, *, path: Path | None = None, display_name: str = "catalog.yaml") -> Catalog:
+    """Validate catalogue text; ``display_name`` prefixes every problem line."""
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{display_name}:{mark.line + 1}:{mark.column + 1}" if mark else display_name
+        what = exc.problem or exc.context or "invalid YAML"
+        hint = ""
+        if "\t" in text and "'\\t'" in str(exc):
+            hint = " (YAML does not allow tabs for indentation: indent with spaces)"
+        raise CatalogError([f"{where}: YAML syntax: {what}{hint}"]) from None
+    except YAMLError as exc:
+        raise CatalogError([f"{display_name}: YAML syntax: {exc}"]) from None
+    return _Validator(display_name, path or Path(display_name)).run(data)
+
+
+class _Validator:
+    def __init__(self, name: str, path: Path):
+        self.name = name
+        self.path = path
+        self.problems: list[str] = []
+
+    def problem(self, pos: Position | None, who: str, what: str) -> None:
+        where = f"{self.name}:{pos.line}:{pos.column}" if pos else self.name
+        self.problems.append(f"{where}: {who}{what}")
+
+    def run(self, data: Any) -> Catalog:
+        if not isinstance(data, CommentedMap):
+            self.problem(
+                Position(1, 1), "", "the catalogue must be a mapping with `study` and `sessions`"
+            )
+            raise CatalogError(self.problems)
+        for key in data:
+            if key not in TOP_KEYS:
+                self.problem(
+                    _key_pos(data, key), "", f"unknown key {key!r} (allowed: study, sessions)"
+                )
+
+        title, repository = self.study(data)
+        sessions = self.sessions(data)
+        if self.problems:
+            raise CatalogError(self.problems)
+        return Catalog(path=self.path, title=title, repository=repository, sessions=tuple(sessions))
+
+    def study(self, data: CommentedMap) -> tuple[str, str | None]:
+        study = data.get("study")
+        if study is None:
+            self.problem(Position(1, 1), "", "study: missing (needs at least a title)")
+            return "", None
+        if not isinstance(study, CommentedMap):
+            self.problem(_value_pos(data, "study"), "", "study: must be a mapping with a title")
+            return "", None
+        for key in study:
+            if key not in STUDY_KEYS:
+                self.problem(
+                    _key_pos(study, key),
+                    "study: ",
+                    f"unknown key {key!r} (allowed: title, repository)",
+                )
+        title = study.get("title")
+        if not isinstance(title, str) or not title.strip():
+            self.problem(_key_pos(data, "study"), "study: ", "title: missing")
+            title = ""
+        repository = study.get("repository")
+        if repository is not None and not is_http_url(repository):
+            self.problem(
+                _value_pos(study, "repository"),
+                "study: ",
+                "repository: not an absolute http(s) URL",
+            )
+        return title, repository if isinstance(repository, str) else None
+
+    def sessions(self, data: CommentedMap) -> list[Session]:
+        raw = data.get("sessions")
+        if raw is None:
+            self.problem(Position(1, 1), "", "sessions: missing (a list of talks)")
+            return []
+        if not isinstance(raw, CommentedSeq):
+            self.problem(_value_pos(data, "sessions"), "", "sessions: must be a list")
+            return []
+        sessions: list[Session] = []
+        seen: dict[tuple[str, Any], int] = {}
+        for index, item in enumerate(raw):
+            at = _item_pos(raw, index)
+            session = self.session(item, at, index)
+            if session is None:
+                continue
+            dup_key = (session.title.casefold(), session.date)
+            if dup_key in seen:
+                self.problem(
+                    at,
+                    f'session "{session.title}": ',
+                    f"duplicate session: same title and date as the one on line {seen[dup_key]}"
+                    " (remove one)",
+                )
+            else:
+                seen[dup_key] = at.line
+                sessions.append(session)
+        return sessions
+
+    def session(self, item: Any, at: Position, index: int) -> Session | None:
+        if not isinstance(item, CommentedMap):
+            self.problem(at, f"session #{index + 1}: ", "must be a mapping (title, date, …)")
+            return None
+        title = item.get("title")
+        label = (
+            f'session "{title}": '
+            if isinstance(title, str) and title.strip()
+            else (f"session #{index + 1}: ")
+        )
+        before = len(self.problems)
+        for key in item:
+            if key not in SESSION_KEYS:
+                self.problem(
+                    _key_pos(item, key),
+                    label,
+                    f"unknown key {key!r} (allowed: {', '.join(sorted(SESSION_KEYS))})",
+                )
+        if not isinstance(title, str) or not title.strip():
+            self.problem(at, label, "title: missing")
+            title = ""
+        date = self.date(item, label, at)
+        presenters = self.presenters(item, label)
+        urls = {}
+        for fld in ("slides", "video"):
+            value = item.get(fld)
+            if value is None or value == "-":
+                urls[fld] = None
+            elif not is_http_url(value):
+                self.problem(
+                    _value_pos(item, fld),
+                    label,
+                    f"{fld}: {value!r} is not an absolute http(s) URL (write the full https://… "
+                    "address, or leave it empty)",
+                )
+                urls[fld] = None
+            else:
+                urls[fld] = value
+        if len(self.problems) != before or date is None:
+            return None
+        return Session(
+            id=session_id(date, title),
+            title=title.strip(),
+            date=date,
+            presenters=presenters,
+            slides=urls["slides"],
+            video=urls["video"],
+            at=at,
+            slides_at=_value_pos(item, "slides") if urls["slides"] else None,
+            video_at=_value_pos(item, "video") if urls["video"] else None,
+        )
+
+    def date(self, item: CommentedMap, label: str, at: Position) -> dt.date | None:
+        if "date" not in item or item["date"] is None:
+            self.problem(at, label, "date: missing (write it as YYYY-MM-DD)")
+            return None
+        value = item["date"]
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.problem(
+                _value_pos(item, "date"), label, f"date: {value!r} is not a date (write YYYY-MM-DD)"
+            )
+            return None
+
+    def presenters(self, item: CommentedMap, label: str) -> tuple[Presenter, ...]:
+        raw = item.get("presenters")
+        if raw is None:
+            return ()
+        if not isinstance(raw, CommentedSeq):
+            self.problem(_value_pos(item, "presenters"), label, "presenters: must be a list")
+            return ()
+        out = []
+        for i, person in enumerate(raw):
+            pos = _item_pos(raw, i)
+            if not isinstance(person, CommentedMap):
+                self.problem(pos, label, f"presenters[{i}]: must be a mapping with a name")
+                continue
+            for key in person:
+                if key not in PRESENTER_KEYS:
+                    self.problem(
+                        _key_pos(person, key),
+                        label,
+                        f"presenters[{i}]: unknown key {key!r} (allowed: email, name, url)",
+                    )
+            name = person.get("name")
+            if not isinstance(name, str) or not name.strip():
+                self.problem(pos, label, f"presenters[{i}]: name: missing")
+                name = ""
+            email = person.get("email")
+            if email is not None and not (isinstance(email, str) and _EMAIL.match(email)):
+                self.problem(
+                    _value_pos(person, "email"),
+                    label,
+                    f"presenters[{i}]: email: {email!r} is not an e-mail address",
+                )
+                email = None
+            url = person.get("url")
+            if url is not None and not is_http_url(url):
+                self.problem(
+                    _value_pos(person, "url"),
+                    label,
+                    f"presenters[{i}]: url: {url!r} is not an absolute http(s) URL",
+                )
+                url = None
+            out.append(
+                Presenter(
+                    name=name.strip(),
+                    email=email,
+                    url=url,
+                    url_at=_value_pos(person, "url") if url else None,
+                )
+            )
+        return tuple(out)
+
+
+def _key_pos(mapping: CommentedMap, key: Any) -> Position:
+    try:
+        line, col = mapping.lc.key(key)
+        return Position(line + 1, col + 1)
+    except (KeyError, TypeError, AttributeError):
+        return Position(mapping.lc.line + 1, mapping.lc.col + 1)
+
+
+def _value_pos(mapping: CommentedMap, key: Any) -> Position:
+    try:
+        line, col = mapping.lc.value(key)
+        return Position(line + 1, col + 1)
+    except (KeyError, TypeError, AttributeError):
+        return _key_pos(mapping, key)
+
+
+def _item_pos(seq: CommentedSeq, index: int) -> Position:
+    try:
+        line, col = seq.lc.item(index)
+        return Position(line + 1, col + 1)
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return Position(seq.lc.line + 1, seq.lc.col + 1)

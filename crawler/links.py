@@ -1,0 +1,183 @@
+"""What a URL is (YouTube video, SlideShare deck, GitHub file, anything else) and its identity.
+
+The canonical key makes different spellings of one resource compare equal, so duplicates are
+found whatever form a contributor pasted: ``youtu.be/ID`` and ``watch?v=ID&list=…`` are one video,
+``blob/main/x.pdf`` and ``raw/master/x.pdf`` are one file. URLs themselves are never rewritten:
+the catalogue's bytes go on the wire as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+from crawler.catalog import Catalog, Position
+from crawler.model import Link, LinkKind
+
+YOUTUBE_HOSTS = {
+    "youtube.com",
+    "www.youtube.com",
+    "m.youtube.com",
+    "music.youtube.com",
+    "gaming.youtube.com",
+    "youtube-nocookie.com",
+    "www.youtube-nocookie.com",
+    "youtu.be",
+    "www.youtu.be",
+}
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_PATH_ID_PREFIXES = ("embed", "shorts", "live", "v", "e")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def youtube_video_id(url: str) -> str | None:
+    """The 11-character video id of any YouTube URL form, or None."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host not in YOUTUBE_HOSTS:
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    candidate: str | None = None
+    if host.endswith("youtu.be"):
+        candidate = segments[0] if segments else None
+    elif segments and segments[0] == "watch":
+        candidate = (parse_qs(parts.query).get("v") or [None])[0]
+    elif len(segments) >= 2 and segments[0] in _PATH_ID_PREFIXES:
+        candidate = segments[1]
+    elif not segments or segments[0] in ("attribution_link",):
+        candidate = (parse_qs(parts.query).get("v") or [None])[0]
+    if candidate and _VIDEO_ID.match(candidate):
+        return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class GitHubFile:
+    """A file in a GitHub repository; ``path`` stays percent-encoded exactly as written."""
+
+    owner: str
+    repo: str
+    ref: str
+    path: str
+
+    @property
+    def raw_url(self) -> str:
+        """Where the file's bytes are served; the path's bytes are kept as written."""
+        return f"https://raw.githubusercontent.com/{self.owner}/{self.repo}/{self.ref}/{self.path}"
+
+
+def github_file(url: str) -> GitHubFile | None:
+    """Parse ``github.com/O/R/blob|raw/REF/PATH`` and ``raw.githubusercontent.com/O/R/REF/PATH``."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    # Split the raw path text (not a decoded one) so percent-escapes survive untouched.
+    segments = parts.path.split("/")[1:]
+    if host in ("github.com", "www.github.com"):
+        if len(segments) < 5 or segments[2] not in ("blob", "raw"):
+            return None
+        owner, repo, rest = segments[0], segments[1], segments[3:]
+    elif host == "raw.githubusercontent.com":
+        if len(segments) < 4:
+            return None
+        owner, repo, rest = segments[0], segments[1], segments[2:]
+    else:
+        return None
+    # A ref spelled as refs/heads/NAME or refs/tags/NAME spans three segments.
+    if len(rest) > 3 and rest[0] == "refs" and rest[1] in ("heads", "tags"):
+        ref, path_parts = "/".join(rest[:3]), rest[3:]
+    else:
+        ref, path_parts = rest[0], rest[1:]
+    path = "/".join(path_parts)
+    if not (owner and repo and ref and path):
+        return None
+    return GitHubFile(owner=owner, repo=repo, ref=ref, path=path)
+
+
+def is_slideshare(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "slideshare.net" or host.endswith(".slideshare.net")
+
+
+def classify(url: str) -> LinkKind:
+    host = (urlsplit(url).hostname or "").lower()
+    if host in YOUTUBE_HOSTS:
+        return LinkKind.YOUTUBE
+    if is_slideshare(url):
+        return LinkKind.SLIDESHARE
+    if github_file(url):
+        return LinkKind.GITHUB_FILE
+    return LinkKind.GENERIC
+
+
+def normalize_url(url: str) -> str:
+    """Scheme and host lower-cased, default port and fragment dropped, empty path made '/'."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host
+    if parts.username or parts.password:
+        creds = parts.username or ""
+        if parts.password:
+            creds += f":{parts.password}"
+        netloc = f"{creds}@{netloc}"
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def canonical_key(url: str) -> str:
+    """Identity of the resource behind ``url``: equal keys mean the same video, file or page."""
+    video = youtube_video_id(url)
+    if video:
+        return f"youtube:{video}"
+    gh = github_file(url)
+    if gh:
+        # GitHub owner/repo names are case-insensitive; file paths are not. Percent-escapes
+        # are decoded so "a%20b.pdf" and "a b.pdf" compare equal, but no Unicode normalisation:
+        # NFC and NFD spellings are different files on GitHub.
+        return f"github:{gh.owner.lower()}/{gh.repo.lower()}/{unquote(gh.path)}"
+    if is_slideshare(url):
+        parts = urlsplit(url)
+        path = parts.path.rstrip("/") or "/"
+        return f"slideshare:{unquote(path).lower()}"
+    return normalize_url(url)
+
+
+def make_link(
+    session_id: str,
+    session_title: str,
+    session_date: str,
+    field: str,
+    url: str,
+    at: Position | None = None,
+) -> Link:
+    return Link(
+        session_id=session_id,
+        session_title=session_title,
+        session_date=session_date,
+        field=field,  # type: ignore[arg-type]
+        url=url,
+        kind=classify(url),
+        key=canonical_key(url),
+        line=at.line if at else 0,
+        column=at.column if at else 0,
+    )
+
+
+def iter_links(catalog: Catalog) -> Iterator[Link]:
+    """Every link of the catalogue, in catalogue order: slides, video, then presenter homepages."""
+    for s in catalog.sessions:
+        date = s.date.isoformat()
+        if s.slides:
+            yield make_link(s.id, s.title, date, "slides", s.slides, s.slides_at)
+        if s.video:
+            yield make_link(s.id, s.title, date, "video", s.video, s.video_at)
+        for p in s.presenters:
+            if p.url:
+                yield make_link(s.id, s.title, date, "presenter", p.url, p.url_at)

@@ -1,0 +1,170 @@
+"""The records every stage shares: one status vocabulary, one result per link, one finding type.
+
+Shaped once here so that checks (``services/``), findings, history and every report format
+speak the same language.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Literal
+
+Field = Literal["slides", "video", "presenter"]
+
+
+class Status(enum.StrEnum):
+    """The only verdicts a link can get.
+
+    ``broken`` is reserved for a definitive answer from a server (404/410, a soft-404 page,
+    a ``.pdf`` that is not a PDF, "Video unavailable"); anything we could not get a definitive
+    answer for is ``unverified``.
+    """
+
+    OK = "ok"
+    REDIRECTED = "redirected"
+    BROKEN = "broken"
+    UNVERIFIED = "unverified"
+    SKIPPED = "skipped"
+
+
+# Worst first: the order problems are listed in, and which status colours a badge.
+SEVERITY: dict[Status, int] = {
+    Status.BROKEN: 0,
+    Status.REDIRECTED: 1,
+    Status.UNVERIFIED: 2,
+    Status.SKIPPED: 3,
+    Status.OK: 4,
+}
+
+
+class LinkKind(enum.StrEnum):
+    YOUTUBE = "youtube"
+    SLIDESHARE = "slideshare"
+    GITHUB_FILE = "github_file"
+    GENERIC = "generic"
+
+
+@dataclass(frozen=True)
+class Link:
+    """One URL of the catalogue, where it stands and what it is."""
+
+    session_id: str
+    session_title: str
+    session_date: str  # ISO date, kept as text so records serialise without fuss
+    field: Field
+    url: str  # byte-for-byte as written in the catalogue
+    kind: LinkKind
+    key: str  # canonical identity, used to spot duplicates (see links.canonical_key)
+    line: int = 0  # 1-based line in the catalogue file, 0 when unknown
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step of a redirect chain the crawler followed itself."""
+
+    url: str
+    status: int
+
+
+@dataclass
+class LinkResult:
+    """The verdict on one link, with everything a report needs to explain it."""
+
+    link: Link
+    status: Status
+    detail: str  # plain words: why this status
+    http_status: int | None = None
+    final_url: str | None = None
+    redirects: list[Hop] = field(default_factory=list)
+    fix: str | None = None  # a suggested fix when one is known ("use https://…")
+    title: str | None = None  # video or deck title, PDF file name
+    duration: int | None = None  # seconds, videos only
+    uploader: str | None = None
+    upload_date: str | None = None  # YYYYMMDD as yt-dlp gives it
+    size: int | None = None  # bytes, PDFs
+    note: str | None = None  # extra information that is not a problem ("age-restricted")
+    # True when the failure was the network itself (DNS, connect, timeout, proxy), not a
+    # server's answer: lets the run say once "network unreachable" instead of 50 failures.
+    network_error: bool = False
+    # Filled by history.py from the previous report.
+    first_failed: str | None = None
+    consecutive_failures: int = 0
+    # When title/duration were fetched (UTC ISO); lets the next run reuse them while fresh.
+    metadata_fetched_at: str | None = None
+
+
+Severity = Literal["error", "warning", "notice"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem that is about the catalogue rather than about one server's answer.
+
+    kinds: ``duplicate``, ``wrong-video``, ``missing-slides``, ``missing-video``,
+    ``date-order``, ``duplicate-title``, ``escalated``.
+    """
+
+    kind: str
+    severity: Severity
+    session_id: str
+    session_title: str
+    session_date: str
+    message: str
+    field: Field | None = None
+    url: str | None = None
+    fix: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """One canonical link used in more than one place of the catalogue."""
+
+    key: str
+    urls: tuple[str, ...]
+    sessions: tuple[str, ...]  # session ids, in catalogue order
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What reports show of a session (a plain copy, so reports need not import the catalogue)."""
+
+    id: str
+    title: str
+    date: str  # ISO
+    presenters: tuple[str, ...]  # names
+    line: int = 0
+
+
+@dataclass
+class RunReport:
+    """Everything one run found: what every report format renders and history compares."""
+
+    catalog_title: str
+    catalog_path: str  # as given on the command line, e.g. "catalog.yaml"
+    generated_at: str  # UTC, ISO 8601 to the second ("2026-11-25T03:17:00Z")
+    duration_seconds: float
+    version: str
+    offline: bool
+    sessions: list[SessionInfo]
+    results: list[LinkResult]  # one per catalogue link, catalogue order
+    findings: list[Finding]
+    duplicates: list[Duplicate]
+    network_unreachable: bool = False
+    shard: str | None = None  # "K/N" for a partial report of a sharded run
+    # Filled by history.py: what changed since the previous report.
+    changes: Changes | None = None
+
+
+@dataclass
+class Changes:
+    """Differences against the previous report (empty lists on a first run)."""
+
+    newly_broken: list[LinkResult] = field(default_factory=list)
+    recovered: list[LinkResult] = field(default_factory=list)
+    new_sessions: list[SessionInfo] = field(default_factory=list)
+    removed_sessions: list[SessionInfo] = field(default_factory=list)
+    baseline_at: str | None = None  # generated_at of the previous report

@@ -1,0 +1,120 @@
+"""The one interface every remote service implements, and what the engine offers them.
+
+A service turns one catalogue link into one ``LinkResult``. It never opens sockets itself:
+it asks the engine (``CheckContext.fetch``) so that limits, retries, redirects, safety checks,
+proxies and CA bundles are applied the same way for every host. Site quirks (SlideShare's
+soft-404s, GitHub's raw files, YouTube's bot wall) live in the service's own module.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
+
+from crawler.model import Hop, Link, LinkResult
+
+# How a fetch failed before any definitive HTTP answer (None when a response arrived).
+FetchErrorKind = Literal[
+    "network",  # DNS failure, connection refused/reset, proxy failure, TLS failure
+    "timeout",
+    "refused",  # the safety guard refused the target (private address, non-http scheme)
+    "redirect-loop",
+    "too-many-redirects",
+    "too-slow",  # the per-link time budget ran out
+]
+
+T = TypeVar("T")
+
+
+@dataclass
+class FetchResult:
+    """What the engine got for one request, after redirects and retries."""
+
+    url: str  # as requested
+    final_url: str  # after the redirects the engine followed
+    status: int | None = None  # final HTTP status; None when no answer came
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive (httpx.Headers)
+    body: bytes = b""  # at most ``max_bytes`` of the final body
+    hops: list[Hop] = field(default_factory=list)  # every redirect response followed, in order
+    error: str | None = None  # plain words when no definitive answer came
+    error_kind: FetchErrorKind | None = None
+    attempts: int = 1  # requests sent for the final hop, retries included
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Knobs of one run; the CLI fills them, tests build them directly."""
+
+    concurrency: int = 16  # global requests in flight
+    per_host: int = 4  # requests in flight per host
+    min_interval: float = 0.0  # seconds between request starts to one host
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    link_timeout: float = 90.0  # total time budget for one link, retries included
+    max_redirects: int = 10
+    max_body_bytes: int = 64 * 1024
+    retries: int = 3  # attempts for transient failures (the first try included)
+    max_retry_after: float = 60.0  # cap on a server's Retry-After
+    allow_private: bool = False
+    github_token: str | None = None
+    user_agent: str = ""  # filled by the engine when empty
+    video_workers: int = 2  # yt-dlp worker threads
+    metadata_max_age_days: float = 7.0  # reuse video titles/durations this long
+
+
+class CheckContext(Protocol):
+    """What a service may use while checking a link (implemented by ``engine.Engine``)."""
+
+    settings: Settings
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+        follow_redirects: bool = True,
+    ) -> FetchResult:
+        """Send a request through the engine's limits, retries and safety checks.
+
+        Never raises for network trouble: failures come back as ``FetchResult.error``.
+        """
+        ...
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a synchronous call (yt-dlp) in the engine's bounded worker pool."""
+        ...
+
+    def previous(self, link: Link) -> LinkResult | None:
+        """The previous run's result for this link, if any (a metadata cache)."""
+        ...
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy the environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY) gives for ``url``."""
+        ...
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """Path of the CA bundle in force (``SSL_CERT_FILE``), or None for the default."""
+        ...
+
+
+class Service(abc.ABC):
+    """One remote service: decides which links it owns and how to judge them."""
+
+    name: str = "service"
+
+    @abc.abstractmethod
+    def handles(self, link: Link) -> bool:
+        """True when this service should check ``link``."""
+
+    @abc.abstractmethod
+    async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        """Judge ``link``. Must not raise for network trouble: return ``unverified`` instead."""
