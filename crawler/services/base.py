@@ -9,11 +9,12 @@ soft-404s, GitHub's raw files, YouTube's bot wall) live in the service's own mod
 from __future__ import annotations
 
 import abc
+import http
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
-from crawler.model import Hop, Link, LinkResult
+from crawler.model import Hop, Link, LinkResult, Status
 
 # How a fetch failed before any definitive HTTP answer (None when a response arrived).
 FetchErrorKind = Literal[
@@ -118,3 +119,63 @@ class Service(abc.ABC):
     @abc.abstractmethod
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
         """Judge ``link``. Must not raise for network trouble: return ``unverified`` instead."""
+
+
+def unverified_from_fetch(link: Link, fetched: FetchResult) -> LinkResult:
+    """The verdict for a fetch that brought no usable answer.
+
+    Covers both a fetch that failed (``fetched.error`` set) and one whose final answer was a
+    transient HTTP status (429, 5xx) after the engine's retries. Network trouble and transient
+    answers give ``unverified``; a redirect loop or an endless chain is ``broken`` (the server
+    answered, and the answer leads nowhere); a target the safety guard refused is ``skipped``,
+    since we chose not to look.
+    """
+    redirects = list(fetched.hops)
+    kind = fetched.error_kind
+    if kind == "refused":
+        reason = (fetched.error or "refused").removeprefix("refused: ")
+        return LinkResult(
+            link=link,
+            status=Status.SKIPPED,
+            detail=f"not checked: {reason}",
+            final_url=fetched.final_url,
+            redirects=redirects,
+        )
+    if kind in ("redirect-loop", "too-many-redirects"):
+        return LinkResult(
+            link=link,
+            status=Status.BROKEN,
+            detail=fetched.error or "the redirects lead nowhere",
+            final_url=fetched.final_url,
+            redirects=redirects,
+        )
+    if kind is not None:  # network, timeout, too-slow
+        return LinkResult(
+            link=link,
+            status=Status.UNVERIFIED,
+            detail=fetched.error or "no answer from the server",
+            final_url=fetched.final_url,
+            redirects=redirects,
+            network_error=True,
+        )
+    if fetched.status is None:
+        detail = "no answer from the server"
+    else:
+        detail = f"the server answered {_status_words(fetched.status)}"
+        if fetched.attempts > 1:
+            detail += f" (tried {fetched.attempts} times)"
+    return LinkResult(
+        link=link,
+        status=Status.UNVERIFIED,
+        detail=detail,
+        http_status=fetched.status,
+        final_url=fetched.final_url,
+        redirects=redirects,
+    )
+
+
+def _status_words(status: int) -> str:
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
