@@ -1,0 +1,96 @@
+"""A scripted stand-in for the engine, so service tests judge verdict rules and nothing else.
+
+``FakeContext`` answers ``fetch`` from a table keyed by (method, url) and records every call;
+an unscripted request fails the test loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from crawler.links import make_link
+from crawler.model import Hop, Link, LinkResult
+from crawler.services.base import FetchErrorKind, FetchResult, Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class Call:
+    method: str
+    url: str
+    headers: dict[str, str]
+    max_bytes: int | None
+    follow_redirects: bool
+
+
+@dataclass
+class FakeContext:
+    responses: dict[tuple[str, str], FetchResult | list[FetchResult]]
+    settings: Settings = field(default_factory=Settings)
+    calls: list[Call] = field(default_factory=list)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+        follow_redirects: bool = True,
+    ) -> FetchResult:
+        self.calls.append(Call(method, url, dict(headers or {}), max_bytes, follow_redirects))
+        scripted = self.responses.get((method, url))
+        if scripted is None:
+            raise AssertionError(f"unscripted request: {method} {url}")
+        if isinstance(scripted, list):  # successive answers to the same request
+            return scripted.pop(0)
+        return scripted
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
+
+    def previous(self, link: Link) -> LinkResult | None:
+        return None
+
+    def proxy_for(self, url: str) -> str | None:
+        return None
+
+    @property
+    def ca_bundle(self) -> str | None:
+        return None
+
+
+def answer(
+    url: str,
+    status: int,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    hops: Iterable[tuple[str, int]] = (),
+    final_url: str | None = None,
+    attempts: int = 1,
+) -> FetchResult:
+    """A response that arrived; ``hops`` are (url that redirected, its status) pairs."""
+    return FetchResult(
+        url=url,
+        final_url=final_url or url,
+        status=status,
+        headers=httpx.Headers(dict(headers or {})),
+        body=body,
+        hops=[Hop(u, s) for u, s in hops],
+        attempts=attempts,
+    )
+
+
+def failure(url: str, kind: FetchErrorKind, error: str) -> FetchResult:
+    """A fetch that brought no HTTP answer."""
+    return FetchResult(url=url, final_url=url, error=error, error_kind=kind)
+
+
+def link_for(url: str, field_name: str = "slides") -> Link:
+    return make_link("2021-02-25-tvm", "TVM", "2021-02-25", field_name, url)
