@@ -18,6 +18,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from crawler.model import SessionInfo
+
 TOP_KEYS = {"study", "sessions"}
 STUDY_KEYS = {"title", "repository"}
 SESSION_KEYS = {"title", "date", "presenters", "slides", "video"}
@@ -131,18 +133,23 @@ class _Validator:
     def __init__(self, name: str, path: Path):
         self.name = name
         self.path = path
-        self.problems: list[str] = []
+        self.problems: list[tuple[int, int, str]] = []
 
     def problem(self, pos: Position | None, who: str, what: str) -> None:
         where = f"{self.name}:{pos.line}:{pos.column}" if pos else self.name
-        self.problems.append(f"{where}: {who}{what}")
+        line, col = (pos.line, pos.column) if pos else (0, 0)
+        self.problems.append((line, col, f"{where}: {who}{what}"))
+
+    def fail(self) -> CatalogError:
+        # In file order, so a contributor can fix them top to bottom.
+        return CatalogError([text for _, _, text in sorted(self.problems)])
 
     def run(self, data: Any) -> Catalog:
         if not isinstance(data, CommentedMap):
             self.problem(
                 Position(1, 1), "", "the catalogue must be a mapping with `study` and `sessions`"
             )
-            raise CatalogError(self.problems)
+            raise self.fail()
         for key in data:
             if key not in TOP_KEYS:
                 self.problem(
@@ -152,7 +159,7 @@ class _Validator:
         title, repository = self.study(data)
         sessions = self.sessions(data)
         if self.problems:
-            raise CatalogError(self.problems)
+            raise self.fail()
         return Catalog(path=self.path, title=title, repository=repository, sessions=tuple(sessions))
 
     def study(self, data: CommentedMap) -> tuple[str, str | None]:
@@ -353,3 +360,17 @@ def _item_pos(seq: CommentedSeq, index: int) -> Position:
         return Position(line + 1, col + 1)
     except (KeyError, TypeError, AttributeError, IndexError):
         return Position(seq.lc.line + 1, seq.lc.col + 1)
+
+
+def session_infos(catalog: Catalog) -> list[SessionInfo]:
+    """The sessions as reports see them."""
+    return [
+        SessionInfo(
+            id=s.id,
+            title=s.title,
+            date=s.date.isoformat(),
+            presenters=tuple(p.name for p in s.presenters),
+            line=s.at.line,
+        )
+        for s in catalog.sessions
+    ]

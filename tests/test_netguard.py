@@ -37,7 +37,11 @@ def test_loopback_is_allowed():
 def test_subprocesses_are_guarded_too(monkeypatch, tmp_path):
     log = tmp_path / "log"
     monkeypatch.setenv(netguard.LOG_ENV, str(log))
-    code = "import socket\ntry:\n socket.getaddrinfo('youtube.com', 443)\nexcept OSError as e:\n print(type(e).__name__)"
+    code = (
+        "import socket\n"
+        "try:\n socket.getaddrinfo('youtube.com', 443)\n"
+        "except OSError as e:\n print(type(e).__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "StrayNetworkAccess"
     assert "youtube.com" in log.read_text()

@@ -1,0 +1,307 @@
+"""The command line: the only module that knows about the terminal.
+
+Exit codes (also in ``--help`` and README):
+  0  every link verified healthy
+  1  broken or duplicated links, or links unverified for --fail-after runs in a row
+  2  invalid catalogue or usage
+  3  nothing broken, but some links could not be verified (e.g. no network)
+  130 interrupted (Ctrl-C); the previous reports are left untouched
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from crawler import __version__
+from crawler.catalog import CatalogError
+from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Status
+from crawler.pipeline import EXIT_INVALID, CheckOptions, Shard, exit_code, run_check
+from crawler.report.escape import terminal_safe
+from crawler.services.base import Settings
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  every link verified healthy
+  1  broken or duplicated links (or unverified for --fail-after runs in a row)
+  2  invalid catalogue or usage
+  3  nothing broken, but some links could not be verified (e.g. no network)
+  130  interrupted; previous reports left untouched"""
+
+FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="crawler")
+def main() -> None:
+    """Link-health and metadata crawler for a catalogue of talks."""
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("catalog.yaml"),
+    show_default=True,
+    help="The catalogue to check.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("reports"),
+    show_default=True,
+    help="Where latest.md, latest.json and badge.json are written.",
+)
+@click.option("--offline", is_flag=True, help="Check the catalogue only; touch no network.")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow links to loopback, private and link-local addresses (refused by default).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=16,
+    show_default=True,
+    help="Requests in flight in all.",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(1, 100),
+    default=4,
+    show_default=True,
+    help="Requests in flight per host.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 600),
+    default=20.0,
+    show_default=True,
+    help="Seconds to wait for a connection or a read.",
+)
+@click.option(
+    "--fail-after",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Treat a link as a problem once it stayed unverified this many runs in a row.",
+)
+@click.option(
+    "--shard",
+    "shard_text",
+    metavar="K/N",
+    default=None,
+    help="Check only the K-th of N slices of the links (a partial report; see merge).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems and the summary line.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every link and debug logs.")
+def check(
+    catalog_path: Path,
+    report_dir: Path,
+    offline: bool,
+    allow_private: bool,
+    concurrency: int,
+    per_host: int,
+    timeout: float,
+    fail_after: int,
+    shard_text: str | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Check every link of the catalogue and write the reports."""
+    if quiet and verbose:
+        raise click.UsageError("-q and -v cannot be used together")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        shard = Shard.parse(shard_text) if shard_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    settings = Settings(
+        concurrency=concurrency,
+        per_host=per_host,
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        allow_private=allow_private,
+        github_token=os.environ.get("GITHUB_TOKEN") or None,
+    )
+    options = CheckOptions(
+        catalog_path=catalog_path,
+        report_dir=report_dir,
+        offline=offline,
+        fail_after=fail_after,
+        shard=shard,
+        settings=settings,
+    )
+    out = Output(quiet=quiet, verbose=verbose)
+    try:
+        with out.progress() as progress:
+            report = run_check(
+                options,
+                on_plan=progress.planned,
+                on_start=progress.started,
+                on_result=progress.finished,
+            )
+    except CatalogError as exc:
+        for line in exc.problems:
+            click.echo(terminal_safe(line), err=True)
+        click.echo(f"{catalog_path}: invalid catalogue; no report written", err=True)
+        sys.exit(EXIT_INVALID)
+    except KeyboardInterrupt:
+        click.echo("interrupted: no report written; the previous reports are untouched", err=True)
+        sys.exit(130)
+
+    from crawler.report import write_reports
+    from crawler.report.github import annotations, write_step_summary
+
+    written = write_reports(report, report_dir)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        write_step_summary(report, Path(os.environ["GITHUB_STEP_SUMMARY"]))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in annotations(report):
+            click.echo(line)
+    out.summary(report, written)
+    sys.exit(exit_code(report))
+
+
+@main.command("import")
+@click.argument("readme", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the catalogue here (atomically) instead of to standard output.",
+)
+def import_(readme: Path, output: Path | None) -> None:
+    """Import the study README's sessions into a catalogue (YAML)."""
+    from crawler.importer import import_readme, to_yaml
+
+    result = import_readme(readme)
+    for warning in result.warnings:
+        click.echo(f"warning: {terminal_safe(warning)}", err=True)
+    text = to_yaml(result)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from crawler.report import atomic_write
+
+        atomic_write(output, text)
+        click.echo(f"{output}: {len(result.sessions)} sessions", err=True)
+
+
+class Output:
+    """Progress and result lines: a rich bar on a terminal, plain lines elsewhere (CI logs)."""
+
+    def __init__(self, *, quiet: bool, verbose: bool):
+        self.quiet = quiet
+        self.verbose = verbose
+        self.tty = sys.stderr.isatty() and not quiet
+
+    def progress(self) -> _Progress:
+        return _Progress(self)
+
+    def result_line(self, r: LinkResult) -> str:
+        link = r.link
+        where = f"{link.session_date} {link.session_title}"
+        line = (
+            f"{r.status.value.upper():<10} {FIELD_NAMES[link.field]:<8} {where[:60]:<60} "
+            f"{link.url} — {r.detail}"
+        )
+        return terminal_safe(line)
+
+    def summary(self, report: RunReport, written: list[Path]) -> None:
+        counts = Counter(r.status for r in report.results)
+        errors = [f for f in report.findings if f.severity == "error"]
+        warnings = [f for f in report.findings if f.severity != "error"]
+        if not self.quiet:
+            for f in sorted(report.findings, key=lambda f: (f.severity != "error", f.line)):
+                click.echo(finding_line(f, report.catalog_path))
+        if report.network_unreachable:
+            checked = sum(1 for r in report.results if r.status is not Status.SKIPPED)
+            click.echo(
+                f"could not verify: network unreachable ({checked} links not checked; "
+                "none is reported broken)"
+            )
+        parts = [f"{counts.get(s, 0)} {s.value}" for s in sorted(Status, key=SEVERITY.get)]
+        click.echo(
+            f"{len(report.sessions)} sessions, {len(report.results)} links: "
+            + ", ".join(parts)
+            + f"; {len(errors)} errors, {len(warnings)} warnings"
+            + (" (offline: links not checked)" if report.offline else "")
+        )
+        if not self.quiet and written:
+            click.echo("reports: " + ", ".join(str(p) for p in written))
+
+
+def finding_line(f: Finding, catalog_path: str) -> str:
+    where = f"{catalog_path}:{f.line}" if f.line else catalog_path
+    what = f" {FIELD_NAMES.get(f.field or '', f.field)}" if f.field else ""
+    url = f" {f.url}" if f.url else ""
+    fix = f" (fix: {f.fix})" if f.fix else ""
+    text = (
+        f'{where}: {f.severity}: {f.kind}: {f.session_date} "{f.session_title}"{what}{url}'
+        f" — {f.message}{fix}"
+    )
+    return terminal_safe(text)
+
+
+class _Progress:
+    """Counts links as they finish; draws a bar on a terminal, prints problems otherwise."""
+
+    def __init__(self, out: Output):
+        self.out = out
+        self.bar = None
+        self.task = None
+        self.failures = 0
+
+    def __enter__(self) -> _Progress:
+        if self.out.tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(
+                TextColumn("checking"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[host]}", style="dim"),
+                TextColumn("[red]{task.fields[failures]} failing"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.__enter__()
+            self.task = self.bar.add_task("check", total=None, host="", failures=0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def planned(self, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, total=total)
+
+    def started(self, link: Link) -> None:
+        if self.bar is not None:
+            from urllib.parse import urlsplit
+
+            host = terminal_safe(urlsplit(link.url).hostname or "")
+            self.bar.update(self.task, host=host)
+
+    def finished(self, r: LinkResult) -> None:
+        problem = r.status in (Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED)
+        self.failures += r.status in (Status.BROKEN, Status.UNVERIFIED)
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, failures=self.failures)
+            if problem and not r.network_error:
+                self.bar.console.print(self.out.result_line(r), markup=False, highlight=False)
+        elif self.out.verbose or (problem and not r.network_error and not self.out.quiet):
+            click.echo(self.out.result_line(r), err=True)

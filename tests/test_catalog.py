@@ -1,0 +1,157 @@
+"""Loading and validating catalog.yaml: every problem at once, as file:line:col."""
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from crawler.catalog import CatalogError, load, parse, session_id, slugify
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """\
+study:
+  title: Deep Learning Compiler Study
+  repository: https://github.com/ConstantPark/DL_Compiler
+sessions:
+  - title: "TVM: An Automated End-to-End Optimizing Compiler for Deep Learning"
+    date: 2021-02-25
+    presenters:
+      - name: Constant Park
+        email: sonicstage12@naver.com
+    slides: https://github.com/ConstantPark/DL_Compiler/blob/main/TVM.pdf
+    video: https://youtu.be/wzy1QMci_Zs
+  - title: "XLA: Optimizing Compiler for Machine Learning"
+    date: 2021-03-11
+    presenters:
+      - name: Tee Jung
+        email: naey05@gmail.com
+        url: https://b.mytears.org/
+    slides: https://github.com/ConstantPark/DL_Compiler/blob/main/XLA101.pdf
+    video:
+"""
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(CatalogError) as info:
+        parse(text)
+    return info.value.problems
+
+
+def test_a_valid_catalogue_becomes_records_with_positions():
+    cat = parse(GOOD)
+    assert cat.title == "Deep Learning Compiler Study"
+    tvm, xla = cat.sessions
+    assert tvm.date == dt.date(2021, 2, 25)
+    assert tvm.id == "2021-02-25-tvm-an-automated-end-to-end-optimizing-compiler-for-deep"
+    assert tvm.slides_at.line == 10 and tvm.video_at.line == 11
+    assert xla.video is None
+    assert xla.presenters[0].url == "https://b.mytears.org/"
+    assert xla.presenters[0].url_at.line == 17
+
+
+def test_the_bundled_catalogue_is_valid_and_has_every_session():
+    cat = load(ROOT / "catalog.yaml")
+    assert len(cat.sessions) == 23
+    asymo = cat.sessions[-1]
+    # Byte-for-byte: the NFD Hangul path stays percent-encoded as the README wrote it.
+    assert asymo.slides.endswith(
+        "AsyMo-%E1%84%80%E1%85%A9%E1%86%BC%E1%84%80%E1%85%A2%E1%84%8B%E1%85%AD%E1%86%BC.pptx.pdf"
+    )
+
+
+def test_every_problem_is_reported_in_one_pass_with_line_and_column():
+    broken = textwrap.dedent("""\
+        study:
+          title: S
+        sessions:
+          - title: "Bad date"
+            date: February 30th
+            slides: slides/TVM.pdf
+            colour: red
+          - title: "Bad email"
+            date: 2021-01-01
+            presenters:
+              - name: A
+                email: not-an-email
+            video: ftp://example.org/v
+        """)
+    problems = problems_of(broken)
+    assert problems == [
+        "catalog.yaml:5:11: session \"Bad date\": date: 'February 30th' is not a date "
+        "(write YYYY-MM-DD)",
+        "catalog.yaml:6:13: session \"Bad date\": slides: 'slides/TVM.pdf' is not an absolute "
+        "http(s) URL (write the full https://… address, or leave it empty)",
+        "catalog.yaml:7:5: session \"Bad date\": unknown key 'colour' "
+        "(allowed: date, presenters, slides, title, video)",
+        "catalog.yaml:12:16: session \"Bad email\": presenters[0]: email: 'not-an-email' is not "
+        "an e-mail address",
+        "catalog.yaml:13:12: session \"Bad email\": video: 'ftp://example.org/v' is not an "
+        "absolute http(s) URL (write the full https://… address, or leave it empty)",
+    ]
+
+
+def test_missing_title_and_date_and_duplicate_session():
+    text = textwrap.dedent("""\
+        study: {title: S}
+        sessions:
+          - date: 2021-01-01
+          - title: T
+          - title: Same
+            date: 2021-01-02
+          - title: same
+            date: 2021-01-02
+        """)
+    assert problems_of(text) == [
+        "catalog.yaml:3:5: session #1: title: missing",
+        'catalog.yaml:4:5: session "T": date: missing (write it as YYYY-MM-DD)',
+        'catalog.yaml:7:5: session "same": duplicate session: same title and date as the one '
+        "on line 5 (remove one)",
+    ]
+
+
+def test_tab_indented_yaml_is_a_clear_message_not_a_traceback():
+    text = "study:\n\ttitle: S\nsessions: []\n"
+    (problem,) = problems_of(text)
+    assert problem.startswith("catalog.yaml:2:1: YAML syntax: ")
+    assert "indent with spaces" in problem
+
+
+def test_other_malformed_yaml_names_the_place():
+    (problem,) = problems_of("study: {title: S\nsessions: []\n")
+    assert problem.startswith("catalog.yaml:") and "YAML syntax" in problem
+
+
+def test_unknown_top_level_and_study_keys():
+    text = "study:\n  title: S\n  owner: me\nsessions: []\nextra: 1\n"
+    assert problems_of(text) == [
+        "catalog.yaml:3:3: study: unknown key 'owner' (allowed: title, repository)",
+        "catalog.yaml:5:1: unknown key 'extra' (allowed: study, sessions)",
+    ]
+
+
+def test_not_a_mapping():
+    assert problems_of("- a\n- b\n") == [
+        "catalog.yaml:1:1: the catalogue must be a mapping with `study` and `sessions`"
+    ]
+
+
+def test_missing_file_says_how_to_create_it(tmp_path):
+    with pytest.raises(CatalogError) as info:
+        load(tmp_path / "catalog.yaml")
+    assert "python -m crawler import README.md" in info.value.problems[0]
+
+
+def test_dash_means_no_link():
+    cat = parse("study: {title: S}\nsessions:\n  - {title: T, date: 2021-01-01, video: '-'}\n")
+    assert cat.sessions[0].video is None
+
+
+def test_session_ids_are_stable_slugs():
+    assert slugify("MLIR: A Compiler Infrastructure for the End of Moore’s Law") == (
+        "mlir-a-compiler-infrastructure-for-the-end-of-moore-s-law"
+    )
+    assert slugify("딥러닝 컴파일러") == "딥러닝-컴파일러"
+    assert session_id(dt.date(2021, 1, 2), "A  B") == "2021-01-02-a-b"
+    assert len(slugify("x" * 30 + " " + "y" * 40)) <= 60

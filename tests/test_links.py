@@ -1,0 +1,151 @@
+"""Link identity: every spelling of one video, deck or file has one canonical key."""
+
+import pytest
+
+from crawler.links import canonical_key, classify, github_file, normalize_url, youtube_video_id
+from crawler.model import LinkKind
+
+VID = "dVH02_O2MzQ"
+ASYMO = "AsyMo-%E1%84%80%E1%85%A9%E1%86%BC%E1%84%80%E1%85%A2%E1%84%8B%E1%85%AD%E1%86%BC.pptx.pdf"
+
+# (url, kind, canonical key)
+CASES = [
+    # YouTube: every form is the video id.
+    (f"https://youtu.be/{VID}", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"http://youtu.be/{VID}?t=42", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://youtu.be/{VID}?si=AbCdEf123", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://www.youtube.com/watch?v={VID}", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (
+        f"https://youtube.com/watch?v={VID}&list=UU03m_PqzOeNJPmZyyY2dRQw&index=2",
+        LinkKind.YOUTUBE,
+        f"youtube:{VID}",
+    ),
+    (f"https://www.youtube.com/watch?feature=share&v={VID}", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://m.youtube.com/watch?v={VID}&t=1m2s", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://music.youtube.com/watch?v={VID}", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://www.youtube.com/embed/{VID}?start=10", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://www.youtube-nocookie.com/embed/{VID}", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://youtube.com/shorts/{VID}?feature=share", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://www.youtube.com/live/{VID}?si=x", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://www.youtube.com/v/{VID}", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"HTTPS://WWW.YOUTUBE.COM/watch?v={VID}", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    (f"https://www.youtube.com/watch?v={VID}#t=30", LinkKind.YOUTUBE, f"youtube:{VID}"),
+    ("https://youtu.be/--Is5DxG1wU", LinkKind.YOUTUBE, "youtube:--Is5DxG1wU"),
+    # YouTube without a video id: still YouTube, identified by its normalised URL.
+    (
+        "https://www.youtube.com/@someone/videos",
+        LinkKind.YOUTUBE,
+        "https://www.youtube.com/@someone/videos",
+    ),
+    # GitHub files: blob, raw and ref variants of one file are one file.
+    (
+        "https://github.com/ConstantPark/DL_Compiler/blob/main/TVM.pdf",
+        LinkKind.GITHUB_FILE,
+        "github:constantpark/dl_compiler/TVM.pdf",
+    ),
+    (
+        "https://github.com/constantpark/dl_compiler/raw/master/TVM.pdf",
+        LinkKind.GITHUB_FILE,
+        "github:constantpark/dl_compiler/TVM.pdf",
+    ),
+    (
+        "https://raw.githubusercontent.com/ConstantPark/DL_Compiler/main/TVM.pdf",
+        LinkKind.GITHUB_FILE,
+        "github:constantpark/dl_compiler/TVM.pdf",
+    ),
+    (
+        "https://github.com/ConstantPark/DL_Compiler/blob/0123abc/TVM.pdf?raw=true",
+        LinkKind.GITHUB_FILE,
+        "github:constantpark/dl_compiler/TVM.pdf",
+    ),
+    (
+        "https://github.com/ConstantPark/DL_Compiler/raw/refs/heads/main/TVM.pdf",
+        LinkKind.GITHUB_FILE,
+        "github:constantpark/dl_compiler/TVM.pdf",
+    ),
+    (
+        "https://github.com/ConstantPark/DL_Compiler/blob/main/Introduction%20to%20MLIR.pdf",
+        LinkKind.GITHUB_FILE,
+        "github:constantpark/dl_compiler/Introduction to MLIR.pdf",
+    ),
+    (
+        "https://github.com/ConstantPark/DL_Compiler/blob/main/docs/2021/a.pdf",
+        LinkKind.GITHUB_FILE,
+        "github:constantpark/dl_compiler/docs/2021/a.pdf",
+    ),
+    # File paths are case-sensitive on GitHub: a different case is a different file.
+    (
+        "https://github.com/ConstantPark/DL_Compiler/blob/main/tvm.pdf",
+        LinkKind.GITHUB_FILE,
+        "github:constantpark/dl_compiler/tvm.pdf",
+    ),
+    # A repository page is not a file.
+    (
+        "https://github.com/ConstantPark/DL_Compiler",
+        LinkKind.GENERIC,
+        "https://github.com/ConstantPark/DL_Compiler",
+    ),
+    # SlideShare: host and case folded, trailing slash ignored.
+    (
+        "https://www.slideshare.net/leejaymin/hawqv3-dyadic-neural-network-quantization",
+        LinkKind.SLIDESHARE,
+        "slideshare:/leejaymin/hawqv3-dyadic-neural-network-quantization",
+    ),
+    (
+        "https://fr.slideshare.net/LeeJaymin/HAWQv3-dyadic-neural-network-quantization/",
+        LinkKind.SLIDESHARE,
+        "slideshare:/leejaymin/hawqv3-dyadic-neural-network-quantization",
+    ),
+    (
+        "https://www.slideshare.net/slideshow/deck-title/123456",
+        LinkKind.SLIDESHARE,
+        "slideshare:/slideshow/deck-title/123456",
+    ),
+    # Anything else: scheme and host case, default port, fragment.
+    ("https://b.mytears.org/", LinkKind.GENERIC, "https://b.mytears.org/"),
+    ("HTTPS://B.MyTears.org:443", LinkKind.GENERIC, "https://b.mytears.org/"),
+    ("http://example.org:80/a?b=1#frag", LinkKind.GENERIC, "http://example.org/a?b=1"),
+    ("http://example.org:8080/a", LinkKind.GENERIC, "http://example.org:8080/a"),
+    ("https://example.org/Path/Case", LinkKind.GENERIC, "https://example.org/Path/Case"),
+]
+
+
+@pytest.mark.parametrize(("url", "kind", "key"), CASES)
+def test_kind_and_canonical_key(url, kind, key):
+    assert classify(url) == kind
+    assert canonical_key(url) == key
+
+
+def test_at_least_thirty_forms_are_covered():
+    assert len(CASES) >= 30
+
+
+def test_video_id_rejects_what_is_not_an_id():
+    assert youtube_video_id("https://www.youtube.com/watch?v=short") is None
+    assert (
+        youtube_video_id("https://www.youtube.com/playlist?list=UU03m_PqzOeNJPmZyyY2dRQw") is None
+    )
+    assert youtube_video_id(f"https://notyoutube.com/watch?v={VID}") is None
+
+
+def test_github_raw_url_keeps_the_path_bytes_exactly():
+    url = f"https://github.com/ConstantPark/DL_Compiler/blob/main/{ASYMO}"
+    gh = github_file(url)
+    assert gh is not None
+    assert gh.raw_url == f"https://raw.githubusercontent.com/ConstantPark/DL_Compiler/main/{ASYMO}"
+    # NFD Hangul stays NFD: the key decodes escapes but never re-normalises Unicode.
+    assert canonical_key(url).endswith(
+        "AsyMo-공개용.pptx.pdf".replace(
+            "공개용", "\u1100\u1169\u11bc\u1100\u1162\u110b\u116d\u11bc"
+        )
+    )
+
+
+def test_nfc_and_nfd_spellings_are_different_files():
+    nfc = "https://github.com/o/r/blob/main/%EA%B3%B5.pdf"  # 공 precomposed
+    nfd = "https://github.com/o/r/blob/main/%E1%84%80%E1%85%A9%E1%86%BC.pdf"  # 공 decomposed
+    assert canonical_key(nfc) != canonical_key(nfd)
+
+
+def test_normalize_keeps_query_and_credentials():
+    assert normalize_url("http://u:p@Example.org/x?q=1") == "http://u:p@example.org/x?q=1"
