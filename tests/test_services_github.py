@@ -1,0 +1,176 @@
+"""GitHub file links, checked through their raw URL against a scripted engine."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import unicodedata
+
+import pytest
+from service_fakes import FakeContext, answer, failure, link_for
+
+from crawler.model import Hop, LinkKind, LinkResult, Status
+from crawler.services.base import Settings
+from crawler.services.github import GitHubService, auth_headers, moved_file_url
+
+REPO = "https://github.com/ConstantPark/DL_Compiler"
+RAW = "https://raw.githubusercontent.com/ConstantPark/DL_Compiler"
+TVM, TVM_RAW = f"{REPO}/blob/main/TVM.pdf", f"{RAW}/main/TVM.pdf"
+# NFD Hangul, percent-encoded, as the catalogue has it: these exact bytes must reach GitHub.
+ASYMO_PATH = (
+    "AsyMo-%E1%84%80%E1%85%A9%E1%86%BC%E1%84%80%E1%85%A2%E1%84%8B%E1%85%AD%E1%86%BC.pptx.pdf"
+)
+ASYMO, ASYMO_RAW = f"{REPO}/blob/main/{ASYMO_PATH}", f"{RAW}/main/{ASYMO_PATH}"
+PDF_START = b"%PDF-1.5\n%\xb5\xb5\xb5\xb5\n1 0 obj\n"
+
+
+def partial_pdf(url: str, total: int = 1_843_200, **kwargs) -> object:
+    headers = {"Content-Type": "application/octet-stream", "Content-Range": f"bytes 0-1023/{total}"}
+    return answer(url, 206, headers=headers, body=PDF_START, **kwargs)
+
+
+def check(
+    url: str, responses: dict, settings: Settings | None = None
+) -> tuple[LinkResult, FakeContext]:
+    ctx = FakeContext(responses, settings=settings or Settings())
+    link = link_for(url)
+    assert link.kind is LinkKind.GITHUB_FILE
+    service = GitHubService()
+    assert service.handles(link)
+    return asyncio.run(service.check(link, ctx)), ctx
+
+
+def test_a_pdf_in_the_repository_is_ok_with_its_size_and_file_name():
+    result, ctx = check(TVM, {("GET", TVM_RAW): partial_pdf(TVM_RAW)})
+    assert result.status is Status.OK
+    assert result.size == 1_843_200
+    assert result.title == "TVM.pdf"
+    assert result.detail == "PDF, 1.8 MiB"
+    [call] = ctx.calls
+    assert call.url == TVM_RAW
+    assert call.headers == {"Range": "bytes=0-1023"}  # no token configured, no Authorization
+
+
+def test_the_raw_request_keeps_the_catalogues_percent_escapes_byte_for_byte():
+    result, ctx = check(ASYMO, {("GET", ASYMO_RAW): partial_pdf(ASYMO_RAW)})
+    assert ctx.calls[0].url == ASYMO_RAW
+    assert result.status is Status.OK
+    # The title is decoded but not normalised: still NFD, which reads as 공개용 once composed.
+    assert result.title == "AsyMo-\u1100\u1169\u11bc\u1100\u1162\u110b\u116d\u11bc.pptx.pdf"
+    assert unicodedata.normalize("NFC", result.title) == "AsyMo-공개용.pptx.pdf"
+
+
+def test_a_missing_file_is_broken_naming_path_repository_and_ref():
+    url = f"{REPO}/blob/main/Tensor%20Comprehensions.pdf"
+    raw = f"{RAW}/main/Tensor%20Comprehensions.pdf"
+    result, _ = check(url, {("GET", raw): answer(raw, 404, body=b"404: Not Found")})
+    assert result.status is Status.BROKEN
+    assert result.detail == (
+        "file not found: Tensor Comprehensions.pdf in ConstantPark/DL_Compiler at main"
+    )
+    assert result.http_status == 404
+    assert result.title == "Tensor Comprehensions.pdf"
+
+
+def test_a_pdf_path_holding_something_else_is_broken():
+    raw = f"{RAW}/main/BYOC.pdf"
+    fetch = answer(raw, 206, headers={"Content-Type": "text/plain; charset=utf-8"}, body=b"TODO\n")
+    result, _ = check(f"{REPO}/blob/main/BYOC.pdf", {("GET", raw): fetch})
+    assert result.status is Status.BROKEN
+    assert result.detail == "not a PDF: the server sent text/plain starting with 'TODO'"
+
+
+def test_a_git_lfs_pointer_is_ok_with_a_note_and_the_real_size():
+    pointer = (
+        b"version https://git-lfs.github.com/spec/v1\n"
+        b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+        b"size 48213377\n"
+    )
+    fetch = answer(TVM_RAW, 200, headers={"Content-Type": "text/plain"}, body=pointer)
+    result, _ = check(TVM, {("GET", TVM_RAW): fetch})
+    assert result.status is Status.OK
+    assert result.note == "stored in Git LFS"
+    assert result.size == 48213377
+    assert result.detail == "stored in Git LFS, 46.0 MiB"
+
+
+def test_a_file_that_is_not_a_pdf_is_only_checked_for_existence():
+    url, raw = f"{REPO}/blob/main/README.md", f"{RAW}/main/README.md"
+    fetch = answer(raw, 206, headers={"Content-Range": "bytes 0-1023/6442"}, body=b"# TVM\n")
+    result, _ = check(url, {("GET", raw): fetch})
+    assert (result.status, result.size, result.detail) == (Status.OK, 6442, "file found, 6.3 KiB")
+
+
+def test_a_renamed_repository_is_redirected_with_the_new_blob_url_as_fix():
+    moved_raw = "https://raw.githubusercontent.com/NewOrg/dl-compiler-study/main/TVM.pdf"
+    fetch = partial_pdf(TVM_RAW, hops=[(TVM_RAW, 301)], final_url=moved_raw)
+    result, _ = check(TVM, {("GET", TVM_RAW): fetch})
+    assert result.status is Status.REDIRECTED
+    assert result.fix == (
+        "moved permanently — use https://github.com/NewOrg/dl-compiler-study/blob/main/TVM.pdf"
+    )
+    assert result.final_url == moved_raw
+    assert result.redirects == [Hop(TVM_RAW, 301)]
+    assert "NewOrg/dl-compiler-study" in result.detail
+
+
+def test_a_raw_link_gets_a_raw_fix_and_a_raw_mode_link_keeps_raw():
+    new_raw = "https://raw.githubusercontent.com/New/Repo/main/a%20b.pdf"
+    assert moved_file_url(f"{RAW}/main/a%20b.pdf", new_raw) == new_raw
+    assert (
+        moved_file_url(f"{REPO}/raw/main/a%20b.pdf", new_raw)
+        == "https://github.com/New/Repo/raw/main/a%20b.pdf"
+    )
+
+
+def test_a_temporary_redirect_stays_ok():
+    elsewhere = f"{RAW}/refs/heads/main/TVM.pdf"
+    fetch = partial_pdf(TVM_RAW, hops=[(TVM_RAW, 302)], final_url=elsewhere)
+    result, _ = check(TVM, {("GET", TVM_RAW): fetch})
+    assert result.status is Status.OK
+    assert result.final_url == elsewhere
+    assert result.fix is None
+
+
+@pytest.mark.parametrize("code", [403, 429])
+def test_the_rate_limit_is_unverified_and_says_when_it_resets(code):
+    reset = calendar.timegm((2026, 11, 25, 14, 7, 0))
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    result, _ = check(TVM, {("GET", TVM_RAW): answer(TVM_RAW, code, headers=headers)})
+    assert result.status is Status.UNVERIFIED
+    assert result.detail == "GitHub rate limit reached (resets at 14:07 UTC)"
+    assert result.http_status == code
+
+
+def test_a_403_without_rate_limit_headers_is_an_ordinary_access_denied():
+    result, _ = check(TVM, {("GET", TVM_RAW): answer(TVM_RAW, 403)})
+    assert result.status is Status.UNVERIFIED
+    assert result.detail.startswith("access denied (HTTP 403)")
+
+
+def test_network_trouble_is_unverified():
+    result, _ = check(TVM, {("GET", TVM_RAW): failure(TVM_RAW, "timeout", "timed out after 20 s")})
+    assert (result.status, result.network_error) == (Status.UNVERIFIED, True)
+    assert result.title == "TVM.pdf"
+
+
+def test_the_token_from_settings_is_sent_to_github_as_a_bearer():
+    settings = Settings(github_token="ghp_example")
+    _, ctx = check(TVM, {("GET", TVM_RAW): partial_pdf(TVM_RAW)}, settings)
+    assert ctx.calls[0].headers["Authorization"] == "Bearer ghp_example"
+
+
+def test_the_token_can_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_from_actions")
+    _, ctx = check(TVM, {("GET", TVM_RAW): partial_pdf(TVM_RAW)})
+    assert ctx.calls[0].headers["Authorization"] == "Bearer ghs_from_actions"
+
+
+def test_the_token_is_never_offered_to_another_host():
+    assert auth_headers("https://raw.githubusercontent.com/a/b/c/d", "t") == {
+        "Authorization": "Bearer t"
+    }
+    assert auth_headers("https://api.github.com/repos/a/b", "t")
+    assert auth_headers("https://objects.githubusercontent.com/x", "t") == {}
+    assert auth_headers("https://github.com.evil.example/x", "t") == {}
+    assert auth_headers("https://raw.githubusercontent.com/a/b/c/d", None) == {}
