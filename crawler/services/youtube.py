@@ -1,0 +1,516 @@
+"""Videos: YouTube links and every catalogue ``video`` link, judged with yt-dlp's metadata.
+
+yt-dlp only reads metadata here (title, duration, uploader, upload date): no media is ever
+downloaded and a ``watch?v=…&list=…`` link is checked as the one video, never as its playlist.
+What yt-dlp's error texts mean is decided in one table, ``MESSAGE_RULES``, below.
+
+YouTube often answers datacenter addresses (CI runners) with a bot check; the service then asks
+YouTube's oEmbed endpoint, which still answers, whether the video exists. While a previous run's
+metadata is fresh (``Settings.metadata_max_age_days``), only that cheap oEmbed probe is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+from urllib.parse import urlencode, urlsplit
+
+import yt_dlp
+from yt_dlp.networking.exceptions import HTTPError, TransportError
+from yt_dlp.utils import DownloadError
+
+from crawler.links import youtube_video_id
+from crawler.model import Link, LinkKind, LinkResult, Status
+from crawler.services.base import CheckContext, Service
+
+OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
+
+
+class Rule(NamedTuple):
+    """One row of the message table: a yt-dlp error text and what it means for the link."""
+
+    pattern: str  # regular expression, matched case-insensitively
+    status: Status
+    detail: str  # plain words for the report; for ``ok`` rows also the ``note``
+    network: bool = False  # the failure was the network itself, not a server's answer
+
+
+# The real texts come from YouTube (its playability "reason" + "subreason", joined by ". ")
+# and from yt-dlp itself (extractor/youtube/_video.py, extractor/common.py, networking/).
+# First match wins, so order matters:
+#  - throttling and the bot check come first: "Video unavailable. This content isn't available,
+#    try again later" is a rate limit, and "Sign in to confirm you’re not a bot" is not a
+#    private video (YouTube writes "you’re" with U+2019);
+#  - restrictions (age, members, country) come before the definitive rows they resemble;
+#  - "Private video. Sign in if you've been granted access…" comes before the sign-in wall.
+MESSAGE_RULES: tuple[Rule, ...] = (
+    Rule(
+        r"confirm you[’']re not a bot",
+        Status.UNVERIFIED,
+        "YouTube answered with its bot check (“Sign in to confirm you’re not a bot”)",
+    ),
+    Rule(
+        r"content isn[’']t available, try again later|rate-limited by youtube|try again later",
+        Status.UNVERIFIED,
+        "YouTube rate-limited this session (“try again later”)",
+    ),
+    Rule(r"HTTP Error 429", Status.UNVERIFIED, "too many requests (HTTP 429)"),
+    Rule(
+        r"captcha|your IP is likely being blocked|not available on this app",
+        Status.UNVERIFIED,
+        "YouTube refused to answer this client (captcha or blocked address)",
+    ),
+    Rule(
+        r"confirm your age|age-restricted|inappropriate for some users",
+        Status.OK,
+        "age-restricted: YouTube shows it only to signed-in adults",
+    ),
+    Rule(
+        r"members-only|channel's members|members on level",
+        Status.OK,
+        "members-only: YouTube shows it only to the channel's members",
+    ),
+    Rule(
+        r"available in your country|in your country on copyright grounds|geo.?restrict",
+        Status.UNVERIFIED,
+        "blocked in the country this check ran from",
+    ),
+    Rule(r"private video|this video is private", Status.BROKEN, "the video is private"),
+    Rule(
+        r"account associated with this video has been terminated",
+        Status.BROKEN,
+        "the uploader's YouTube account was terminated",
+    ),
+    Rule(r"removed by the uploader", Status.BROKEN, "the uploader removed the video"),
+    Rule(
+        r"copyright",
+        Status.BROKEN,
+        "the video was taken down on copyright grounds",
+    ),
+    Rule(
+        r"removed for violating|violat\w* youtube",
+        Status.BROKEN,
+        "YouTube removed the video for a policy violation",
+    ),
+    Rule(
+        r"video unavailable|this video is (?:no longer |not )?available|this video does not exist",
+        Status.BROKEN,
+        "YouTube says the video is unavailable",
+    ),
+    Rule(r"HTTP Error (?:404|410)\b", Status.BROKEN, "the video page is gone (HTTP 404/410)"),
+    Rule(
+        r"sign in|login required|log in|requires authentication|cookies for the authentication",
+        Status.UNVERIFIED,
+        "the site asks to sign in before showing the video",
+    ),
+    Rule(r"HTTP Error 5\d\d", Status.UNVERIFIED, "the video site had a server error (HTTP 5xx)"),
+    Rule(r"HTTP Error 40[13]", Status.UNVERIFIED, "the video site refused access (HTTP 401/403)"),
+    Rule(
+        r"Unsupported URL",
+        # The page answered, so the link is not dead, but it has no video yt-dlp can read.
+        Status.UNVERIFIED,
+        "the page has no video that yt-dlp can read (unsupported page)",
+    ),
+    Rule(
+        r"timed out|urlopen error|Connection (?:refused|reset|aborted)|Name or service not known"
+        r"|name resolution|Network is unreachable|Tunnel connection failed|ProxyError|SSL|"
+        r"CERTIFICATE_VERIFY_FAILED|TransportError",
+        Status.UNVERIFIED,
+        "network error while reading the video",
+        network=True,
+    ),
+)
+
+# Rows that override the error itself when they show up only in yt-dlp's warnings: a 429 or a
+# bot check on the way usually explains the final error ("Failed to extract any player response").
+_THROTTLE_RULES = MESSAGE_RULES[:4]
+
+
+def classify_message(text: str) -> Rule | None:
+    """The first rule of ``MESSAGE_RULES`` matching ``text``, or None."""
+    for rule in MESSAGE_RULES:
+        if re.search(rule.pattern, text, re.IGNORECASE):
+            return rule
+    return None
+
+
+def canonical_video_url(link: Link) -> str:
+    """What yt-dlp is asked about: ``watch?v=ID`` for YouTube videos (drops ``&list=``)."""
+    video_id = youtube_video_id(link.url) if link.kind is LinkKind.YOUTUBE else None
+    return f"https://www.youtube.com/watch?v={video_id}" if video_id else link.url
+
+
+def oembed_url(watch_url: str) -> str:
+    return f"{OEMBED_ENDPOINT}?{urlencode({'url': watch_url, 'format': 'json'})}"
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_utc(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+class _Capture:
+    """A yt-dlp ``logger``: keeps warnings and errors instead of printing them."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def reset(self) -> None:
+        self.warnings = []
+
+    def debug(self, msg: str) -> None:
+        pass
+
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        self.warnings.append(msg)
+
+    def error(self, msg: str) -> None:
+        pass  # the same text comes back as the DownloadError we classify
+
+
+@dataclass
+class Extraction:
+    """What one yt-dlp call gave: the info dict, or the error, plus the warnings on the way."""
+
+    info: dict[str, Any] | None = None
+    error: str | None = None
+    network: bool = False  # the error's cause was a transport failure, not an answer
+    http_status: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+YdlFactory = Callable[[dict[str, Any]], Any]
+
+
+class YouTubeService(Service):
+    """yt-dlp for YouTube links and any ``video`` link (other hosts via its generic extractor)."""
+
+    name = "youtube"
+
+    def __init__(self, ydl_factory: YdlFactory | None = None) -> None:
+        # Looked up at call time so tests can monkeypatch ``yt_dlp.YoutubeDL``.
+        self._factory = ydl_factory or (lambda params: yt_dlp.YoutubeDL(params))
+        # One YoutubeDL per worker thread (and per proxy/CA setting): instances are not
+        # thread-safe, and building one per link would redo the extractor set-up every time.
+        self._local = threading.local()
+
+    def handles(self, link: Link) -> bool:
+        return link.kind is LinkKind.YOUTUBE or link.field == "video"
+
+    async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        url = canonical_video_url(link)
+        if not ctx.settings.allow_private and _is_private_host(url):
+            # yt-dlp opens its own connections, past the engine's safety guard: refuse here.
+            return LinkResult(
+                link=link,
+                status=Status.SKIPPED,
+                detail="not checked: private or loopback address (use --allow-private)",
+            )
+        is_youtube = url != link.url or youtube_video_id(link.url) is not None
+        previous = ctx.previous(link)
+        if is_youtube and self._metadata_is_fresh(previous, ctx):
+            assert previous is not None
+            cached = await self._probe_with_cache(link, url, previous, ctx)
+            if cached is not None:
+                return cached
+
+        proxy = ctx.proxy_for(url)
+        ca_bundle = ctx.ca_bundle
+        settings = ctx.settings
+        try:
+            extraction = await asyncio.wait_for(
+                ctx.run_blocking(self._extract, url, proxy, ca_bundle, settings.read_timeout),
+                timeout=settings.link_timeout,
+            )
+        except TimeoutError:
+            return LinkResult(
+                link=link,
+                status=Status.UNVERIFIED,
+                detail=f"yt-dlp did not finish within {settings.link_timeout:g} s",
+                network_error=True,
+            )
+        if extraction.info is not None:
+            return self._from_info(link, extraction.info)
+        result = self._from_error(link, extraction, previous)
+        if is_youtube and result.status is Status.UNVERIFIED and not result.network_error:
+            return await self._oembed_fallback(link, url, result, previous, ctx)
+        return result
+
+    # --- yt-dlp, in a worker thread -------------------------------------------------------
+
+    def _ydl(
+        self, proxy: str | None, ca_bundle: str | None, timeout: float
+    ) -> tuple[Any, _Capture]:
+        instances: dict[tuple[Any, ...], tuple[Any, _Capture]] = self._local.__dict__.setdefault(
+            "instances", {}
+        )
+        key = (proxy, ca_bundle, timeout)
+        if key not in instances:
+            capture = _Capture()
+            params: dict[str, Any] = {
+                "quiet": True,
+                "no_warnings": True,
+                "noprogress": True,
+                "logger": capture,
+                "skip_download": True,
+                "noplaylist": True,
+                "socket_timeout": timeout,
+                "retries": 1,
+                "extractor_retries": 1,
+                "cachedir": False,
+                # '' means "no proxy" to yt-dlp; None would let it read the environment again.
+                "proxy": proxy or "",
+                # yt-dlp trusts certifi's bundle by default; 'no-certifi' makes it load OpenSSL's
+                # default paths, which honour SSL_CERT_FILE (the bundle ``ctx.ca_bundle`` names).
+                "compat_opts": {"no-certifi"} if ca_bundle else set(),
+            }
+            instances[key] = (self._factory(params), capture)
+        return instances[key]
+
+    def _extract(
+        self, url: str, proxy: str | None, ca_bundle: str | None, timeout: float
+    ) -> Extraction:
+        ydl, capture = self._ydl(proxy, ca_bundle, timeout)
+        capture.reset()
+        try:
+            # process=False: metadata only, no format selection (which would fail on videos
+            # whose formats need a JS runtime or a PO token, although the video is fine).
+            info = ydl.extract_info(url, download=False, process=False)
+        except DownloadError as exc:
+            cause = exc.exc_info[1] if exc.exc_info else None
+            return Extraction(
+                error=_strip_error_prefix(str(exc)),
+                network=isinstance(cause, TransportError) and not isinstance(cause, HTTPError),
+                http_status=cause.status if isinstance(cause, HTTPError) else None,
+                warnings=list(capture.warnings),
+            )
+        except Exception as exc:  # a yt-dlp bug must not abort the whole run
+            return Extraction(
+                error=f"yt-dlp failed: {type(exc).__name__}: {exc}",
+                warnings=list(capture.warnings),
+            )
+        if not isinstance(info, dict):
+            return Extraction(error="yt-dlp returned nothing", warnings=list(capture.warnings))
+        return Extraction(info=info, warnings=list(capture.warnings))
+
+    # --- verdicts -------------------------------------------------------------------------
+
+    def _from_info(self, link: Link, info: dict[str, Any]) -> LinkResult:
+        kind = info.get("_type") or "video"
+        detail = "video found" if kind in ("video", "url", "url_transparent") else f"{kind} found"
+        return LinkResult(
+            link=link,
+            status=Status.OK,
+            detail=detail,
+            title=_text(info.get("title")),
+            duration=_seconds(info.get("duration")),
+            uploader=_text(info.get("uploader") or info.get("channel")),
+            upload_date=_upload_date(info),
+            metadata_fetched_at=_utc_now(),
+            note=f"not a single video but a {kind}"
+            if kind in ("playlist", "multi_video")
+            else None,
+        )
+
+    def _from_error(
+        self, link: Link, extraction: Extraction, previous: LinkResult | None
+    ) -> LinkResult:
+        error = extraction.error or "yt-dlp failed without a message"
+        rule = None
+        for warning in extraction.warnings:
+            rule = next(
+                (r for r in _THROTTLE_RULES if re.search(r.pattern, warning, re.IGNORECASE)),
+                None,
+            )
+            if rule:
+                break
+        rule = rule or classify_message(error)
+        if extraction.network and (rule is None or rule.status is not Status.UNVERIFIED):
+            rule = MESSAGE_RULES[-1]
+        if rule is None:
+            return LinkResult(
+                link=link,
+                status=Status.UNVERIFIED,
+                detail=f"yt-dlp could not read the video: {_short(error)}",
+                http_status=extraction.http_status,
+            )
+        result = LinkResult(
+            link=link,
+            status=rule.status,
+            detail=f"{rule.detail} — yt-dlp: {_short(error)}",
+            http_status=extraction.http_status,
+            network_error=rule.network or extraction.network,
+        )
+        if rule.status is Status.OK:
+            # Restricted but there: keep what an earlier run learnt about it.
+            result.note = rule.detail.split(":")[0]
+            result.detail = f"the video exists but is restricted ({rule.detail})"
+            _carry_metadata(result, previous)
+        return result
+
+    # --- oEmbed ---------------------------------------------------------------------------
+
+    async def _oembed(self, watch_url: str, ctx: CheckContext) -> tuple[int | None, dict | None]:
+        """oEmbed's HTTP status and JSON (None when the body is not an oEmbed document)."""
+        answer = await ctx.fetch(oembed_url(watch_url), headers={"Accept": "application/json"})
+        data = None
+        if answer.ok:
+            try:
+                parsed = json.loads(answer.body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                parsed = None
+            # YouTube once answered private videos with 200 and the bare text "Forbidden".
+            if isinstance(parsed, dict) and parsed.get("title"):
+                data = parsed
+        return answer.status, data
+
+    async def _oembed_fallback(
+        self,
+        link: Link,
+        watch_url: str,
+        blocked: LinkResult,
+        previous: LinkResult | None,
+        ctx: CheckContext,
+    ) -> LinkResult:
+        status, data = await self._oembed(watch_url, ctx)
+        if data is not None:
+            result = LinkResult(
+                link=link,
+                status=Status.OK,
+                detail=(
+                    "the video exists and is embeddable (metadata from YouTube's oEmbed, since "
+                    f"yt-dlp was refused: {blocked.detail})"
+                ),
+                title=_text(data.get("title")),
+                uploader=_text(data.get("author_name")),
+            )
+            _carry_metadata(result, previous)
+            return result
+        if status == 404:
+            # oEmbed answers 404 only for videos that do not exist (removed or never existed);
+            # private and non-embeddable videos get 401/403. That is a definitive answer.
+            return LinkResult(
+                link=link,
+                status=Status.BROKEN,
+                detail=(
+                    "YouTube's oEmbed says there is no such video (404); yt-dlp was refused: "
+                    f"{blocked.detail}"
+                ),
+            )
+        if status in (401, 403):
+            what = f"oEmbed answered {status}: private or not embeddable, cannot tell which"
+        elif status is None:
+            what = "oEmbed was unreachable too"
+        else:
+            what = f"oEmbed answered {status} without an oEmbed document"
+        blocked.detail = f"{blocked.detail}; {what}"
+        return blocked
+
+    # --- the metadata cache ---------------------------------------------------------------
+
+    @staticmethod
+    def _metadata_is_fresh(previous: LinkResult | None, ctx: CheckContext) -> bool:
+        if previous is None or not previous.title or previous.duration is None:
+            return False
+        fetched = _parse_utc(previous.metadata_fetched_at)
+        if fetched is None:
+            return False
+        age = dt.datetime.now(dt.UTC) - fetched
+        return age < dt.timedelta(days=ctx.settings.metadata_max_age_days)
+
+    async def _probe_with_cache(
+        self, link: Link, watch_url: str, previous: LinkResult, ctx: CheckContext
+    ) -> LinkResult | None:
+        """oEmbed only, reusing fresh metadata; None when the probe settles nothing."""
+        status, data = await self._oembed(watch_url, ctx)
+        if data is not None:
+            result = LinkResult(
+                link=link,
+                status=Status.OK,
+                detail="the video exists (oEmbed); title and duration reused from a recent run",
+            )
+            _carry_metadata(result, previous)
+            result.title = _text(data.get("title")) or result.title
+            return result
+        if status == 404:
+            return LinkResult(
+                link=link,
+                status=Status.BROKEN,
+                detail="YouTube's oEmbed says there is no such video (404)",
+            )
+        # 401/403 (private or not embeddable) or no answer: ask yt-dlp, which can tell.
+        return None
+
+
+def _carry_metadata(result: LinkResult, previous: LinkResult | None) -> None:
+    """Copy what an earlier run learnt (title, duration, …) into ``result`` where it is empty."""
+    if previous is None:
+        return
+    result.title = result.title or previous.title
+    result.duration = result.duration if result.duration is not None else previous.duration
+    result.uploader = result.uploader or previous.uploader
+    result.upload_date = result.upload_date or previous.upload_date
+    if previous.duration is not None or previous.upload_date:
+        result.metadata_fetched_at = previous.metadata_fetched_at
+
+
+def _is_private_host(url: str) -> bool:
+    """A literal private/loopback/link-local address or ``localhost``."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def _strip_error_prefix(message: str) -> str:
+    # YoutubeDL.report_error prefixes "ERROR: " (coloured on a tty, never here: no tty).
+    return message.removeprefix("ERROR: ").strip()
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(value: Any) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _seconds(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return round(value)
+
+
+def _upload_date(info: dict[str, Any]) -> str | None:
+    date = info.get("upload_date")
+    if isinstance(date, str) and re.fullmatch(r"\d{8}", date):
+        return date
+    # With process=False yt-dlp does not derive upload_date from timestamp (JSON-LD pages).
+    stamp = info.get("timestamp")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y%m%d")
+    return None

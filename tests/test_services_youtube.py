@@ -1,0 +1,549 @@
+"""YouTubeService: yt-dlp mocked at the ``YoutubeDL`` boundary, raising yt-dlp's own errors.
+
+The error texts below are the ones yt-dlp really prints (YouTube's playability reason, joined
+with yt-dlp's hints), and every ``DownloadError`` is built by a real ``YoutubeDL.report_error``,
+exactly as ``YoutubeDL.extract_info`` wraps an ``ExtractorError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pytest
+import yt_dlp
+from yt_dlp.networking import Response
+from yt_dlp.networking.exceptions import HTTPError, TransportError
+from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
+
+from crawler.links import make_link
+from crawler.model import LinkResult, Status
+from crawler.services.base import FetchResult, Settings
+from crawler.services.youtube import MESSAGE_RULES, YouTubeService, classify_message, oembed_url
+
+RealYoutubeDL = yt_dlp.YoutubeDL
+VIDEO_ID = "dVH02_O2MzQ"
+WATCH = f"https://www.youtube.com/watch?v={VIDEO_ID}"
+COOKIE_HINT = (
+    "Use --cookies-from-browser or --cookies for the authentication. See  "
+    "https://github.com/yt-dlp/yt-dlp/wiki/FAQ#how-do-i-pass-cookies-to-yt-dlp  for how to "
+    "manually pass cookies. Also see  "
+    "https://github.com/yt-dlp/yt-dlp/wiki/Extractors#exporting-youtube-cookies  for tips on "
+    "effectively exporting YouTube cookies"
+)
+BOT_WALL = f"Sign in to confirm you’re not a bot. {COOKIE_HINT}"
+
+
+class _Silent:
+    def debug(self, msg: str) -> None: ...
+    def info(self, msg: str) -> None: ...
+    def warning(self, msg: str) -> None: ...
+    def error(self, msg: str) -> None: ...
+
+
+def wrap(error: ExtractorError) -> DownloadError:
+    """The DownloadError a real YoutubeDL raises for ``error`` (_handle_extraction_exceptions)."""
+    ydl = RealYoutubeDL({"quiet": True, "logger": _Silent()})
+    try:
+        try:
+            raise error
+        except GeoRestrictedError as exc:
+            ydl.report_error(exc.msg + "\nYou might want to use a VPN or a proxy server.")
+        except ExtractorError as exc:
+            ydl.report_error(str(exc), exc.format_traceback())
+    except DownloadError as wrapped:
+        return wrapped
+    raise AssertionError("report_error did not raise")
+
+
+def youtube_error(reason: str, video_id: str = VIDEO_ID) -> DownloadError:
+    # raise_no_formats(reason, expected=True) in extractor/youtube/_video.py
+    return wrap(ExtractorError(reason, expected=True, video_id=video_id, ie="youtube"))
+
+
+def http_error(status: int, reason: str, video_id: str = "talk") -> DownloadError:
+    response = Response(io.BytesIO(b""), "http://127.0.0.1/talk", {}, status=status, reason=reason)
+    try:
+        raise HTTPError(response)
+    except HTTPError as cause:  # _request_webpage builds its error inside this except
+        error = ExtractorError(
+            f"Unable to download webpage: {cause}", cause=cause, video_id=video_id, ie="generic"
+        )
+    return wrap(error)
+
+
+def network_error() -> DownloadError:
+    try:
+        raise TransportError(cause=ConnectionRefusedError(111, "Connection refused"))
+    except TransportError as cause:
+        error = ExtractorError(
+            f"Unable to download webpage: {cause}", cause=cause, video_id="talk", ie="generic"
+        )
+    return wrap(error)
+
+
+def test_wrapped_errors_look_like_yt_dlp_output():
+    assert (
+        str(youtube_error("Video unavailable")) == f"ERROR: [youtube] {VIDEO_ID}: Video unavailable"
+    )
+    assert str(http_error(404, "Not Found")) == (
+        "ERROR: [generic] talk: Unable to download webpage: HTTP Error 404: Not Found "
+        "(caused by <HTTPError 404: Not Found>)"
+    )
+
+
+# --- the fakes --------------------------------------------------------------------------
+
+
+class FakeYDL:
+    """Stands in for ``yt_dlp.YoutubeDL``: records params and calls, plays a script."""
+
+    instances: ClassVar[list[FakeYDL]] = []
+    script: ClassVar[Any] = None  # callable(url) -> info dict, or an exception to raise
+    warnings: ClassVar[list[str]] = []
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = params
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        FakeYDL.instances.append(self)
+
+    def extract_info(self, url: str, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append((url, kwargs))
+        for warning in FakeYDL.warnings:
+            self.params["logger"].warning(warning)
+        outcome = FakeYDL.script
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome(url)
+
+
+@pytest.fixture
+def fake_ydl(monkeypatch):
+    FakeYDL.instances = []
+    FakeYDL.warnings = []
+    FakeYDL.script = lambda url: {
+        "_type": "video",
+        "id": VIDEO_ID,
+        "title": "MobileViT",
+        "duration": 3723.4,
+        "uploader": "DL Compiler Study",
+        "upload_date": "20220822",
+    }
+    monkeypatch.setattr(yt_dlp, "YoutubeDL", FakeYDL)
+    return FakeYDL
+
+
+def fetched(url: str, status: int | None, body: bytes = b"", error: str | None = None):
+    return FetchResult(
+        url=url,
+        final_url=url,
+        status=status,
+        body=body,
+        error=error,
+        error_kind="network" if error else None,
+    )
+
+
+@dataclass
+class FakeContext:
+    """What the engine offers a service, with canned answers."""
+
+    settings: Settings = field(default_factory=lambda: Settings(link_timeout=10.0))
+    answers: dict[str, FetchResult] = field(default_factory=dict)
+    earlier: LinkResult | None = None
+    proxy: str | None = None
+    ca: str | None = None
+    requested: list[str] = field(default_factory=list)
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
+
+    async def fetch(self, url: str, **kwargs: Any) -> FetchResult:
+        self.requested.append(url)
+        return self.answers.get(url) or fetched(url, None, error="connection refused")
+
+    async def run_blocking(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def previous(self, link):
+        return self.earlier
+
+    def proxy_for(self, url: str) -> str | None:
+        return self.proxy
+
+    @property
+    def ca_bundle(self) -> str | None:
+        return self.ca
+
+
+def oembed_ok(title: str = "MobileViT (oEmbed)", author: str = "DL Compiler Study") -> bytes:
+    return json.dumps({"title": title, "author_name": author, "type": "video"}).encode()
+
+
+def video_link(url: str = f"https://youtu.be/{VIDEO_ID}", field_name: str = "video"):
+    return make_link("2022-08-22-mobilevit", "MobileViT", "2022-08-22", field_name, url)
+
+
+def check(link, ctx: FakeContext, service: YouTubeService | None = None) -> LinkResult:
+    try:
+        return asyncio.run((service or YouTubeService()).check(link, ctx))
+    finally:
+        ctx.executor.shutdown()
+
+
+# --- which links -------------------------------------------------------------------------
+
+
+def test_handles_youtube_links_and_every_video_link():
+    service = YouTubeService()
+    assert service.handles(video_link())
+    assert service.handles(video_link("https://www.youtube.com/@someone", "presenter"))
+    assert service.handles(video_link("https://vimeo.com/123456"))
+    assert not service.handles(video_link("https://example.org/slides.pdf", "slides"))
+
+
+# --- success -----------------------------------------------------------------------------
+
+
+def test_metadata_comes_from_yt_dlp_without_download_or_processing(fake_ydl):
+    result = check(video_link(), FakeContext())
+    assert result.status is Status.OK
+    assert (result.title, result.duration) == ("MobileViT", 3723)
+    assert (result.uploader, result.upload_date) == ("DL Compiler Study", "20220822")
+    assert result.metadata_fetched_at and result.metadata_fetched_at.endswith("Z")
+    [ydl] = fake_ydl.instances
+    assert ydl.calls == [(WATCH, {"download": False, "process": False})]
+    assert ydl.params["skip_download"] and ydl.params["noplaylist"] and ydl.params["quiet"]
+    assert ydl.params["no_warnings"] and ydl.params["logger"] is not None
+    assert ydl.params["socket_timeout"] == Settings().read_timeout
+
+
+def test_playlist_link_is_checked_as_its_one_video(fake_ydl):
+    url = "https://www.youtube.com/watch?v=Hxrw4cDM0Tw&list=UU03m_PqzOeNJPmZyyY2dRQw&index=2"
+    check(video_link(url), FakeContext())
+    [ydl] = fake_ydl.instances
+    assert [c[0] for c in ydl.calls] == ["https://www.youtube.com/watch?v=Hxrw4cDM0Tw"]
+    assert ydl.params["noplaylist"] is True
+
+
+def test_generic_page_upload_date_is_derived_from_the_json_ld_timestamp(fake_ydl):
+    fake_ydl.script = lambda url: {"_type": "video", "title": "Talk", "timestamp": 1614214800}
+    result = check(video_link("https://talks.example.org/tvm"), FakeContext())
+    assert fake_ydl.instances[0].calls[0][0] == "https://talks.example.org/tvm"
+    assert (result.status, result.title, result.upload_date) == (Status.OK, "Talk", "20210225")
+
+
+def test_proxy_and_ca_bundle_reach_yt_dlp(fake_ydl):
+    ctx = FakeContext(proxy="http://127.0.0.1:3128", ca="/tmp/test-ca.pem")
+    check(video_link(), ctx)
+    params = fake_ydl.instances[0].params
+    assert params["proxy"] == "http://127.0.0.1:3128"
+    assert "no-certifi" in params["compat_opts"]
+
+
+def test_without_proxy_yt_dlp_is_told_not_to_use_one(fake_ydl):
+    check(video_link(), FakeContext())
+    params = fake_ydl.instances[0].params
+    assert params["proxy"] == ""  # '' is yt-dlp's "no proxy"; None would re-read the env
+    assert "no-certifi" not in params["compat_opts"]
+
+
+def test_one_youtubedl_per_worker_thread_is_reused(fake_ydl):
+    service = YouTubeService()
+    ctx = FakeContext()
+
+    async def twice():
+        await service.check(video_link(), ctx)
+        await service.check(video_link("https://youtu.be/wzy1QMci_Zs"), ctx)
+
+    asyncio.run(twice())
+    ctx.executor.shutdown()
+    [ydl] = fake_ydl.instances
+    assert len(ydl.calls) == 2
+
+
+def test_private_address_is_skipped_unless_allowed(fake_ydl):
+    link = video_link("http://127.0.0.1:8080/talk.html")
+    assert check(link, FakeContext()).status is Status.SKIPPED
+    assert fake_ydl.instances == []
+    allowed = FakeContext(settings=Settings(allow_private=True))
+    assert check(link, allowed).status is Status.OK
+
+
+# --- the message table -------------------------------------------------------------------
+
+RATE_LIMITED = (
+    "Video unavailable. This content isn't available, try again later. The current session has "
+    "been rate-limited by YouTube for up to an hour. It is recommended to use `-t sleep` to add "
+    "a delay between video requests to avoid exceeding the rate limit. For more information, "
+    "refer to  https://github.com/yt-dlp/yt-dlp/wiki/Extractors#this-content-isnt-available-try-again-later"
+)
+
+MAPPING = [
+    # (yt-dlp's error, status, words the detail must contain, network_error)
+    (youtube_error("Video unavailable"), Status.BROKEN, "unavailable", False),
+    (
+        youtube_error("Video unavailable. This video has been removed by the uploader"),
+        Status.BROKEN,
+        "uploader removed",
+        False,
+    ),
+    (
+        youtube_error(
+            f"Private video. Sign in if you've been granted access to this video. {COOKIE_HINT}"
+        ),
+        Status.BROKEN,
+        "private",
+        False,
+    ),
+    (youtube_error("Video unavailable. This video is private"), Status.BROKEN, "private", False),
+    (
+        youtube_error(
+            "Video unavailable. This video is no longer available because the YouTube account "
+            "associated with this video has been terminated."
+        ),
+        Status.BROKEN,
+        "terminated",
+        False,
+    ),
+    (
+        youtube_error(
+            "Video unavailable. This video is no longer available due to a copyright claim by "
+            "Example Records"
+        ),
+        Status.BROKEN,
+        "copyright",
+        False,
+    ),
+    (
+        youtube_error("This video has been removed for violating YouTube's Terms of Service"),
+        Status.BROKEN,
+        "policy",
+        False,
+    ),
+    (youtube_error(BOT_WALL), Status.UNVERIFIED, "bot check", False),
+    (youtube_error(RATE_LIMITED), Status.UNVERIFIED, "rate-limited", False),
+    (
+        youtube_error(
+            "Sign in to confirm your age. This video may be inappropriate for some users. "
+            + COOKIE_HINT
+        ),
+        Status.OK,
+        "age-restricted",
+        False,
+    ),
+    (
+        youtube_error(
+            "Join this channel to get access to members-only content like this video, and other "
+            "exclusive perks."
+        ),
+        Status.OK,
+        "members-only",
+        False,
+    ),
+    (
+        wrap(GeoRestrictedError("The uploader has not made this video available in your country")),
+        Status.UNVERIFIED,
+        "country",
+        False,
+    ),
+    (http_error(404, "Not Found"), Status.BROKEN, "404", False),
+    (http_error(410, "Gone"), Status.BROKEN, "410", False),
+    (http_error(503, "Service Unavailable"), Status.UNVERIFIED, "server error", False),
+    (http_error(429, "Too Many Requests"), Status.UNVERIFIED, "429", False),
+    (network_error(), Status.UNVERIFIED, "network error", True),
+    (
+        wrap(UnsupportedError("https://talks.example.org/tvm")),
+        Status.UNVERIFIED,
+        "no video that yt-dlp can read",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "words", "network"),
+    MAPPING,
+    ids=[str(e).split(": ", 2)[-1][:40] for e, *_ in MAPPING],
+)
+def test_each_yt_dlp_error_maps_to_its_status(fake_ydl, error, status, words, network):
+    fake_ydl.script = error
+    result = check(video_link(), FakeContext())  # oEmbed unreachable: no rescue
+    assert result.status is status
+    assert words in result.detail
+    assert result.network_error is network
+    if status is Status.OK:
+        assert result.note in ("age-restricted", "members-only")
+
+
+def test_unknown_error_is_unverified_and_quotes_yt_dlp(fake_ydl):
+    assert classify_message("Failed to extract any player response") is None
+    fake_ydl.script = youtube_error("Failed to extract any player response")
+    result = check(video_link(), FakeContext())
+    assert result.status is Status.UNVERIFIED
+    assert "yt-dlp could not read the video" in result.detail
+    assert "Failed to extract any player response" in result.detail
+
+
+def test_the_bot_wall_is_not_mistaken_for_a_private_video():
+    # Both texts say "Sign in"; only the private one is definitive.
+    assert classify_message(BOT_WALL).status is Status.UNVERIFIED
+    assert classify_message(BOT_WALL.replace("’", "'")).status is Status.UNVERIFIED
+    private = "Private video. Sign in if you've been granted access to this video"
+    assert classify_message(private).status is Status.BROKEN
+    assert classify_message(RATE_LIMITED).status is Status.UNVERIFIED  # despite "unavailable"
+    assert MESSAGE_RULES.index(classify_message(BOT_WALL)) == 0
+
+
+def test_restricted_video_keeps_metadata_from_an_earlier_run(fake_ydl):
+    fake_ydl.script = youtube_error(f"Sign in to confirm your age. {COOKIE_HINT}")
+    earlier = LinkResult(video_link(), Status.OK, "ok", title="Old title", duration=600)
+    result = check(video_link(), FakeContext(earlier=earlier))
+    assert (result.status, result.note) == (Status.OK, "age-restricted")
+    assert (result.title, result.duration) == ("Old title", 600)
+
+
+def test_a_429_seen_only_in_warnings_makes_the_failure_unverified(fake_ydl):
+    fake_ydl.warnings = [
+        f"[youtube] {VIDEO_ID}: Unable to download API page: HTTP Error 429: Too Many Requests "
+        "(caused by <HTTPError 429: Too Many Requests>)"
+    ]
+    fake_ydl.script = youtube_error("Video unavailable")
+    result = check(video_link(), FakeContext())
+    assert result.status is Status.UNVERIFIED
+    assert "429" in result.detail
+
+
+# --- the bot wall and oEmbed --------------------------------------------------------------
+
+
+def test_bot_wall_with_oembed_200_is_ok_with_oembed_title_and_previous_duration(fake_ydl):
+    fake_ydl.script = youtube_error(BOT_WALL)
+    earlier = LinkResult(
+        video_link(),
+        Status.OK,
+        "ok",
+        title="MobileViT",
+        duration=3723,
+        metadata_fetched_at="2020-01-01T00:00:00Z",  # stale: yt-dlp is asked first
+    )
+    ctx = FakeContext(
+        earlier=earlier, answers={oembed_url(WATCH): fetched(oembed_url(WATCH), 200, oembed_ok())}
+    )
+    result = check(video_link(), ctx)
+    assert result.status is Status.OK
+    assert (result.title, result.uploader, result.duration) == (
+        "MobileViT (oEmbed)",
+        "DL Compiler Study",
+        3723,
+    )
+    assert "oEmbed" in result.detail
+    assert ctx.requested == [
+        "https://www.youtube.com/oembed?url=https%3A%2F%2Fwww.youtube.com%2Fwatch%3Fv%3D"
+        f"{VIDEO_ID}&format=json"
+    ]
+
+
+def test_bot_wall_with_oembed_404_is_broken(fake_ydl):
+    fake_ydl.script = youtube_error(BOT_WALL)
+    ctx = FakeContext(answers={oembed_url(WATCH): fetched(oembed_url(WATCH), 404, b"Not Found")})
+    result = check(video_link(), ctx)
+    assert result.status is Status.BROKEN
+    assert "no such video" in result.detail
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_bot_wall_with_oembed_401_or_403_stays_unverified(fake_ydl, status):
+    fake_ydl.script = youtube_error(BOT_WALL)
+    ctx = FakeContext(answers={oembed_url(WATCH): fetched(oembed_url(WATCH), status, b"")})
+    result = check(video_link(), ctx)
+    assert result.status is Status.UNVERIFIED
+    assert "bot check" in result.detail and f"oEmbed answered {status}" in result.detail
+
+
+def test_bot_wall_with_oembed_200_that_is_not_json_stays_unverified(fake_ydl):
+    fake_ydl.script = youtube_error(BOT_WALL)
+    ctx = FakeContext(answers={oembed_url(WATCH): fetched(oembed_url(WATCH), 200, b"Forbidden")})
+    assert check(video_link(), ctx).status is Status.UNVERIFIED
+
+
+def test_bot_wall_with_oembed_unreachable_is_unverified_with_the_bot_wall_detail(fake_ydl):
+    fake_ydl.script = youtube_error(BOT_WALL)
+    result = check(video_link(), FakeContext())
+    assert result.status is Status.UNVERIFIED
+    assert "bot check" in result.detail and "unreachable" in result.detail
+    assert result.network_error is False
+
+
+def test_network_errors_do_not_try_oembed(fake_ydl):
+    fake_ydl.script = network_error()
+    ctx = FakeContext()
+    assert check(video_link(), ctx).network_error
+    assert ctx.requested == []
+
+
+# --- the metadata cache ----------------------------------------------------------------------
+
+
+def _earlier(age: dt.timedelta) -> LinkResult:
+    fetched_at = (dt.datetime.now(dt.UTC) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return LinkResult(
+        video_link(),
+        Status.OK,
+        "ok",
+        title="MobileViT",
+        duration=3723,
+        uploader="DL Compiler Study",
+        upload_date="20220822",
+        metadata_fetched_at=fetched_at,
+    )
+
+
+def test_fresh_metadata_skips_yt_dlp_and_only_probes_oembed(fake_ydl):
+    earlier = _earlier(dt.timedelta(days=1))
+    ctx = FakeContext(
+        earlier=earlier,
+        answers={oembed_url(WATCH): fetched(oembed_url(WATCH), 200, oembed_ok("MobileViT"))},
+    )
+    result = check(video_link(), ctx)
+    assert fake_ydl.instances == []  # yt-dlp was not even built
+    assert result.status is Status.OK
+    assert (result.title, result.duration, result.upload_date) == ("MobileViT", 3723, "20220822")
+    assert result.metadata_fetched_at == earlier.metadata_fetched_at
+
+
+def test_fresh_metadata_and_oembed_404_is_broken_without_yt_dlp(fake_ydl):
+    ctx = FakeContext(
+        earlier=_earlier(dt.timedelta(hours=3)),
+        answers={oembed_url(WATCH): fetched(oembed_url(WATCH), 404)},
+    )
+    assert check(video_link(), ctx).status is Status.BROKEN
+    assert fake_ydl.instances == []
+
+
+def test_fresh_metadata_but_inconclusive_probe_asks_yt_dlp(fake_ydl):
+    ctx = FakeContext(
+        earlier=_earlier(dt.timedelta(hours=3)),
+        answers={oembed_url(WATCH): fetched(oembed_url(WATCH), 401)},
+    )
+    result = check(video_link(), ctx)
+    assert len(fake_ydl.instances[0].calls) == 1
+    assert result.status is Status.OK and result.title == "MobileViT"
+
+
+def test_stale_metadata_calls_yt_dlp_again(fake_ydl):
+    ctx = FakeContext(earlier=_earlier(dt.timedelta(days=30)))
+    result = check(video_link(), ctx)
+    assert len(fake_ydl.instances[0].calls) == 1
+    assert ctx.requested == []  # no oEmbed needed when yt-dlp answered
+    assert result.metadata_fetched_at != ctx.earlier.metadata_fetched_at
+
+
+def test_previous_without_a_fetch_time_is_not_trusted(fake_ydl):
+    earlier = _earlier(dt.timedelta(days=1))
+    earlier.metadata_fetched_at = None
+    check(video_link(), FakeContext(earlier=earlier))
+    assert len(fake_ydl.instances[0].calls) == 1
