@@ -1,0 +1,602 @@
+"""The async engine: runs the services over the catalogue's links, politely and safely.
+
+Every request a service makes goes through ``Engine.fetch``, so the rules live in one place:
+one HTTP client (connections reused), a global and a per-host limit on requests in flight,
+retries for transient trouble only, a per-host pause when a server says "retry after",
+redirects followed here (every hop recorded and vetted by ``crawler.safety``), bodies read up
+to a cap, and network failures returned as plain words instead of raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import email.utils
+import functools
+import logging
+import os
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from httpx._utils import URLPattern, get_environment_proxies
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+import crawler
+from crawler import safety
+from crawler.model import Hop, Link, LinkResult, Status
+from crawler.services.base import FetchErrorKind, FetchResult, Service, Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Resolver = Callable[[str], Awaitable[list[str]]]
+Sleep = Callable[[float], Awaitable[None]]
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+HOST_PAUSE_STATUSES = frozenset({429, 503})  # their Retry-After pauses the whole host
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+BACKOFF_INITIAL = 1.0  # seconds before the first retry, doubling, plus up to as much jitter
+BACKOFF_MAX = 30.0
+
+
+def default_user_agent() -> str:
+    return f"crawler/{crawler.__version__} (+{crawler.REPOSITORY_URL})"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything behind it (causes, aiohttp's wrapped OS errors)."""
+    stack, seen = [exc], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for nested in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "os_error", None),
+            getattr(current, "certificate_error", None),
+        ):
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+
+
+def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[FetchErrorKind, str]:
+    """Plain words (and a kind) for a request that got no HTTP answer."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "timeout", f"timed out after {settings.connect_timeout:g} s connecting to {host}"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout", f"timed out after {settings.read_timeout:g} s waiting for {host}"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return "refused", f"refused: not a URL the crawler can fetch ({exc})"
+    causes = list(_causes(exc))
+    text = " ".join(str(c) for c in causes)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = cause.verify_message or cause.reason or "untrusted certificate"
+            return "network", f"TLS certificate verify failed for {host} ({reason})"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "network", f"TLS certificate verify failed for {host}"
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return "network", f"TLS handshake with {host} failed"
+    if any(isinstance(c, socket.gaierror) for c in causes) or "DNSError" in repr(causes):
+        return "network", f"DNS lookup failed for {host}"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in text.lower():
+        return "network", f"connection refused by {host}"
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return "network", f"connection reset by {host}"
+    if isinstance(exc, httpx.ProxyError):
+        return "network", f"the proxy failed to reach {host} ({exc})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "network", f"{host} closed the connection without a complete answer"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "network", f"the connection to {host} broke ({exc or type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        return "network", f"could not connect to {host} ({exc})"
+    return "network", f"network error with {host}: {type(exc).__name__}: {exc}"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if not isinstance(
+        exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError
+    ) and not isinstance(exc, httpx.ProxyError):
+        return False
+    # A bad certificate or an unknown name will not fix itself in a second.
+    return not any(
+        isinstance(c, ssl.SSLCertVerificationError | socket.gaierror) for c in _causes(exc)
+    )
+
+
+@dataclasses.dataclass
+class _Answer:
+    """One HTTP response, already read (up to the cap) and closed."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class _HostGate:
+    """Per-host politeness: requests in flight, spacing between starts, a shared pause."""
+
+    def __init__(self, per_host: int) -> None:
+        self.slots = asyncio.Semaphore(max(1, per_host))
+        self.next_start = 0.0  # monotonic time the next request may start (min_interval)
+        self.not_before = 0.0  # monotonic time a Retry-After pause ends
+
+
+def _host_key(url: httpx.URL) -> str:
+    return f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the body; the rest is never read from the wire."""
+    if limit <= 0:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    with contextlib.suppress(httpx.DecodingError):  # keep what decoded before the damage
+        async with contextlib.aclosing(response.aiter_bytes()) as stream:
+            async for chunk in stream:
+                chunks.append(chunk[: limit - size])
+                size += len(chunks[-1])
+                if size >= limit:
+                    break
+    return b"".join(chunks)
+
+
+class Engine:
+    """Checks links with the services; implements ``CheckContext`` for them.
+
+    Use as ``async with Engine(settings) as engine: await engine.check_all(links)``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        services: Sequence[Service] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        previous: Mapping[tuple[str, str, str], LinkResult] | None = None,
+        resolver: Resolver | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        if not settings.user_agent:
+            settings = dataclasses.replace(settings, user_agent=default_user_agent())
+        self.settings = settings
+        self._services = services
+        self._transport = transport
+        self._previous = previous or {}
+        self._resolver = resolver or safety.system_resolver
+        self._sleep = sleep or asyncio.sleep
+        # Read the environment once, as httpx does when it builds its client.
+        self._proxies = sorted(
+            ((URLPattern(k), v) for k, v in get_environment_proxies().items()),
+            key=lambda item: item[0],
+        )
+        self._client: httpx.AsyncClient | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._global: asyncio.Semaphore | None = None
+        self._gates: dict[str, _HostGate] = {}
+        self._dns: dict[str, asyncio.Task[list[str]]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Engine:
+        s = self.settings
+        transport = self._transport
+        uses_proxy = any(proxy is not None for _, proxy in self._proxies)
+        if transport is None and not uses_proxy:
+            from crawler.transport import ExactAiohttpTransport
+
+            transport = ExactAiohttpTransport(limit=max(1, s.concurrency) * 2)
+        # transport None here means a proxy is in force: httpx's own transport handles it
+        # (and reads SSL_CERT_FILE) through trust_env.
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            follow_redirects=False,  # the engine follows them, vetting every hop
+            timeout=httpx.Timeout(
+                connect=s.connect_timeout,
+                read=s.read_timeout,
+                write=s.read_timeout,
+                pool=s.connect_timeout,
+            ),
+            limits=httpx.Limits(
+                max_connections=max(1, s.concurrency) * 2,
+                max_keepalive_connections=max(1, s.concurrency),
+            ),
+            headers={"User-Agent": s.user_agent},
+            trust_env=True,
+        )
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, s.video_workers), thread_name_prefix="crawler-video"
+        )
+        self._global = asyncio.Semaphore(max(1, s.concurrency))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        for task in self._dns.values():
+            task.cancel()
+
+    # -- CheckContext --------------------------------------------------------------------
+
+    def previous(self, link: Link) -> LinkResult | None:
+        return self._previous.get((link.session_id, link.field, link.url))
+
+    def proxy_for(self, url: str) -> str | None:
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            return None
+        for pattern, proxy in self._proxies:
+            if pattern.matches(parsed):
+                return proxy
+        return None
+
+    @property
+    def ca_bundle(self) -> str | None:
+        path = os.environ.get("SSL_CERT_FILE")
+        return path if path and os.path.isfile(path) else None
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+        follow_redirects: bool = True,
+    ) -> FetchResult:
+        method = method.upper()
+        limit = self.settings.max_body_bytes if max_bytes is None else max_bytes
+        if method == "HEAD":
+            limit = 0
+        sent_headers = dict(headers or {})
+        hops: list[Hop] = []
+        seen = {url}
+        current = url
+        while True:
+            refusal = await self._guard(current)
+            if refusal is not None:
+                kind, text = refusal
+                return FetchResult(url, current, hops=hops, error=text, error_kind=kind)
+            answer, failure, attempts = await self._send(method, current, sent_headers, limit)
+            if failure is not None:
+                kind, text = describe_error(failure, httpx.URL(current).host, self.settings)
+                return FetchResult(
+                    url, current, hops=hops, error=text, error_kind=kind, attempts=attempts
+                )
+            assert answer is not None
+            location = answer.headers.get("location", "").strip()
+            target = None
+            if follow_redirects and answer.status in REDIRECT_STATUSES and location:
+                with contextlib.suppress(httpx.InvalidURL):
+                    target = str(httpx.URL(current).join(location))
+            if target is None:
+                return FetchResult(
+                    url,
+                    current,
+                    status=answer.status,
+                    headers=answer.headers,
+                    body=answer.body,
+                    hops=hops,
+                    attempts=attempts,
+                )
+            hops.append(Hop(current, answer.status))
+            if target in seen:
+                return FetchResult(
+                    url,
+                    target,
+                    hops=hops,
+                    error=f"redirect loop: {current} sends back to {target}",
+                    error_kind="redirect-loop",
+                )
+            if len(hops) > self.settings.max_redirects:
+                return FetchResult(
+                    url,
+                    target,
+                    hops=hops,
+                    error=f"more than {self.settings.max_redirects} redirects",
+                    error_kind="too-many-redirects",
+                )
+            if _origin(target) != _origin(current):
+                # Credentials (a GitHub token) are for the host they were meant for.
+                sent_headers = {
+                    k: v for k, v in sent_headers.items() if k.lower() != "authorization"
+                }
+            seen.add(target)
+            current = target
+
+    # -- running the services ------------------------------------------------------------
+
+    async def check_all(
+        self,
+        links: Sequence[Link],
+        *,
+        on_start: Callable[[Link], None] | None = None,
+        on_result: Callable[[LinkResult], None] | None = None,
+    ) -> list[LinkResult]:
+        """Check every link; results come back in the order of ``links``.
+
+        A URL that appears several times (a presenter's homepage) is checked once per field.
+        A bounded pool of workers pulls the work, so 100,000 links never mean 100,000 tasks.
+        """
+        if self._client is None:
+            raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, link in enumerate(links):
+            groups.setdefault((link.url, link.field), []).append(index)
+        results: list[LinkResult | None] = [None] * len(links)
+        work = iter(_interleave_hosts(list(groups)))
+
+        async def worker() -> None:
+            # One shared iterator: in one event loop, next() hands each item out exactly once.
+            for key in work:
+                indices = groups[key]
+                if on_start is not None:
+                    for i in indices:
+                        on_start(links[i])
+                result = await self.check_link(links[indices[0]])
+                for n, i in enumerate(indices):
+                    copy = result if n == 0 else _copy_for(result, links[i])
+                    results[i] = copy
+                    if on_result is not None:
+                        on_result(copy)
+
+        # More workers than request slots, so links of a paused host do not idle the run.
+        count = min(len(groups), max(1, self.settings.concurrency) * 2)
+        async with asyncio.TaskGroup() as tasks:
+            for _ in range(count):
+                tasks.create_task(worker())
+        return [r for r in results if r is not None]
+
+    async def check_link(self, link: Link) -> LinkResult:
+        """One link, by the first service that handles it, within the per-link time budget."""
+        budget = self.settings.link_timeout
+        try:
+            service = self._service_for(link)
+            if service is None:
+                return LinkResult(link, Status.SKIPPED, "not checked: no service handles it")
+            timer = asyncio.timeout(budget)
+            try:
+                async with timer:
+                    return await service.check(link, self)
+            except TimeoutError:
+                if not timer.expired():
+                    raise
+                return LinkResult(
+                    link, Status.UNVERIFIED, f"gave up after {budget:g} s", network_error=True
+                )
+        except Exception as exc:
+            log.exception("internal error while checking %s", link.url)
+            return LinkResult(
+                link, Status.UNVERIFIED, f"internal error: {type(exc).__name__}: {exc}"
+            )
+
+    def _service_for(self, link: Link) -> Service | None:
+        if self._services is None:
+            from crawler.services import SERVICES  # written after the engine; imported late
+
+            self._services = SERVICES
+        return next((s for s in self._services if s.handles(link)), None)
+
+    # -- one hop: safety, limits, retries ------------------------------------------------
+
+    async def _guard(self, url: str) -> tuple[FetchErrorKind, str] | None:
+        """Why ``url`` must not be fetched (scheme, non-public address), or None."""
+        refusal = safety.scheme_refusal(url)
+        if refusal is not None:
+            return "refused", refusal
+        try:
+            host = httpx.URL(url).raw_host.decode("ascii")
+        except (httpx.InvalidURL, UnicodeDecodeError) as exc:
+            return "refused", f"refused: not a valid URL ({exc})"
+        if self.settings.allow_private:
+            return None
+        refusal = safety.host_refusal(host)
+        if refusal is not None:
+            return "refused", refusal
+        if safety.is_literal_ip(host) or self.proxy_for(url):
+            return None  # a literal public IP, or the proxy resolves the name
+        try:
+            addresses = await self._lookup(host)
+        except TimeoutError:
+            limit = self.settings.connect_timeout
+            return "timeout", f"timed out after {limit:g} s looking up {host}"
+        except OSError:
+            return "network", f"DNS lookup failed for {host}"
+        refusal = safety.addresses_refusal(host, addresses)
+        return ("refused", refusal) if refusal is not None else None
+
+    async def _lookup(self, host: str) -> list[str]:
+        task = self._dns.get(host)
+        if task is None:
+            task = asyncio.ensure_future(self._resolve(host))
+            # Mark a failure as seen even if every waiter was cancelled meanwhile.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._dns[host] = task
+        # Shielded: one link's time budget running out must not cancel a shared lookup.
+        return await asyncio.shield(task)
+
+    async def _resolve(self, host: str) -> list[str]:
+        async with asyncio.timeout(self.settings.connect_timeout):
+            return await self._resolver(host)
+
+    async def _send(
+        self, method: str, url: str, headers: Mapping[str, str], limit: int
+    ) -> tuple[_Answer | None, BaseException | None, int]:
+        """Send with retries; returns (answer, failure, attempts)."""
+        attempts = 0
+        idempotent = method in IDEMPOTENT
+
+        async def attempt() -> _Answer:
+            nonlocal attempts
+            attempts += 1
+            return await self._attempt(method, url, headers, limit)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(max(1, self.settings.retries)),
+            wait=self._backoff,
+            retry=(
+                retry_if_exception(lambda e: idempotent and _is_transient(e))
+                | retry_if_result(lambda a: idempotent and a.status in RETRY_STATUSES)
+            ),
+            sleep=self._pause,
+            # After the last attempt: the last answer as is (a 503 stays a 503), or its error.
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        try:
+            return await retrying(attempt), None, attempts
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return None, exc, attempts
+
+    def _backoff(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            answer: _Answer = outcome.result()
+            wait = parse_retry_after(answer.headers.get("retry-after"))
+            if wait is not None:
+                # For 429/503 the host gate already holds every request to the host until
+                # then, this retry included.
+                if answer.status in HOST_PAUSE_STATUSES:
+                    return 0.0
+                return min(wait, self.settings.max_retry_after)
+        return wait_exponential_jitter(
+            initial=BACKOFF_INITIAL, max=BACKOFF_MAX, jitter=BACKOFF_INITIAL
+        )(state)
+
+    async def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            await self._sleep(seconds)
+
+    async def _attempt(
+        self, method: str, url: str, headers: Mapping[str, str], limit: int
+    ) -> _Answer:
+        assert self._client is not None and self._global is not None
+        request = self._client.build_request(method, url, headers=headers)
+        gate = self._gates.setdefault(_host_key(request.url), _HostGate(self.settings.per_host))
+        async with gate.slots:
+            await self._wait_turn(gate)
+            # The global slot is taken only now: a paused host must not hold up other hosts.
+            async with self._global:
+                response = await self._client.send(request, stream=True)
+                try:
+                    body = await _read_capped(response, limit)
+                finally:
+                    await response.aclose()
+        if response.status_code in HOST_PAUSE_STATUSES:
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            if wait is not None:
+                wait = min(wait, self.settings.max_retry_after)
+                log.info(
+                    "%s asks to wait %g s (HTTP %d)", request.url.host, wait, response.status_code
+                )
+                gate.not_before = max(gate.not_before, time.monotonic() + wait)
+        return _Answer(response.status_code, response.headers, body)
+
+    async def _wait_turn(self, gate: _HostGate) -> None:
+        """Wait for the host's pause and spacing; the slot is reserved before sleeping."""
+        now = time.monotonic()
+        start = max(now, gate.not_before, gate.next_start)
+        gate.next_start = start + self.settings.min_interval
+        await self._pause(start - now)
+
+
+def _copy_for(result: LinkResult, link: Link) -> LinkResult:
+    return dataclasses.replace(result, link=link, redirects=list(result.redirects))
+
+
+def _interleave_hosts(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Round-robin over hosts, so a run of links to one slow host does not fill every worker."""
+    by_host: dict[str, list[tuple[str, str]]] = {}
+    for key in keys:
+        try:
+            host = httpx.URL(key[0]).host
+        except httpx.InvalidURL:
+            host = ""
+        by_host.setdefault(host, []).append(key)
+    queues = [iter(q) for q in by_host.values()]
+    order: list[tuple[str, str]] = []
+    while queues:
+        still = []
+        for queue in queues:
+            item = next(queue, None)
+            if item is not None:
+                order.append(item)
+                still.append(queue)
+        queues = still
+    return order
+
+
+def check_links(
+    links: Sequence[Link],
+    settings: Settings,
+    *,
+    on_start: Callable[[Link], None] | None = None,
+    on_result: Callable[[LinkResult], None] | None = None,
+    **engine_kwargs: Any,
+) -> list[LinkResult]:
+    """Check ``links`` synchronously (runs its own event loop)."""
+
+    async def main() -> list[LinkResult]:
+        async with Engine(settings, **engine_kwargs) as engine:
+            return await engine.check_all(links, on_start=on_start, on_result=on_result)
+
+    return asyncio.run(main())

@@ -1,0 +1,103 @@
+"""Which targets the crawler refuses to contact: non-web schemes and non-public addresses.
+
+A catalogue is edited by many hands and the crawler runs in CI next to internal services, so a
+link (or a redirect) pointing at ``http://127.0.0.1/`` or a name resolving to ``10.x`` must not
+be fetched unless the user asked for it (``--allow-private``). The engine applies these checks
+to every redirect hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+Resolver = Callable[[str], Awaitable[list[str]]]
+
+ALLOWED_SCHEMES = ("http", "https")
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+_HINT = "(use --allow-private to check it)"
+
+
+def address_kind(address: str) -> str | None:
+    """Why ``address`` is not a public address ("loopback", "private", ...), or None if it is."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])  # drop an IPv6 zone id
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+    for kind, flag in (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("unspecified", ip.is_unspecified),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+    ):
+        if flag:
+            return kind
+    # Shared address space (100.64/10) and the like are neither private nor public.
+    return None if ip.is_global else "non-public"
+
+
+def is_literal_ip(host: str) -> bool:
+    """True for ``192.0.2.1`` or ``::1`` (brackets stripped), False for a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _is_local_name(host: str) -> bool:
+    return host in _LOCAL_NAMES or host.endswith(".localhost")
+
+
+def scheme_refusal(url: str) -> str | None:
+    """A refusal text when ``url`` is not an http(s) URL with a host, else None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        return f"refused: not a valid URL ({exc})"
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        shown = f"{scheme}:" if scheme else "a URL without a scheme"
+        return f"refused: only http and https links are checked, not {shown}"
+    if not host:
+        return "refused: the URL has no host name"
+    return None
+
+
+def host_refusal(host: str) -> str | None:
+    """A refusal judged from the host name alone (no lookup): literal IPs and local names.
+
+    Enough when a proxy resolves names for us; otherwise ``addresses_refusal`` must follow
+    for names.
+    """
+    host = host.strip("[]").lower()
+    if is_literal_ip(host):
+        kind = address_kind(host)
+        return f"refused: {host} is a {kind} address {_HINT}" if kind else None
+    if _is_local_name(host):
+        return f"refused: {host} is a loopback name {_HINT}"
+    return None
+
+
+def addresses_refusal(host: str, addresses: Iterable[str]) -> str | None:
+    """A refusal when any address ``host`` resolves to is not public (DNS may rotate them)."""
+    for address in addresses:
+        kind = address_kind(address)
+        if kind:
+            return f"refused: {host} resolves to {kind} address {address} {_HINT}"
+    return None
+
+
+async def system_resolver(host: str) -> list[str]:
+    """The addresses the operating system gives for ``host`` (raises OSError when it fails)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))

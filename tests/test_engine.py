@@ -1,0 +1,720 @@
+"""The engine: retries, redirects, caps, safety, limits and the run over many links.
+
+HTTP is mocked with respx (through httpx's own transport, which respx can intercept) or with
+``httpx.MockTransport``; one test at the end uses a real server on 127.0.0.1 with the default
+aiohttp transport. Names resolve through a fake resolver, sleeping through a recorder, so no
+test touches the network or waits for a backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+import socket
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import respx
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from crawler.engine import Engine, check_links, default_user_agent, parse_retry_after
+from crawler.model import Hop, Link, LinkKind, LinkResult, Status
+from crawler.services.base import CheckContext, FetchResult, Service, Settings
+
+FAST = Settings(
+    concurrency=8,
+    per_host=2,
+    connect_timeout=1.0,
+    read_timeout=1.0,
+    link_timeout=10.0,
+    retries=3,
+    max_retry_after=60.0,
+)
+
+ADDRESSES = {
+    "example.org": ["93.184.216.34"],
+    "a.example": ["93.184.216.35"],
+    "b.example": ["93.184.216.36"],
+    "c.example": ["2606:2800:220:1::1"],
+    "inside.example": ["10.0.0.5"],
+    "mapped.example": ["93.184.216.37", "::ffff:127.0.0.1"],
+}
+
+ASYMO = "AsyMo-%E1%84%80%E1%85%A9%E1%86%BC%E1%84%80%E1%85%A2%E1%84%8B%E1%85%AD%E1%86%BC.pptx.pdf"
+
+
+async def fake_resolver(host: str) -> list[str]:
+    if host in ADDRESSES:
+        return ADDRESSES[host]
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+class Sleeps:
+    """Records the waits the engine asks for, without waiting."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(0)
+
+
+class FetchService(Service):
+    """Fetches the link and reports what the engine returned, nothing more."""
+
+    name = "fetch"
+
+    def __init__(self) -> None:
+        self.fetched: dict[str, FetchResult] = {}
+
+    def handles(self, link: Link) -> bool:
+        return True
+
+    async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        fetched = await ctx.fetch(link.url)
+        self.fetched[link.url] = fetched
+        return LinkResult(
+            link,
+            Status.OK if fetched.ok else Status.UNVERIFIED,
+            detail=fetched.error or f"HTTP {fetched.status}",
+            http_status=fetched.status,
+            final_url=fetched.final_url,
+            redirects=list(fetched.hops),
+        )
+
+
+def make_link(url: str, session: str = "s1", field: str = "slides") -> Link:
+    return Link(session, "A talk", "2024-01-01", field, url, LinkKind.GENERIC, url)  # type: ignore[arg-type]
+
+
+def engine(settings: Settings = FAST, **kwargs) -> Engine:
+    kwargs.setdefault("services", [FetchService()])
+    kwargs.setdefault("transport", httpx.AsyncHTTPTransport())  # respx intercepts this one
+    kwargs.setdefault("resolver", fake_resolver)
+    kwargs.setdefault("sleep", Sleeps())
+    return Engine(settings, **kwargs)
+
+
+def fetch(url: str, settings: Settings = FAST, *, sleep: Sleeps | None = None, **kwargs):
+    """One ``Engine.fetch`` in a fresh engine; ``kwargs`` go to ``fetch``."""
+    engine_kwargs = {k: kwargs.pop(k) for k in ("transport", "resolver") if k in kwargs}
+
+    async def main() -> FetchResult:
+        async with engine(settings, sleep=sleep or Sleeps(), **engine_kwargs) as e:
+            return await e.fetch(url, **kwargs)
+
+    return asyncio.run(main())
+
+
+def run_links(links: list[Link], settings: Settings = FAST, **kwargs) -> list[LinkResult]:
+    async def main() -> list[LinkResult]:
+        async with engine(settings, **kwargs) as e:
+            return await e.check_all(links)
+
+    return asyncio.run(main())
+
+
+# -- answers pass through ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 204, 400, 401, 403, 404, 410, 451, 500])
+@respx.mock
+def test_every_status_passes_through_untouched(status):
+    route = respx.get("https://example.org/x").respond(status, text="body")
+    fr = fetch("https://example.org/x")
+    assert fr.status == status
+    assert fr.error is None and fr.error_kind is None
+    assert fr.attempts == 1 and route.call_count == 1  # not a transient status: no retry
+
+
+@respx.mock
+def test_user_agent_names_the_crawler_and_headers_are_case_insensitive():
+    route = respx.get("https://example.org/").respond(200, headers={"Content-Type": "text/html"})
+    fr = fetch("https://example.org/")
+    assert route.calls.last.request.headers["user-agent"] == default_user_agent()
+    assert default_user_agent().startswith("crawler/")
+    assert fr.headers["content-type"] == "text/html"
+    custom = Settings(user_agent="study-bot/1")
+    fetch("https://example.org/", custom)
+    assert route.calls.last.request.headers["user-agent"] == "study-bot/1"
+
+
+# -- retries -----------------------------------------------------------------------------
+
+
+@respx.mock
+def test_429_with_retry_after_seconds_waits_exactly_that_long_then_succeeds():
+    route = respx.get("https://example.org/x")
+    route.side_effect = [httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200)]
+    sleeps = Sleeps()
+    fr = fetch("https://example.org/x", sleep=sleeps)
+    assert fr.status == 200 and fr.attempts == 2 and route.call_count == 2
+    assert len(sleeps.calls) == 1
+    assert sleeps.calls[0] == pytest.approx(7, abs=0.5)
+
+
+@respx.mock
+def test_429_with_retry_after_http_date_waits_until_that_date():
+    when = datetime.now(UTC) + timedelta(seconds=30)
+    header = email.utils.format_datetime(when, usegmt=True)
+    route = respx.get("https://example.org/x")
+    route.side_effect = [httpx.Response(429, headers={"Retry-After": header}), httpx.Response(200)]
+    sleeps = Sleeps()
+    fr = fetch("https://example.org/x", sleep=sleeps)
+    assert fr.status == 200
+    assert sleeps.calls == [pytest.approx(30, abs=2)]
+
+
+@respx.mock
+def test_retry_after_is_capped_by_settings():
+    route = respx.get("https://example.org/x")
+    route.side_effect = [httpx.Response(503, headers={"Retry-After": "3600"}), httpx.Response(200)]
+    sleeps = Sleeps()
+    fr = fetch("https://example.org/x", Settings(max_retry_after=5.0), sleep=sleeps)
+    assert fr.status == 200
+    assert sleeps.calls == [pytest.approx(5, abs=0.5)]
+
+
+def test_parse_retry_after_reads_seconds_and_dates():
+    now = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("120", now=now) == 120
+    assert parse_retry_after("Wed, 25 Nov 2026 03:01:30 GMT", now=now) == 90
+    assert parse_retry_after("Wed, 25 Nov 2026 02:00:00 GMT", now=now) == 0  # in the past
+    assert parse_retry_after("soon", now=now) is None
+    assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+@respx.mock
+def test_transient_status_is_retried_with_backoff(status):
+    route = respx.get("https://example.org/x")
+    route.side_effect = [httpx.Response(status), httpx.Response(200, text="fine")]
+    sleeps = Sleeps()
+    fr = fetch("https://example.org/x", sleep=sleeps)
+    assert fr.status == 200 and fr.body == b"fine" and fr.attempts == 2
+    assert len(sleeps.calls) == 1 and 0 < sleeps.calls[0] <= 30
+
+
+@respx.mock
+def test_transient_status_on_every_attempt_is_returned_as_is():
+    route = respx.get("https://example.org/x").respond(503, text="busy")
+    fr = fetch("https://example.org/x")
+    assert route.call_count == FAST.retries
+    assert fr.status == 503 and fr.body == b"busy" and fr.attempts == FAST.retries
+    assert fr.error is None
+
+
+@pytest.mark.parametrize("error", [httpx.ReadError, httpx.RemoteProtocolError])
+@respx.mock
+def test_closed_keepalive_connection_is_retried(error):
+    route = respx.get("https://example.org/x")
+    route.side_effect = [error("Server disconnected"), httpx.Response(200)]
+    fr = fetch("https://example.org/x")
+    assert fr.status == 200 and fr.attempts == 2 and route.call_count == 2
+
+
+@respx.mock
+def test_connect_error_on_every_attempt_is_a_network_error():
+    route = respx.get("https://example.org/x").mock(side_effect=httpx.ConnectError("boom"))
+    settings = Settings(retries=4)
+    sleeps = Sleeps()
+    fr = fetch("https://example.org/x", settings, sleep=sleeps)
+    assert fr.status is None
+    assert fr.error_kind == "network"
+    assert fr.attempts == 4 and route.call_count == 4
+    assert len(sleeps.calls) == 3  # a backoff between attempts, none after the last
+    assert "example.org" in (fr.error or "")
+
+
+@respx.mock
+def test_connection_refused_is_said_in_plain_words():
+    cause = ConnectionRefusedError(111, "Connection refused")
+    error = httpx.ConnectError("[Errno 111] Connection refused")
+    error.__cause__ = cause
+    respx.get("https://example.org/x").mock(side_effect=error)
+    fr = fetch("https://example.org/x")
+    assert fr.error == "connection refused by example.org"
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (httpx.ConnectTimeout, "timed out after 1 s connecting to example.org"),
+        (httpx.ReadTimeout, "timed out after 1 s waiting for example.org"),
+    ],
+)
+@respx.mock
+def test_timeouts_are_retried_then_reported(error, words):
+    route = respx.get("https://example.org/x").mock(side_effect=error("slow"))
+    fr = fetch("https://example.org/x")
+    assert fr.error_kind == "timeout"
+    assert fr.error == words
+    assert route.call_count == FAST.retries
+
+
+# -- redirects ---------------------------------------------------------------------------
+
+
+@respx.mock
+def test_redirect_chain_is_followed_and_every_hop_recorded():
+    respx.get("https://example.org/a").respond(301, headers={"Location": "https://a.example/b"})
+    respx.get("https://a.example/b").respond(302, headers={"Location": "https://b.example/c"})
+    respx.get("https://b.example/c").respond(200, text="here")
+    fr = fetch("https://example.org/a")
+    assert fr.status == 200 and fr.body == b"here"
+    assert fr.url == "https://example.org/a"
+    assert fr.final_url == "https://b.example/c"
+    assert fr.hops == [Hop("https://example.org/a", 301), Hop("https://a.example/b", 302)]
+
+
+@respx.mock
+def test_relative_locations_are_resolved_against_the_current_url():
+    respx.get("https://example.org/dir/a").respond(302, headers={"Location": "b?x=1"})
+    respx.get("https://example.org/dir/b?x=1").respond(307, headers={"Location": "/top"})
+    respx.get("https://example.org/top").respond(200)
+    fr = fetch("https://example.org/dir/a")
+    assert fr.status == 200
+    assert [h.url for h in fr.hops] == [
+        "https://example.org/dir/a",
+        "https://example.org/dir/b?x=1",
+    ]
+    assert fr.final_url == "https://example.org/top"
+
+
+@respx.mock
+def test_redirect_not_followed_when_asked():
+    respx.get("https://example.org/a").respond(301, headers={"Location": "/b"})
+    fr = fetch("https://example.org/a", follow_redirects=False)
+    assert fr.status == 301 and fr.hops == [] and fr.headers["location"] == "/b"
+
+
+@respx.mock
+def test_redirect_loop_is_detected():
+    respx.get("https://example.org/a").respond(302, headers={"Location": "/b"})
+    respx.get("https://example.org/b").respond(302, headers={"Location": "/a"})
+    fr = fetch("https://example.org/a")
+    assert fr.error_kind == "redirect-loop"
+    assert fr.status is None
+    assert len(fr.hops) == 2
+    assert "https://example.org/a" in (fr.error or "")
+
+
+@respx.mock
+def test_too_many_redirects():
+    for i in range(6):
+        respx.get(f"https://example.org/{i}").respond(301, headers={"Location": f"/{i + 1}"})
+    fr = fetch("https://example.org/0", Settings(max_redirects=3))
+    assert fr.error_kind == "too-many-redirects"
+    assert len(fr.hops) == 4  # three followed, the fourth refused
+    assert fr.error == "more than 3 redirects"
+
+
+@respx.mock
+def test_authorization_is_not_sent_to_another_host():
+    first = respx.get("https://example.org/f").respond(
+        302, headers={"Location": "https://a.example/f"}
+    )
+    second = respx.get("https://a.example/f").respond(200)
+    fetch("https://example.org/f", headers={"Authorization": "token secret"})
+    assert first.calls.last.request.headers["authorization"] == "token secret"
+    assert "authorization" not in second.calls.last.request.headers
+
+
+# -- bodies ------------------------------------------------------------------------------
+
+
+class CountingStream(httpx.AsyncByteStream):
+    """1 MiB in 1 KiB chunks, counting how many were pulled from the 'wire'."""
+
+    def __init__(self, chunks: int = 1024) -> None:
+        self.total = chunks
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.total):
+            self.pulled += 1
+            yield b"x" * 1024
+
+
+def test_body_is_capped_and_the_rest_never_read():
+    stream = CountingStream()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=stream))
+    fr = fetch("https://example.org/big", transport=transport, max_bytes=4096)
+    assert fr.body == b"x" * 4096
+    assert stream.pulled <= 5  # not the 1024 chunks the server offered
+
+
+def test_default_body_cap_is_the_settings_cap():
+    stream = CountingStream()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=stream))
+    fr = fetch("https://example.org/big", transport=transport)
+    assert len(fr.body) == FAST.max_body_bytes == 64 * 1024
+    assert stream.pulled <= 65
+
+
+def test_head_reads_no_body():
+    stream = CountingStream()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=stream))
+    fr = fetch("https://example.org/big", transport=transport, method="HEAD")
+    assert fr.status == 200 and fr.body == b""
+    assert stream.pulled == 0
+
+
+# -- safety ------------------------------------------------------------------------------
+
+
+@respx.mock
+def test_redirect_to_loopback_is_refused():
+    respx.get("https://example.org/a").respond(302, headers={"Location": "http://127.0.0.1/admin"})
+    inside = respx.get("http://127.0.0.1/admin").respond(200)
+    fr = fetch("https://example.org/a")
+    assert fr.error_kind == "refused"
+    assert fr.error == "refused: 127.0.0.1 is a loopback address (use --allow-private to check it)"
+    assert fr.hops == [Hop("https://example.org/a", 302)]
+    assert not inside.called
+
+
+@respx.mock
+def test_redirect_to_a_name_resolving_to_a_private_address_is_refused():
+    respx.get("https://example.org/a").respond(302, headers={"Location": "http://inside.example/"})
+    inside = respx.get("http://inside.example/").respond(200)
+    fr = fetch("https://example.org/a")
+    assert fr.error_kind == "refused"
+    assert fr.error == (
+        "refused: inside.example resolves to private address 10.0.0.5 "
+        "(use --allow-private to check it)"
+    )
+    assert not inside.called
+
+
+@respx.mock
+def test_ipv4_mapped_ipv6_address_is_judged_as_ipv4():
+    respx.get("http://mapped.example/").respond(200)
+    fr = fetch("http://mapped.example/")
+    assert fr.error_kind == "refused"
+    assert "loopback address ::ffff:127.0.0.1" in (fr.error or "")
+
+
+@respx.mock
+def test_allow_private_follows_the_redirect():
+    respx.get("https://example.org/a").respond(302, headers={"Location": "http://127.0.0.1/x"})
+    inside = respx.get("http://127.0.0.1/x").respond(200)
+
+    async def no_lookups(host: str) -> list[str]:
+        raise AssertionError("allow_private needs no lookup")
+
+    fr = fetch("https://example.org/a", Settings(allow_private=True), resolver=no_lookups)
+    assert fr.status == 200 and inside.called
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/x.pdf", "file:///etc/passwd", "javascript:alert(1)", "example.org/x"]
+)
+def test_non_http_schemes_are_refused(url):
+    fr = fetch(url)
+    assert fr.error_kind == "refused"
+    assert (fr.error or "").startswith("refused: only http and https links are checked")
+
+
+@respx.mock
+def test_dns_failure_is_a_network_error():
+    fr = fetch("https://nowhere.example/x")
+    assert fr.error_kind == "network"
+    assert fr.error == "DNS lookup failed for nowhere.example"
+
+
+@respx.mock
+def test_a_proxy_resolves_names_so_only_literal_addresses_are_judged(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+    async def no_lookups(host: str) -> list[str]:
+        raise AssertionError("a proxied name is not looked up")
+
+    respx.get("https://elsewhere.example/").respond(200)
+    assert fetch("https://elsewhere.example/", resolver=no_lookups).status == 200
+    refused = fetch("https://localhost/", resolver=no_lookups)
+    assert refused.error_kind == "refused" and "loopback" in (refused.error or "")
+
+
+def test_proxy_for_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,.skip.example")
+    e = Engine(FAST)
+    assert e.proxy_for("https://example.org/") == "http://proxy.internal:3128"
+    assert e.proxy_for("http://example.org/") is None  # only HTTPS_PROXY is set
+    assert e.proxy_for("https://127.0.0.1:8080/") is None
+    assert e.proxy_for("https://www.skip.example/") is None
+
+
+def test_ca_bundle_is_ssl_cert_file_when_it_exists(monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert Engine(FAST).ca_bundle == str(bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    assert Engine(FAST).ca_bundle is None
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert Engine(FAST).ca_bundle is None
+
+
+# -- URLs on the wire --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/ConstantPark/DL_Compiler/raw/main/{ASYMO}",
+        "/slides/Deep%20Learning%20Compiler.pdf",
+        "/files/%5BTVM%5D%20intro.pdf",
+        "/q?name=%41%2F%7e&x=a+b",
+    ],
+)
+@respx.mock
+def test_url_goes_on_the_wire_byte_exact(path):
+    route = respx.get(host="example.org").respond(200)
+    fetch(f"https://example.org{path}")
+    assert route.calls.last.request.url.raw_path == path.encode("ascii")
+
+
+# -- running many links ------------------------------------------------------------------
+
+
+@respx.mock
+def test_identical_urls_are_fetched_once_and_results_keep_input_order():
+    home = respx.get("https://example.org/~me").respond(200)
+    deck = respx.get("https://a.example/deck.pdf").respond(404)
+    links = [
+        make_link("https://example.org/~me", "s1", "presenter"),
+        make_link("https://a.example/deck.pdf", "s1", "slides"),
+        make_link("https://example.org/~me", "s2", "presenter"),
+        make_link("https://example.org/~me", "s3", "presenter"),
+    ]
+    results = run_links(links)
+    assert home.call_count == 1 and deck.call_count == 1
+    assert [r.link for r in results] == links
+    assert [r.http_status for r in results] == [200, 404, 200, 200]
+
+
+def test_on_start_and_on_result_are_called_for_every_link():
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    links = [make_link(f"https://example.org/{i}") for i in range(5)] + [
+        make_link("https://example.org/0", "s2")
+    ]
+    started: list[Link] = []
+    finished: list[LinkResult] = []
+    results = check_links(
+        links,
+        FAST,
+        on_start=started.append,
+        on_result=finished.append,
+        services=[FetchService()],
+        transport=transport,
+        resolver=fake_resolver,
+        sleep=Sleeps(),
+    )
+    assert Counter(map(id, started)) == Counter(map(id, links))
+    assert sorted(id(r) for r in finished) == sorted(id(r) for r in results)
+    assert all(r.status is Status.OK for r in results)
+
+
+class Exploding(Service):
+    name = "exploding"
+
+    def handles(self, link: Link) -> bool:
+        return "boom" in link.url
+
+    async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        raise ValueError("unexpected markup")
+
+
+@respx.mock
+def test_a_raising_service_gives_unverified_internal_error_and_the_run_goes_on(caplog):
+    respx.get("https://example.org/fine").respond(200)
+    links = [make_link("https://example.org/boom"), make_link("https://example.org/fine")]
+    with caplog.at_level(logging.ERROR, logger="crawler.engine"):
+        results = run_links(links, services=[Exploding(), FetchService()])
+    assert results[0].status is Status.UNVERIFIED
+    assert results[0].detail == "internal error: ValueError: unexpected markup"
+    assert results[1].status is Status.OK
+    assert "Traceback" in caplog.text or any(r.exc_info for r in caplog.records)
+
+
+def test_a_link_nobody_handles_is_skipped():
+    results = run_links([make_link("https://example.org/x")], services=[Exploding()])
+    assert results[0].status is Status.SKIPPED
+
+
+class Stuck(Service):
+    name = "stuck"
+
+    def handles(self, link: Link) -> bool:
+        return True
+
+    async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        await asyncio.Event().wait()  # never set: only the budget ends this
+        raise AssertionError("unreachable")
+
+
+def test_per_link_budget_gives_unverified():
+    results = run_links(
+        [make_link("https://example.org/x")], Settings(link_timeout=0.05), services=[Stuck()]
+    )
+    assert results[0].status is Status.UNVERIFIED
+    assert results[0].detail == "gave up after 0.05 s"
+    assert results[0].network_error
+
+
+def test_previous_results_are_offered_by_session_field_and_url():
+    link = make_link("https://example.org/v", "s7", "video")
+    old = LinkResult(link, Status.OK, "fine", title="Old title")
+    e = Engine(FAST, previous={("s7", "video", "https://example.org/v"): old})
+    assert e.previous(link) is old
+    assert e.previous(make_link("https://example.org/v", "s8", "video")) is None
+
+
+def test_run_blocking_uses_the_worker_pool():
+    async def main() -> str:
+        async with engine() as e:
+            return await e.run_blocking(lambda a, b: f"{a}-{b}", "x", "y")
+
+    assert asyncio.run(main()) == "x-y"
+
+
+@respx.mock
+def test_per_host_limit_holds_while_other_hosts_run_alongside():
+    in_flight: Counter[str] = Counter()
+    peak_host: Counter[str] = Counter()
+    peak_total = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal peak_total
+        host = request.url.host
+        in_flight[host] += 1
+        peak_host[host] = max(peak_host[host], in_flight[host])
+        peak_total = max(peak_total, sum(in_flight.values()))
+        await asyncio.sleep(0.01)
+        in_flight[host] -= 1
+        return httpx.Response(200)
+
+    respx.route().mock(side_effect=slow)
+    hosts = ["example.org", "a.example", "b.example"]
+    links = [make_link(f"https://{h}/{i}") for h in hosts for i in range(6)]
+    settings = Settings(concurrency=6, per_host=2)
+    results = run_links(links, settings)
+    assert all(r.status is Status.OK for r in results)
+    assert set(peak_host) == set(hosts)
+    assert max(peak_host.values()) <= 2
+    assert 2 < peak_total <= 6  # the global limit let several hosts run at once
+
+
+@respx.mock
+def test_retry_after_pauses_only_that_host():
+    b_served = asyncio.Event()
+    order: list[str] = []
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if seconds >= 1:  # a Retry-After pause: hold it until host B has been served
+            await b_served.wait()
+
+    a_answers = iter([httpx.Response(429, headers={"Retry-After": "9"})])
+
+    def host_a(request: httpx.Request) -> httpx.Response:
+        order.append(f"A{request.url.path}")
+        return next(a_answers, httpx.Response(200))
+
+    async def host_b(request: httpx.Request) -> httpx.Response:
+        order.append("B")
+        await asyncio.sleep(0)
+        b_served.set()
+        return httpx.Response(200)
+
+    respx.route(host="a.example").mock(side_effect=host_a)
+    respx.route(host="b.example").mock(side_effect=host_b)
+
+    async def main() -> list[LinkResult]:
+        async with engine(Settings(concurrency=4, per_host=1), sleep=sleep) as e:
+            first = asyncio.create_task(e.check_link(make_link("https://a.example/1")))
+            while not order:  # let host A answer 429 first
+                await asyncio.sleep(0)
+            rest = [make_link("https://a.example/2"), make_link("https://b.example/1")]
+            # If host B were held by A's pause, nothing would set b_served: fail, not hang.
+            async with asyncio.timeout(5):
+                others = await e.check_all(rest)
+                return [await first, *others]
+
+    results = asyncio.run(main())
+    assert all(r.status is Status.OK for r in results)
+    assert order[0] == "A/1"
+    assert order.index("B") < order.index("A/2")  # B went while A was paused
+    assert len([s for s in sleeps if s >= 1]) == 2  # A's retry and A's next link both waited
+    assert all(s == pytest.approx(9, abs=0.5) for s in sleeps if s >= 1)
+
+
+# -- the production transport against a real server ----------------------------------------
+
+
+def test_default_transport_against_a_real_local_server(httpserver: HTTPServer):
+    raw_paths: list[str] = []
+
+    def record(request: Request) -> Response:
+        raw_paths.append(request.environ.get("RAW_URI") or request.environ["REQUEST_URI"])
+        return Response("deck", 200, content_type="application/pdf")
+
+    httpserver.expect_request("/ok").respond_with_data("hello", content_type="text/plain")
+    httpserver.expect_request("/moved").respond_with_data("", 301, headers={"Location": "/ok"})
+    httpserver.expect_request("/big").respond_with_data(b"x" * (1 << 20))
+    httpserver.expect_request("/gone").respond_with_data("no", 404)
+    httpserver.expect_request(re.compile("/files/.*")).respond_with_handler(record)
+    raw = f"/files/{ASYMO}"
+    odd = "/files/%5BTVM%5D%20a.pdf?q=%41%2F"
+    base = f"http://127.0.0.1:{httpserver.port}"
+    settings = Settings(allow_private=True, max_body_bytes=1000, retries=1)
+
+    async def main() -> list[FetchResult]:
+        async with Engine(settings, services=[]) as e:  # default transport: aiohttp
+            return [
+                await e.fetch(f"{base}/ok"),
+                await e.fetch(f"{base}/moved"),
+                await e.fetch(f"{base}/big"),
+                await e.fetch(f"{base}/gone"),
+                await e.fetch(f"{base}{raw}"),
+                await e.fetch(f"{base}{odd}"),
+                await e.fetch(f"{base}/ok", method="HEAD"),
+            ]
+
+    ok, moved, big, gone, asymo, odd_result, head = asyncio.run(main())
+    assert ok.status == 200 and ok.body == b"hello" and ok.headers["content-type"] == "text/plain"
+    assert moved.status == 200 and moved.hops == [Hop(f"{base}/moved", 301)]
+    assert big.status == 200 and len(big.body) == 1000
+    assert gone.status == 404
+    assert asymo.status == 200 and odd_result.status == 200
+    assert raw_paths == [raw, odd]  # byte-exact on the wire, through aiohttp too
+    assert head.status == 200 and head.body == b""
+
+
+def test_default_transport_reports_connection_refused(httpserver: HTTPServer):
+    # A port that was free a moment ago: bind, note it, close.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(allow_private=True, retries=2)
+    sleeps = Sleeps()
+
+    async def main() -> FetchResult:
+        async with Engine(settings, services=[], sleep=sleeps) as e:
+            return await e.fetch(f"http://127.0.0.1:{port}/")
+
+    fr = asyncio.run(main())
+    assert fr.error_kind == "network"
+    assert fr.error == "connection refused by 127.0.0.1"
+    assert fr.attempts == 2 and len(sleeps.calls) == 1
