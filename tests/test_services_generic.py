@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from service_fakes import FakeContext, answer, failure, link_for
+import respx
+from service_fakes import FakeContext, answer, check_through_engine, failure, link_for
 
 from crawler.model import Hop, LinkResult, Status
 from crawler.services import pdf
@@ -263,3 +264,46 @@ def test_a_vague_media_type_is_explained_by_the_first_bytes():
     assert (
         reason == "not a PDF: the server sent text/plain starting with 'version https://git-lfs.'"
     )
+
+
+# --- through the real engine (HTTP mocked with respx) -----------------------------------------
+
+
+@respx.mock
+def test_engine_a_404_is_confirmed_by_get_and_broken():
+    head = respx.head(PAGE).respond(404)
+    get = respx.get(PAGE).respond(404, text="<h1>Not Found</h1>")
+    result = check_through_engine(GenericService(), PAGE)
+    assert (result.status, result.detail) == (Status.BROKEN, "not found (HTTP 404)")
+    assert head.call_count == 1 and get.call_count == 1
+
+
+@respx.mock
+def test_engine_a_301_chain_is_redirected_with_every_hop_recorded():
+    start, moved, landed = (
+        "http://example.org/talk",
+        "https://example.org/talk",
+        "https://cdn.example.org/t",
+    )
+    respx.head(start).respond(301, headers={"Location": moved})
+    respx.head(moved).respond(302, headers={"Location": landed})
+    respx.head(landed).respond(200)
+    result = check_through_engine(GenericService(), start)
+    assert result.status is Status.REDIRECTED
+    assert result.redirects == [Hop(start, 301), Hop(moved, 302)]
+    assert result.fix == f"moved permanently — use {moved}"
+    assert result.final_url == landed
+
+
+@respx.mock
+def test_engine_the_pdf_probe_sends_a_range_and_checks_the_signature():
+    good, bad = "https://example.org/a.pdf", "https://example.org/b.pdf"
+    good_route = respx.get(good).respond(
+        206, headers={"Content-Range": "bytes 0-1023/4096"}, content=PDF_START + b"\0" * 1000
+    )
+    respx.get(bad).respond(200, headers={"Content-Type": "text/html"}, text="<html>login</html>")
+    ok = check_through_engine(GenericService(), good)
+    assert (ok.status, ok.size, ok.title) == (Status.OK, 4096, "a.pdf")
+    assert good_route.calls.last.request.headers["Range"] == "bytes=0-1023"
+    broken = check_through_engine(GenericService(), bad)
+    assert (broken.status, broken.detail) == (Status.BROKEN, "not a PDF: the server sent text/html")

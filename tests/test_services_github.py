@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import dataclasses
 import unicodedata
 
 import pytest
-from service_fakes import FakeContext, answer, failure, link_for
+import respx
+from service_fakes import (
+    ENGINE_SETTINGS,
+    FakeContext,
+    answer,
+    check_through_engine,
+    failure,
+    link_for,
+)
 
 from crawler.model import Hop, LinkKind, LinkResult, Status
 from crawler.services.base import Settings
@@ -174,3 +183,38 @@ def test_the_token_is_never_offered_to_another_host():
     assert auth_headers("https://objects.githubusercontent.com/x", "t") == {}
     assert auth_headers("https://github.com.evil.example/x", "t") == {}
     assert auth_headers("https://raw.githubusercontent.com/a/b/c/d", None) == {}
+
+
+# --- through the real engine (HTTP mocked with respx) -----------------------------------------
+
+
+@respx.mock
+def test_engine_the_asymo_path_reaches_github_byte_for_byte():
+    route = respx.get(host="raw.githubusercontent.com").respond(
+        206, headers={"Content-Range": "bytes 0-1023/3145728"}, content=PDF_START
+    )
+    result = check_through_engine(GitHubService(), ASYMO)
+    request = route.calls.last.request
+    assert request.url.raw_path == f"/ConstantPark/DL_Compiler/main/{ASYMO_PATH}".encode("ascii")
+    assert request.headers["Range"] == "bytes=0-1023"
+    assert (result.status, result.size) == (Status.OK, 3145728)
+
+
+@respx.mock
+def test_engine_a_missing_file_is_broken():
+    respx.get(TVM_RAW).respond(404, text="404: Not Found")
+    result = check_through_engine(GitHubService(), TVM)
+    assert result.status is Status.BROKEN
+    assert result.detail == "file not found: TVM.pdf in ConstantPark/DL_Compiler at main"
+
+
+@respx.mock
+def test_engine_the_token_goes_to_github_and_not_to_a_host_it_redirects_to():
+    elsewhere = "https://files.example.org/TVM.pdf"
+    first = respx.get(TVM_RAW).respond(302, headers={"Location": elsewhere})
+    second = respx.get(elsewhere).respond(200, content=PDF_START)
+    settings = dataclasses.replace(ENGINE_SETTINGS, github_token="ghp_secret")
+    result = check_through_engine(GitHubService(), TVM, settings)
+    assert result.status is Status.OK
+    assert first.calls.last.request.headers["Authorization"] == "Bearer ghp_secret"
+    assert "Authorization" not in second.calls.last.request.headers

@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from service_fakes import FakeContext, answer, failure, link_for
+import respx
+from service_fakes import FakeContext, answer, check_through_engine, failure, link_for
 
 from crawler.model import Hop, LinkKind, LinkResult, Status
 from crawler.services.slideshare import SlideShareService, clean_title, read_deck_page
@@ -190,3 +191,39 @@ def test_og_title_is_preferred_to_the_title_tag():
         b'<html><head><title>Deck | PPT</title><meta property="og:title" content="The Deck">'
     )
     assert page.title == "The Deck"
+
+
+# --- through the real engine (HTTP mocked with respx) -----------------------------------------
+
+
+@respx.mock
+def test_engine_a_moved_deck_is_redirected_and_titled():
+    respx.get(OLD).respond(301, headers={"Location": NEW})
+    respx.get(NEW).respond(200, headers=HTML, content=fixture("live_deck.html"))
+    result = check_through_engine(SlideShareService(), OLD)
+    assert result.status is Status.REDIRECTED
+    assert result.fix == f"moved permanently — use {NEW}"
+    assert result.redirects == [Hop(OLD, 301)]
+    assert (
+        result.title == "Efficient execution of quantized deep learning models a compiler approach"
+    )
+
+
+@respx.mock
+def test_engine_a_cloudflare_wall_is_unverified():
+    headers = {**HTML, "cf-mitigated": "challenge"}
+    respx.get(HAWQ).respond(403, headers=headers, content=fixture("cloudflare_challenge.html"))
+    result = check_through_engine(SlideShareService(), HAWQ)
+    assert (result.status, result.http_status) == (Status.UNVERIFIED, 403)
+    assert "Cloudflare" in result.detail
+
+
+@respx.mock
+def test_engine_a_redirect_to_the_home_page_is_broken():
+    respx.get(HAWQ).respond(302, headers={"Location": "/"})
+    respx.get(HOME).respond(200, headers=HTML, content=fixture("home_page.html"))
+    result = check_through_engine(SlideShareService(), HAWQ)
+    assert (result.status, result.detail) == (
+        Status.BROKEN,
+        "redirected to the SlideShare home page",
+    )
