@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from crawler.model import SessionInfo
@@ -96,6 +97,15 @@ def is_http_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+class _Constructor(RoundTripConstructor):
+    """Keeps timestamps as text, so an impossible date is reported with its line, not raised."""
+
+
+_Constructor.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node)
+)
+
+
 def load(path: str | Path) -> Catalog:
     """Read and validate a catalogue file; raise ``CatalogError`` listing every problem."""
     path = Path(path)
@@ -114,6 +124,7 @@ def load(path: str | Path) -> Catalog:
 def parse(text: str, *, path: Path | None = None, display_name: str = "catalog.yaml") -> Catalog:
     """Validate catalogue text; ``display_name`` prefixes every problem line."""
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     try:
         data = yaml.load(text)
     except MarkedYAMLError as exc:

@@ -153,7 +153,11 @@ def check(
     except CatalogError as exc:
         for line in exc.problems:
             click.echo(terminal_safe(line), err=True)
-        click.echo(f"{catalog_path}: invalid catalogue; no report written", err=True)
+        n = len(exc.problems)
+        click.echo(
+            f"error: invalid catalogue ({n} problem{'s' * (n != 1)}); no report written",
+            err=True,
+        )
         sys.exit(EXIT_INVALID)
     except KeyboardInterrupt:
         click.echo("interrupted: no report written; the previous reports are untouched", err=True)

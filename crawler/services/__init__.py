@@ -1,0 +1,1 @@
+"""One module per remote service behind one interface (``base.Service``); see ``registry``."""

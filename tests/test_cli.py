@@ -1,0 +1,130 @@
+"""The command line, run as a user runs it: `python -m crawler …` in a subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT.parent / "shared" / "seed" / "README.md"
+
+
+def crawler(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "catalog.yaml").write_text((ROOT / "catalog.yaml").read_text(encoding="utf-8"))
+    return tmp_path
+
+
+def test_offline_check_of_the_bundled_catalogue_names_the_duplicate_and_exits_1(workdir):
+    run = crawler("check", "--offline", cwd=workdir)
+    assert run.returncode == 1, run.stderr
+    line = next(ln for ln in run.stdout.splitlines() if "duplicate" in ln)
+    assert line.startswith("catalog.yaml:")
+    assert "AsyMo" in line and "MobileViT" in line and "youtu.be/dVH02_O2MzQ" in line
+    assert "Traceback" not in run.stderr
+    data = json.loads((workdir / "reports" / "latest.json").read_text())
+    assert data["duplicates"][0]["key"] == "youtube:dVH02_O2MzQ"
+    assert {r["status"] for r in data["links"]} == {"skipped"}
+    assert "MobileViT" in (workdir / "reports" / "latest.md").read_text()
+
+
+def test_offline_check_of_a_clean_catalogue_exits_0(workdir):
+    text = (workdir / "catalog.yaml").read_text()
+    # Give AsyMo its own (made-up) video: the duplicate is the only error of the bundled catalogue.
+    fixed = (
+        text[: text.rindex("dVH02_O2MzQ")] + "AAAAAAAAAAA" + text[text.rindex("dVH02_O2MzQ") + 11 :]
+    )
+    (workdir / "catalog.yaml").write_text(fixed)
+    run = crawler("check", "--offline", "-q", cwd=workdir)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_broken_catalogue_gives_one_line_per_problem_and_exit_2(workdir):
+    (workdir / "catalog.yaml").write_text(
+        "study:\n"
+        "  title: S\n"
+        "sessions:\n"
+        "  - title: A\n"
+        "    date: 2021-13-01\n"
+        "    slides: TVM.pdf\n"
+        "    speaker: me\n"
+    )
+    run = crawler("check", "--offline", cwd=workdir)
+    assert run.returncode == 2
+    problems = [ln for ln in run.stderr.splitlines() if ln.startswith("catalog.yaml:")]
+    assert [p.split(": ", 1)[0] for p in problems] == [
+        "catalog.yaml:5:11",
+        "catalog.yaml:6:13",
+        "catalog.yaml:7:5",
+    ]
+    assert "date: '2021-13-01' is not a date" in problems[0]
+    assert "not an absolute http(s) URL" in problems[1]
+    assert "unknown key 'speaker'" in problems[2]
+    assert "Traceback" not in run.stderr
+    assert not (workdir / "reports").exists()
+
+
+def test_tab_indented_yaml_is_exit_2_without_traceback(workdir):
+    (workdir / "catalog.yaml").write_text("study:\n\ttitle: S\nsessions: []\n")
+    run = crawler("check", "--offline", cwd=workdir)
+    assert run.returncode == 2
+    assert run.stderr.startswith("catalog.yaml:2:1: YAML syntax:")
+    assert "Traceback" not in run.stderr
+
+
+def test_an_invalid_catalogue_leaves_the_previous_reports_alone(workdir):
+    assert crawler("check", "--offline", cwd=workdir).returncode == 1
+    before = (workdir / "reports" / "latest.json").read_bytes()
+    (workdir / "catalog.yaml").write_text("sessions: {}\n")
+    assert crawler("check", "--offline", cwd=workdir).returncode == 2
+    assert (workdir / "reports" / "latest.json").read_bytes() == before
+
+
+def test_import_of_the_seed_readme_prints_the_bundled_catalogue(tmp_path):
+    run = crawler("import", str(SEED), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == (ROOT / "catalog.yaml").read_text(encoding="utf-8")
+
+
+def test_import_to_a_file(tmp_path):
+    run = crawler("import", str(SEED), "-o", "out.yaml", cwd=tmp_path)
+    assert run.returncode == 0
+    assert (tmp_path / "out.yaml").read_text(encoding="utf-8") == (ROOT / "catalog.yaml").read_text(
+        encoding="utf-8"
+    )
+    assert "23 sessions" in run.stderr
+
+
+def test_help_documents_the_exit_codes(tmp_path):
+    run = crawler("check", "--help", cwd=tmp_path)
+    assert run.returncode == 0
+    for code in ("0 ", "1 ", "2 ", "3 "):
+        assert f"  {code}" in run.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert crawler("check", "--shard", "5/2", cwd=tmp_path).returncode == 2
+    assert crawler("check", "--concurrency", "0", cwd=tmp_path).returncode == 2
+    assert crawler("check", "-q", "-v", "--offline", cwd=tmp_path).returncode == 2
+
+
+def test_quickstart_is_two_lines_and_ci_runs_the_second_verbatim():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    first, second = block.strip().splitlines()
+    assert "python -m crawler check" in first
+    assert "pytest" in second and ".[test]" in second
+    assert second in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
