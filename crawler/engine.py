@@ -108,9 +108,13 @@ def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[F
     text = " ".join(str(c) for c in causes)
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = cause.verify_message or cause.reason or "untrusted certificate"
-            return "network", f"TLS certificate verify failed for {host} ({reason})"
-    if "CERTIFICATE_VERIFY_FAILED" in text:
+            # aiohttp's wrapper is an SSLCertVerificationError too, without the details.
+            reason = getattr(cause, "verify_message", None)
+            if reason:
+                return "network", f"TLS certificate verify failed for {host} ({reason})"
+    if "CERTIFICATE_VERIFY_FAILED" in text or any(
+        isinstance(c, ssl.SSLCertVerificationError) for c in causes
+    ):
         return "network", f"TLS certificate verify failed for {host}"
     if any(isinstance(c, ssl.SSLError) for c in causes):
         return "network", f"TLS handshake with {host} failed"
@@ -432,9 +436,9 @@ class Engine:
 
     def _service_for(self, link: Link) -> Service | None:
         if self._services is None:
-            from crawler.services import SERVICES  # written after the engine; imported late
+            from crawler.services.registry import default_services
 
-            self._services = SERVICES
+            self._services = default_services()
         return next((s for s in self._services if s.handles(link)), None)
 
     # -- one hop: safety, limits, retries ------------------------------------------------

@@ -34,8 +34,8 @@ def address_kind(address: str) -> str | None:
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
         ("unspecified", ip.is_unspecified),
+        ("reserved", ip.is_reserved),  # before private: 240/4 counts as both
         ("private", ip.is_private),
-        ("reserved", ip.is_reserved),
     ):
         if flag:
             return kind

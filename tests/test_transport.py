@@ -1,0 +1,191 @@
+"""The aiohttp transport against real servers on 127.0.0.1: bytes, errors, certificates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+import trustme
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from crawler.engine import Engine
+from crawler.services.base import FetchResult, Settings
+from crawler.transport import ExactAiohttpTransport
+
+LOCAL = Settings(allow_private=True, retries=2, connect_timeout=2.0, read_timeout=0.3)
+
+
+async def _no_sleep(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+def fetch_with_engine(url: str, settings: Settings = LOCAL) -> FetchResult:
+    async def main() -> FetchResult:
+        async with Engine(settings, services=[], sleep=_no_sleep) as engine:
+            return await engine.fetch(url)
+
+    return asyncio.run(main())
+
+
+def test_percent_escapes_reach_the_server_untouched(httpserver: HTTPServer):
+    seen: list[str] = []
+
+    def record(request: Request) -> Response:
+        seen.append(request.environ["RAW_URI"])
+        return Response("ok")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(record)
+    # yarl, left to itself, would send /~user/A?q=/ for this one.
+    path = "/%7euser/%41%20%5B1%5D.pdf?q=%2F&r=a+b"
+
+    async def main() -> int:
+        async with httpx.AsyncClient(transport=ExactAiohttpTransport()) as client:
+            response = await client.get(f"http://127.0.0.1:{httpserver.port}{path}")
+            return response.status_code
+
+    assert asyncio.run(main()) == 200
+    assert seen == [path]
+
+
+def test_unread_body_is_dropped_with_its_connection(httpserver: HTTPServer):
+    httpserver.expect_request("/big").respond_with_data(b"y" * (4 << 20))
+    httpserver.expect_request("/small").respond_with_data(b"small")
+
+    async def main() -> tuple[bytes, bytes]:
+        async with httpx.AsyncClient(transport=ExactAiohttpTransport()) as client:
+            async with client.stream("GET", httpserver.url_for("/big")) as response:
+                first = b""
+                async for chunk in response.aiter_raw():
+                    first = chunk
+                    break
+            # The same client still works: the half-read connection was not reused.
+            second = (await client.get(httpserver.url_for("/small"))).content
+            return first, second
+
+    first, second = asyncio.run(main())
+    assert first and set(first) == {ord("y")}
+    assert second == b"small"
+
+
+@contextlib.asynccontextmanager
+async def raw_server(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[int]:
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+def test_server_closing_without_answer_is_retried_then_reported():
+    connections = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    async def main() -> FetchResult:
+        async with (
+            raw_server(hang_up) as port,
+            Engine(LOCAL, services=[], sleep=_no_sleep) as engine,
+        ):
+            return await engine.fetch(f"http://127.0.0.1:{port}/")
+
+    fr = asyncio.run(main())
+    assert fr.error_kind == "network"
+    assert fr.error == "127.0.0.1 closed the connection without a complete answer"
+    assert fr.attempts == 2
+    # aiohttp itself re-sends an idempotent request once when the server hangs up (RFC 9112
+    # retry of a dropped keep-alive), so each engine attempt may be two connections.
+    assert 2 <= connections <= 4
+
+
+def test_silent_server_is_a_read_timeout():
+    release = asyncio.Event()
+
+    async def say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()
+        writer.close()
+
+    async def main() -> FetchResult:
+        async with raw_server(say_nothing) as port:
+            async with Engine(LOCAL, services=[], sleep=_no_sleep) as engine:
+                result = await engine.fetch(f"http://127.0.0.1:{port}/")
+            release.set()
+            return result
+
+    fr = asyncio.run(main())
+    assert fr.error_kind == "timeout"
+    assert fr.error == "timed out after 0.3 s waiting for 127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(ca: trustme.CA) -> HTTPServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    server = HTTPServer(host="127.0.0.1", ssl_context=context)
+    server.expect_request("/deck.pdf").respond_with_data(
+        b"%PDF-1.7", content_type="application/pdf"
+    )
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+def test_untrusted_certificate_is_a_network_error_not_retried(tls_server, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    fr = fetch_with_engine(f"https://127.0.0.1:{tls_server.port}/deck.pdf")
+    assert fr.error_kind == "network"
+    assert (fr.error or "").startswith("TLS certificate verify failed for 127.0.0.1")
+    assert fr.attempts == 1  # a bad certificate does not fix itself
+
+
+def test_ssl_cert_file_is_honoured(tls_server, ca, monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    fr = fetch_with_engine(f"https://127.0.0.1:{tls_server.port}/deck.pdf")
+    assert fr.error is None
+    assert fr.status == 200 and fr.body == b"%PDF-1.7"
+
+
+def test_requests_go_through_the_proxy_from_the_environment(httpserver: HTTPServer, monkeypatch):
+    # The local server plays an HTTP proxy: it receives the absolute URL and answers for it.
+    seen: list[str] = []
+
+    def proxy(request: Request) -> Response:
+        seen.append(request.environ["RAW_URI"])
+        return Response("via proxy")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(proxy)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{httpserver.port}")
+
+    async def no_lookups(host: str) -> list[str]:
+        raise AssertionError("the proxy resolves names, not the crawler")
+
+    async def main() -> tuple[str | None, FetchResult]:
+        async with Engine(Settings(), services=[], resolver=no_lookups) as engine:
+            url = "http://talks.example/AsyMo-%E1%84%80.pdf"
+            return engine.proxy_for(url), await engine.fetch(url)
+
+    proxy_url, fr = asyncio.run(main())
+    assert proxy_url == f"http://127.0.0.1:{httpserver.port}"
+    assert fr.status == 200 and fr.body == b"via proxy"
+    assert seen == ["http://talks.example/AsyMo-%E1%84%80.pdf"]
