@@ -125,6 +125,7 @@ def test_temporary_redirects_alone_stay_ok_and_note_the_final_url(code):
     fetch = answer(PAGE, 200, hops=[(PAGE, code)], final_url=end)
     result = http_verdict(link_for(PAGE), fetch)
     assert result.status is Status.OK
+    assert result.detail == f"reachable (HTTP 200) via a temporary redirect to {end}"
     assert result.final_url == end
     assert result.fix is None
     assert result.redirects == [Hop(PAGE, code)]

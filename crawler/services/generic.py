@@ -72,7 +72,8 @@ def http_verdict(link: Link, fetch: FetchResult) -> LinkResult:
             result.fix = f"moved permanently — use {target}"
             return result
         if moved:
-            return _base(link, fetch, Status.OK, f"reachable (HTTP {code}) via a redirect")
+            detail = f"reachable (HTTP {code}) via a temporary redirect to {final}"
+            return _base(link, fetch, Status.OK, detail)
         return _base(link, fetch, Status.OK, f"reachable (HTTP {code})")
     after = f" after a redirect to {final}" if moved else ""
     if code in NOT_FOUND_STATUSES:
