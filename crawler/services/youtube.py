@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import ipaddress
 import json
 import re
 import threading
@@ -26,6 +25,7 @@ import yt_dlp
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError
 
+from crawler import safety
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import CheckContext, Service
@@ -218,12 +218,16 @@ class YouTubeService(Service):
 
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
         url = canonical_video_url(link)
-        if not ctx.settings.allow_private and _is_private_host(url):
-            # yt-dlp opens its own connections, past the engine's safety guard: refuse here.
+        refusal = safety.scheme_refusal(url)
+        if refusal is None and not ctx.settings.allow_private:
+            # yt-dlp opens its own connections, past the engine's guard: refuse what the host
+            # name alone shows (literal private addresses, local names) before it runs.
+            refusal = safety.host_refusal(urlsplit(url).hostname or "")
+        if refusal is not None:
             return LinkResult(
                 link=link,
                 status=Status.SKIPPED,
-                detail="not checked: private or loopback address (use --allow-private)",
+                detail=f"not checked: {refusal.removeprefix('refused: ')}",
             )
         is_youtube = url != link.url or youtube_video_id(link.url) is not None
         previous = ctx.previous(link)
@@ -471,18 +475,6 @@ def _carry_metadata(result: LinkResult, previous: LinkResult | None) -> None:
     result.upload_date = result.upload_date or previous.upload_date
     if previous.duration is not None or previous.upload_date:
         result.metadata_fetched_at = previous.metadata_fetched_at
-
-
-def _is_private_host(url: str) -> bool:
-    """A literal private/loopback/link-local address or ``localhost``."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
 
 
 def _strip_error_prefix(message: str) -> str:
