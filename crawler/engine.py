@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from httpx._utils import URLPattern, get_environment_proxies
@@ -409,6 +410,9 @@ class Engine:
         async with asyncio.TaskGroup() as tasks:
             for _ in range(count):
                 tasks.create_task(worker())
+        missing = [links[i].url for i, r in enumerate(results) if r is None]
+        if missing:  # every worker finished, so this would be a bug here
+            raise RuntimeError(f"no result for {missing[:3]}")
         return [r for r in results if r is not None]
 
     async def check_link(self, link: Link) -> LinkResult:
@@ -572,8 +576,8 @@ def _interleave_hosts(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
     by_host: dict[str, list[tuple[str, str]]] = {}
     for key in keys:
         try:
-            host = httpx.URL(key[0]).host
-        except httpx.InvalidURL:
+            host = urlsplit(key[0]).hostname or ""
+        except ValueError:
             host = ""
         by_host.setdefault(host, []).append(key)
     queues = [iter(q) for q in by_host.values()]

@@ -86,6 +86,10 @@ class ExactAiohttpTransport(httpx.AsyncBaseTransport):
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
                 auto_decompress=False,  # httpx decodes
+                # Real sites send long headers (a 10 KB Content-Security-Policy); aiohttp's
+                # 8 KiB default would turn them into protocol errors.
+                max_line_size=64 * 1024,
+                max_field_size=64 * 1024,
             )
         return self._session
 

@@ -718,3 +718,11 @@ def test_default_transport_reports_connection_refused(httpserver: HTTPServer):
     assert fr.error_kind == "network"
     assert fr.error == "connection refused by 127.0.0.1"
     assert fr.attempts == 2 and len(sleeps.calls) == 1
+
+
+def test_without_services_the_registry_is_used():
+    from crawler.services.registry import default_services
+
+    e = Engine(FAST)
+    chosen = e._service_for(make_link("https://example.org/page"))
+    assert type(chosen) is type(default_services()[-1])  # the generic service, asked last

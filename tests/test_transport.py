@@ -189,3 +189,13 @@ def test_requests_go_through_the_proxy_from_the_environment(httpserver: HTTPServ
     assert proxy_url == f"http://127.0.0.1:{httpserver.port}"
     assert fr.status == 200 and fr.body == b"via proxy"
     assert seen == ["http://talks.example/AsyMo-%E1%84%80.pdf"]
+
+
+def test_long_response_headers_are_accepted(httpserver: HTTPServer):
+    policy = "default-src 'self'; " + "img-src https://cdn.example; " * 600  # ~18 KB
+    httpserver.expect_request("/").respond_with_data(
+        "ok", headers={"Content-Security-Policy": policy}
+    )
+    fr = fetch_with_engine(httpserver.url_for("/"))
+    assert fr.status == 200
+    assert fr.headers["content-security-policy"] == policy.strip()
