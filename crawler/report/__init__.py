@@ -1,0 +1,98 @@
+"""The report layer: every format rendered from one ``RunReport``, written atomically.
+
+Guarantee of ``write_reports``: each file is replaced atomically (a reader sees the old file or
+the new one, never half of one), and the set is written render-first: every format is rendered
+and every temporary file written and fsynced before the first old file is replaced. So a
+rendering error, a full disk or a crash while writing leaves all old files untouched. Only a
+failure *between* the three final ``os.replace`` calls (three renames in one directory) can
+leave a mix of new and old files; ``latest.json`` is replaced last so that history never reads
+a JSON report newer than the Markdown a person saw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from crawler.model import RunReport
+from crawler.report import badge, markdown
+from crawler.report import json as json_report
+
+FILES = ("latest.md", "badge.json", "latest.json")  # replacement order: latest.json last
+
+
+def render_all(report: RunReport) -> dict[str, str]:
+    """Every report file's text, by file name."""
+    return {
+        "latest.md": markdown.render(report),
+        "badge.json": badge.render(report),
+        "latest.json": json_report.render(report),
+    }
+
+
+def _write_temp(directory: Path, name: str, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the renames themselves durable; not possible on every platform (Windows).
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (temp file in the same dir, fsync, rename)."""
+    path = Path(path)
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(directory, path.name, text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(directory)
+
+
+def write_reports(report: RunReport, out_dir: Path) -> list[Path]:
+    """Write latest.md, badge.json and latest.json into ``out_dir`` (created if needed)."""
+    out_dir = Path(out_dir)
+    texts = render_all(report)  # may raise: nothing touched yet
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temps: dict[str, Path] = {}
+    try:
+        for name in FILES:
+            temps[name] = _write_temp(out_dir, name, texts[name])
+        written = []
+        for name in FILES:
+            target = out_dir / name
+            os.replace(temps[name], target)
+            del temps[name]
+            written.append(target)
+    finally:
+        for tmp in temps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    _fsync_dir(out_dir)
+    return written

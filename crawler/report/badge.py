@@ -1,0 +1,46 @@
+"""``badge.json``: a shields.io endpoint badge (https://shields.io/badges/endpoint-badge).
+
+Message: ``"58/60 ok"`` (links answering ``ok`` out of the links checked online). Colour, by the
+worst thing in the run:
+
+- ``red``: a broken or duplicated link, or any error finding (wrong video, escalated, …);
+- ``orange``: a redirected link (works today, but the catalogue should be updated);
+- ``yellow``: an unverified link (we could not check it; it may well be fine);
+- ``brightgreen``: everything ok;
+- ``lightgrey``: nothing was checked — an offline run (``"not checked"``) or a run without
+  network (``"not verified"``).
+
+Redirected is worse than unverified, as in ``model.SEVERITY``: a redirect is a definite answer
+that needs an edit, an unverified link is only a doubt.
+"""
+
+from __future__ import annotations
+
+import json
+
+from crawler.model import RunReport
+from crawler.report.common import summarize
+
+
+def badge(report: RunReport) -> dict[str, object]:
+    s = summarize(report)
+    errors = any(f.severity == "error" for f in report.findings)
+    if report.offline:
+        message, color = "not checked", "lightgrey"
+    elif report.network_unreachable and s.ok + s.redirected + s.broken == 0:
+        message, color = "not verified", "lightgrey"
+    else:
+        message = f"{s.ok}/{s.checked} ok"
+        if s.broken or s.duplicated or errors:
+            color = "red"
+        elif s.redirected:
+            color = "orange"
+        elif s.unverified:
+            color = "yellow"
+        else:
+            color = "brightgreen"
+    return {"schemaVersion": 1, "label": "links", "message": message, "color": color}
+
+
+def render(report: RunReport) -> str:
+    return json.dumps(badge(report), indent=2, ensure_ascii=False) + "\n"

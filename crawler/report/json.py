@@ -1,0 +1,423 @@
+"""``latest.json``: the machine-readable report, and the way back to a ``RunReport``.
+
+The shape is documented in ``SCHEMA.md`` next to this file. ``from_dict`` is strict: history
+and shard merges rebuild reports from it, so anything unexpected is a ``ValueError`` naming
+where the problem is, never a half-filled report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from crawler.model import (
+    Changes,
+    Duplicate,
+    Finding,
+    Hop,
+    Link,
+    LinkKind,
+    LinkResult,
+    RunReport,
+    SessionInfo,
+    Status,
+)
+from crawler.report.common import summarize
+
+SCHEMA_VERSION = 1
+_FIELDS = ("slides", "video", "presenter")
+_SEVERITIES = ("error", "warning", "notice")
+
+
+# ---------------------------------------------------------------------------- to JSON
+
+
+def _link_fields(link: Link) -> dict[str, Any]:
+    return {
+        "session": link.session_id,
+        "field": link.field,
+        "url": link.url,
+    }
+
+
+def _link_identity(link: Link) -> dict[str, Any]:
+    return {
+        "kind": link.kind.value,
+        "key": link.key,
+        "line": link.line,
+        "column": link.column,
+        "session_title": link.session_title,
+        "session_date": link.session_date,
+    }
+
+
+def _result(r: LinkResult) -> dict[str, Any]:
+    return {
+        **_link_fields(r.link),
+        "status": r.status.value,
+        "http_status": r.http_status,
+        "final_url": r.final_url,
+        "detail": r.detail,
+        "fix": r.fix,
+        "title": r.title,
+        "duration": r.duration,
+        "uploader": r.uploader,
+        "upload_date": r.upload_date,
+        "size": r.size,
+        "note": r.note,
+        "redirects": [{"url": h.url, "status": h.status} for h in r.redirects],
+        "network_error": r.network_error,
+        "first_failed": r.first_failed,
+        "consecutive_failures": r.consecutive_failures,
+        "metadata_fetched_at": r.metadata_fetched_at,
+        **_link_identity(r.link),
+    }
+
+
+def _session(s: SessionInfo) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "title": s.title,
+        "date": s.date,
+        "presenters": list(s.presenters),
+        "line": s.line,
+    }
+
+
+def _ref(r: LinkResult) -> dict[str, Any]:
+    return {**_link_fields(r.link), "line": r.link.line}
+
+
+def to_dict(report: RunReport) -> dict[str, Any]:
+    """The report as plain JSON-able data, keys in a fixed order."""
+    summary = summarize(report)
+    changes = None
+    if report.changes is not None:
+        c = report.changes
+        changes = {
+            "baseline_at": c.baseline_at,
+            "newly_broken": [_ref(r) for r in c.newly_broken],
+            "recovered": [_ref(r) for r in c.recovered],
+            "new_sessions": [s.id for s in c.new_sessions],
+            "removed_sessions": [s.id for s in c.removed_sessions],
+            # Removed sessions are not in "sessions" any more: keep what is known of them.
+            "removed_session_info": [_session(s) for s in c.removed_sessions],
+        }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": report.generated_at,
+        "catalog": {"title": report.catalog_title, "path": report.catalog_path},
+        "crawler_version": report.version,
+        "duration_seconds": report.duration_seconds,
+        "offline": report.offline,
+        "network_unreachable": report.network_unreachable,
+        "shard": report.shard,
+        "summary": {
+            "links": summary.links,
+            "ok": summary.ok,
+            "redirected": summary.redirected,
+            "broken": summary.broken,
+            "unverified": summary.unverified,
+            "skipped": summary.skipped,
+            "duplicated": summary.duplicated,
+            "findings": summary.findings,
+        },
+        "sessions": [_session(s) for s in report.sessions],
+        "links": [_result(r) for r in report.results],
+        "duplicates": [
+            {
+                "key": d.key,
+                "urls": list(d.urls),
+                "sessions": list(d.sessions),
+                "links": [{**_link_fields(link), **_link_identity(link)} for link in d.links],
+            }
+            for d in report.duplicates
+        ],
+        "findings": [
+            {
+                "kind": f.kind,
+                "severity": f.severity,
+                "session": f.session_id,
+                "session_title": f.session_title,
+                "session_date": f.session_date,
+                "field": f.field,
+                "url": f.url,
+                "message": f.message,
+                "fix": f.fix,
+                "line": f.line,
+            }
+            for f in report.findings
+        ],
+        "changes": changes,
+    }
+
+
+def render(report: RunReport) -> str:
+    """``latest.json`` text: indent 2, UTF-8 as is, trailing newline."""
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# ---------------------------------------------------------------------------- from JSON
+
+
+class _Reader:
+    """Typed access to one JSON object, naming the path of whatever is wrong."""
+
+    def __init__(self, data: Any, where: str):
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
+        self.data = data
+        self.where = where
+
+    def _value(self, key: str, default: Any, required: bool) -> Any:
+        if key not in self.data:
+            if required:
+                raise ValueError(f"{self.where}.{key}: missing")
+            return default
+        return self.data[key]
+
+    def text(self, key: str, *, optional: bool = False) -> Any:
+        value = self._value(key, None, not optional)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"{self.where}.{key}: expected a string, got {value!r:.60}")
+        return value
+
+    def integer(
+        self, key: str, *, optional: bool = False, default: int = 0, required: bool = False
+    ) -> Any:
+        value = self._value(key, None if optional else default, required)
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{self.where}.{key}: expected an integer, got {value!r:.60}")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self._value(key, None, True)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"{self.where}.{key}: expected a number, got {value!r:.60}")
+        return value
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self._value(key, default, False)
+        if not isinstance(value, bool):
+            raise ValueError(f"{self.where}.{key}: expected true or false, got {value!r:.60}")
+        return value
+
+    def items(self, key: str, *, required: bool = True) -> list[Any]:
+        value = self._value(key, [], required)
+        if not isinstance(value, list):
+            raise ValueError(f"{self.where}.{key}: expected a list, got {value!r:.60}")
+        return value
+
+    def texts(self, key: str, *, required: bool = True) -> list[str]:
+        items = self.items(key, required=required)
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise ValueError(f"{self.where}.{key}[{i}]: expected a string, got {item!r:.60}")
+        return items
+
+    def choice(self, key: str, choices: tuple[str, ...], *, optional: bool = False) -> Any:
+        value = self.text(key, optional=optional)
+        if value is None and optional:
+            return None
+        if value not in choices:
+            raise ValueError(
+                f"{self.where}.{key}: {value!r:.60} is not one of {', '.join(choices)}"
+            )
+        return value
+
+    def obj(self, key: str) -> _Reader:
+        return _Reader(self._value(key, None, True), f"{self.where}.{key}")
+
+
+def _read_link(rd: _Reader) -> Link:
+    kind = rd.text("kind")
+    try:
+        link_kind = LinkKind(kind)
+    except ValueError:
+        raise ValueError(f"{rd.where}.kind: unknown link kind {kind!r:.60}") from None
+    return Link(
+        session_id=rd.text("session"),
+        session_title=rd.text("session_title"),
+        session_date=rd.text("session_date"),
+        field=rd.choice("field", _FIELDS),
+        url=rd.text("url"),
+        kind=link_kind,
+        key=rd.text("key"),
+        line=rd.integer("line"),
+        column=rd.integer("column"),
+    )
+
+
+def _read_result(rd: _Reader) -> LinkResult:
+    status = rd.text("status")
+    try:
+        verdict = Status(status)
+    except ValueError:
+        raise ValueError(f"{rd.where}.status: unknown status {status!r:.60}") from None
+    hops = []
+    for i, hop in enumerate(rd.items("redirects", required=False)):
+        hr = _Reader(hop, f"{rd.where}.redirects[{i}]")
+        hops.append(Hop(url=hr.text("url"), status=hr.integer("status", required=True)))
+    return LinkResult(
+        link=_read_link(rd),
+        status=verdict,
+        detail=rd.text("detail"),
+        http_status=rd.integer("http_status", optional=True),
+        final_url=rd.text("final_url", optional=True),
+        redirects=hops,
+        fix=rd.text("fix", optional=True),
+        title=rd.text("title", optional=True),
+        duration=rd.integer("duration", optional=True),
+        uploader=rd.text("uploader", optional=True),
+        upload_date=rd.text("upload_date", optional=True),
+        size=rd.integer("size", optional=True),
+        note=rd.text("note", optional=True),
+        network_error=rd.flag("network_error"),
+        first_failed=rd.text("first_failed", optional=True),
+        consecutive_failures=rd.integer("consecutive_failures"),
+        metadata_fetched_at=rd.text("metadata_fetched_at", optional=True),
+    )
+
+
+def _read_session(rd: _Reader) -> SessionInfo:
+    return SessionInfo(
+        id=rd.text("id"),
+        title=rd.text("title"),
+        date=rd.text("date"),
+        presenters=tuple(rd.texts("presenters")),
+        line=rd.integer("line"),
+    )
+
+
+def _read_changes(rd: _Reader, results: list[LinkResult], sessions: list[SessionInfo]) -> Changes:
+    index: dict[tuple[str, str, str], list[LinkResult]] = {}
+    for r in results:
+        index.setdefault((r.link.session_id, r.link.field, r.link.url), []).append(r)
+
+    def resolve(key: str) -> list[LinkResult]:
+        out = []
+        for i, item in enumerate(rd.items(key)):
+            ref = _Reader(item, f"{rd.where}.{key}[{i}]")
+            found = index.get((ref.text("session"), ref.text("field"), ref.text("url")), [])
+            if not found:
+                raise ValueError(f"{ref.where}: refers to a link that is not in links")
+            line = ref.integer("line", default=found[0].link.line)
+            out.append(next((r for r in found if r.link.line == line), found[0]))
+        return out
+
+    by_id = {s.id: s for s in sessions}
+    new_sessions = []
+    for i, sid in enumerate(rd.texts("new_sessions")):
+        if sid not in by_id:
+            raise ValueError(f"{rd.where}.new_sessions[{i}]: {sid!r:.60} is not in sessions")
+        new_sessions.append(by_id[sid])
+    removed_info = {}
+    for i, item in enumerate(rd.items("removed_session_info", required=False)):
+        info = _read_session(_Reader(item, f"{rd.where}.removed_session_info[{i}]"))
+        removed_info[info.id] = info
+    removed = [
+        # Without the details (a hand-written file), the id still says date and title.
+        removed_info.get(sid) or SessionInfo(id=sid, title=sid, date=sid[:10], presenters=())
+        for sid in rd.texts("removed_sessions")
+    ]
+    return Changes(
+        newly_broken=resolve("newly_broken"),
+        recovered=resolve("recovered"),
+        new_sessions=new_sessions,
+        removed_sessions=removed,
+        baseline_at=rd.text("baseline_at", optional=True),
+    )
+
+
+def from_dict(data: Any) -> RunReport:
+    """Rebuild a ``RunReport`` from ``to_dict`` output; ``ValueError`` names what is wrong."""
+    rd = _Reader(data, "report")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(
+            f"report.schema_version: expected {SCHEMA_VERSION}, got {version!r:.60}"
+            " (written by another crawler version)"
+        )
+    catalog = rd.obj("catalog")
+    sessions = [
+        _read_session(_Reader(item, f"report.sessions[{i}]"))
+        for i, item in enumerate(rd.items("sessions"))
+    ]
+    results = [
+        _read_result(_Reader(item, f"report.links[{i}]"))
+        for i, item in enumerate(rd.items("links"))
+    ]
+    duplicates = []
+    for i, item in enumerate(rd.items("duplicates")):
+        dr = _Reader(item, f"report.duplicates[{i}]")
+        links = tuple(
+            _read_link(_Reader(link, f"{dr.where}.links[{j}]"))
+            for j, link in enumerate(dr.items("links", required=False))
+        )
+        duplicates.append(
+            Duplicate(
+                key=dr.text("key"),
+                urls=tuple(dr.texts("urls")),
+                sessions=tuple(dr.texts("sessions")),
+                links=links,
+            )
+        )
+    findings = []
+    for i, item in enumerate(rd.items("findings")):
+        fr = _Reader(item, f"report.findings[{i}]")
+        findings.append(
+            Finding(
+                kind=fr.text("kind"),
+                severity=fr.choice("severity", _SEVERITIES),
+                session_id=fr.text("session"),
+                session_title=fr.text("session_title"),
+                session_date=fr.text("session_date"),
+                message=fr.text("message"),
+                field=fr.choice("field", _FIELDS, optional=True),
+                url=fr.text("url", optional=True),
+                fix=fr.text("fix", optional=True),
+                line=fr.integer("line"),
+            )
+        )
+    changes = None
+    if data.get("changes") is not None:
+        changes = _read_changes(rd.obj("changes"), results, sessions)
+    return RunReport(
+        catalog_title=catalog.text("title"),
+        catalog_path=catalog.text("path"),
+        generated_at=rd.text("generated_at"),
+        duration_seconds=float(rd.number("duration_seconds")),
+        version=rd.text("crawler_version"),
+        offline=rd.flag("offline"),
+        sessions=sessions,
+        results=results,
+        findings=findings,
+        duplicates=duplicates,
+        network_unreachable=rd.flag("network_unreachable"),
+        shard=rd.text("shard", optional=True),
+        changes=changes,
+    )
+
+
+def load(path: Path) -> RunReport:
+    """Read a ``latest.json``; ``ValueError`` (or ``OSError``) when it cannot be used."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
+    try:
+        return from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

@@ -1,0 +1,187 @@
+"""History: failure streaks across runs, escalation, changes, and reading the previous report.
+
+Each test plays consecutive nightly runs: build the report of run N, ``apply`` it against run
+N-1 (usually after a trip through ``latest.json``, as in production).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from report_samples import simple_report
+
+from crawler import history
+from crawler.model import Status
+from crawler.report import json as json_report
+from crawler.report import write_reports
+
+DAY1 = "2026-11-23T03:00:00Z"
+DAY2 = "2026-11-24T03:00:00Z"
+DAY3 = "2026-11-25T03:00:00Z"
+
+TALK = ("Talk", "video")
+OTHER = ("Other", "slides")
+
+
+def run(statuses, at, previous=None, *, fail_after=1, **kwargs):
+    """One run: build, apply history, and return it as the next run will read it (JSON)."""
+    report = simple_report(statuses, generated_at=at, **kwargs)
+    history.apply(report, previous, fail_after=fail_after)
+    return json_report.from_dict(json_report.to_dict(report))
+
+
+def result(report, key):
+    title, field = key
+    return next(
+        r for r in report.results if r.link.session_title == title and r.link.field == field
+    )
+
+
+def escalations(report):
+    return [f for f in report.findings if f.kind == "escalated"]
+
+
+def test_failing_twice_counts_two_and_keeps_the_first_failure_time():
+    day1 = run({TALK: Status.UNVERIFIED, OTHER: Status.OK}, DAY1)
+    assert (result(day1, TALK).consecutive_failures, result(day1, TALK).first_failed) == (1, DAY1)
+    assert (result(day1, OTHER).consecutive_failures, result(day1, OTHER).first_failed) == (0, None)
+
+    day2 = run({TALK: Status.BROKEN, OTHER: Status.OK}, DAY2, day1)
+    assert result(day2, TALK).consecutive_failures == 2
+    assert result(day2, TALK).first_failed == DAY1
+
+
+def test_fail_after_two_escalates_a_link_unverified_twice():
+    day1 = run({TALK: Status.UNVERIFIED}, DAY1, fail_after=2)
+    assert escalations(day1) == []
+    day2 = run({TALK: Status.UNVERIFIED}, DAY2, day1, fail_after=2)
+    [finding] = escalations(day2)
+    assert finding.severity == "error"
+    assert (finding.field, finding.url, finding.line) == ("video", result(day2, TALK).link.url, 1)
+    assert finding.message.startswith("unverified for 2 consecutive runs since 2026-11-23")
+
+
+def test_default_fail_after_never_escalates():
+    previous = None
+    for at in (DAY1, DAY2, DAY3):
+        previous = run({TALK: Status.UNVERIFIED}, at, previous)
+    assert result(previous, TALK).consecutive_failures == 3
+    assert escalations(previous) == []
+
+
+def test_fail_after_three_waits_for_the_third_run_and_broken_never_escalates():
+    day1 = run({TALK: Status.UNVERIFIED, OTHER: Status.BROKEN}, DAY1, fail_after=3)
+    day2 = run({TALK: Status.UNVERIFIED, OTHER: Status.BROKEN}, DAY2, day1, fail_after=3)
+    assert escalations(day2) == []
+    day3 = run({TALK: Status.UNVERIFIED, OTHER: Status.BROKEN}, DAY3, day2, fail_after=3)
+    assert [f.url for f in escalations(day3)] == [result(day3, TALK).link.url]
+
+
+def test_apply_twice_does_not_duplicate_escalations():
+    day1 = run({TALK: Status.UNVERIFIED}, DAY1, fail_after=2)
+    report = simple_report({TALK: Status.UNVERIFIED}, generated_at=DAY2)
+    history.apply(report, day1, fail_after=2)
+    report.results[0].consecutive_failures = 1  # as computed fresh by the pipeline again
+    history.apply(report, day1, fail_after=2)
+    assert len(escalations(report)) == 1
+
+
+def test_recovered_link_resets_and_is_reported():
+    day1 = run({TALK: Status.BROKEN, OTHER: Status.UNVERIFIED}, DAY1)
+    day2 = run({TALK: Status.OK, OTHER: Status.REDIRECTED}, DAY2, day1)
+    assert [r.link.field for r in day2.changes.recovered] == ["video", "slides"]
+    assert day2.changes.newly_broken == []
+    assert result(day2, TALK).consecutive_failures == 0
+    assert result(day2, TALK).first_failed is None
+    assert day2.changes.baseline_at == DAY1
+
+
+def test_newly_broken_only_the_first_time():
+    day1 = run({TALK: Status.OK, OTHER: Status.UNVERIFIED}, DAY1)
+    day2 = run({TALK: Status.BROKEN, OTHER: Status.BROKEN, ("New", "video"): Status.BROKEN},
+               DAY2, day1)  # fmt: skip
+    assert [r.link.session_title for r in day2.changes.newly_broken] == ["Talk", "Other", "New"]
+    day3 = run({TALK: Status.BROKEN, OTHER: Status.BROKEN}, DAY3, day2)
+    assert day3.changes.newly_broken == []
+
+
+def test_new_and_removed_sessions():
+    day1 = run({TALK: Status.OK, OTHER: Status.OK}, DAY1)
+    day2 = run({TALK: Status.OK, ("Brand new", "video"): Status.OK}, DAY2, day1)
+    assert [s.title for s in day2.changes.new_sessions] == ["Brand new"]
+    assert [s.title for s in day2.changes.removed_sessions] == ["Other"]
+
+
+def test_first_run_has_empty_changes_without_baseline():
+    day1 = run({TALK: Status.BROKEN}, DAY1)
+    assert day1.changes is not None
+    assert day1.changes.baseline_at is None
+    assert day1.changes.newly_broken == day1.changes.new_sessions == []
+
+
+def test_offline_run_carries_counters_and_metadata_over():
+    first = simple_report({TALK: Status.UNVERIFIED, OTHER: Status.OK}, generated_at=DAY1)
+    result(first, OTHER).title = "Deck title"
+    result(first, OTHER).metadata_fetched_at = DAY1
+    history.apply(first, None)
+
+    offline = run({TALK: Status.SKIPPED, OTHER: Status.SKIPPED}, DAY2, first, offline=True)
+    assert result(offline, TALK).consecutive_failures == 1
+    assert result(offline, TALK).first_failed == DAY1
+    assert result(offline, OTHER).title == "Deck title"
+    assert result(offline, OTHER).metadata_fetched_at == DAY1
+    assert offline.changes.newly_broken == offline.changes.recovered == []
+
+    day3 = run({TALK: Status.UNVERIFIED, OTHER: Status.OK}, DAY3, offline)
+    assert result(day3, TALK).consecutive_failures == 2
+    assert result(day3, TALK).first_failed == DAY1
+
+
+def test_offline_run_between_does_not_make_an_old_breakage_new():
+    day1 = run({TALK: Status.BROKEN}, DAY1)
+    offline = run({TALK: Status.SKIPPED}, DAY2, day1, offline=True)
+    day3 = run({TALK: Status.BROKEN}, DAY3, offline)
+    assert day3.changes.newly_broken == []
+    assert result(day3, TALK).consecutive_failures == 2
+
+
+def test_network_unreachable_neither_counts_nor_escalates():
+    day1 = run({TALK: Status.UNVERIFIED}, DAY1, fail_after=2)
+    day2 = run({TALK: Status.UNVERIFIED}, DAY2, day1, fail_after=2, network_unreachable=True)
+    assert result(day2, TALK).consecutive_failures == 1
+    assert escalations(day2) == []
+
+
+def test_previous_results_are_keyed_by_session_field_url():
+    day1 = run({TALK: Status.OK, OTHER: Status.BROKEN}, DAY1)
+    cache = history.previous_results(day1)
+    key = (result(day1, OTHER).link.session_id, "slides", result(day1, OTHER).link.url)
+    assert cache[key].status is Status.BROKEN
+    assert len(cache) == 2
+    assert history.previous_results(None) == {}
+
+
+def test_load_previous_reads_what_write_reports_wrote(tmp_path):
+    assert history.load_previous(tmp_path) is None  # first run: nothing there
+    report = simple_report({TALK: Status.BROKEN}, generated_at=DAY1)
+    history.apply(report, None)
+    write_reports(report, tmp_path)
+    assert history.load_previous(tmp_path) == report
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{truncated",
+        b"\xff\xfe\x00",
+        b'{"schema_version": 99}',
+        b'{"schema_version": 1, "links": "nope"}',
+        b"[]",
+    ],
+)
+def test_unusable_previous_report_is_a_warning_not_a_crash(tmp_path, caplog, content):
+    (tmp_path / "latest.json").write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="crawler.history"):
+        assert history.load_previous(tmp_path) is None
+    assert "ignoring the previous report" in caplog.text

@@ -1,0 +1,118 @@
+"""write_reports: all three files, written atomically, render-first.
+
+Guarantee under test: a rendering error or a failure while writing the temporary files leaves
+every old file untouched and no temporary file behind; each file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from report_samples import sample_report
+
+from crawler import report as report_layer
+from crawler.report import badge, markdown
+from crawler.report import json as json_report
+
+OLD = {"latest.md": "old md\n", "latest.json": '{"old": true}\n', "badge.json": "old badge\n"}
+
+
+def _old_reports(directory):
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in OLD.items():
+        (directory / name).write_text(text, encoding="utf-8")
+
+
+def _contents(directory):
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.iterdir())}
+
+
+def test_writes_all_three_files_creating_the_directory(tmp_path):
+    out = tmp_path / "reports" / "nightly"
+    report = sample_report()
+    paths = report_layer.write_reports(report, out)
+    assert sorted(p.name for p in paths) == ["badge.json", "latest.json", "latest.md"]
+    assert _contents(out) == {
+        "badge.json": badge.render(report),
+        "latest.json": json_report.render(report),
+        "latest.md": markdown.render(report),
+    }
+    assert json_report.load(out / "latest.json") == report
+
+
+def test_overwrites_previous_reports(tmp_path):
+    _old_reports(tmp_path)
+    report_layer.write_reports(sample_report(), tmp_path)
+    assert json.loads((tmp_path / "badge.json").read_text())["label"] == "links"
+    assert "old md" not in (tmp_path / "latest.md").read_text()
+
+
+def test_rendering_error_leaves_old_reports_intact(tmp_path, monkeypatch):
+    _old_reports(tmp_path)
+
+    def explode(report):
+        raise RuntimeError("renderer bug")
+
+    # The JSON is rendered last: the other two are already rendered when it fails.
+    monkeypatch.setattr(json_report, "render", explode)
+    with pytest.raises(RuntimeError, match="renderer bug"):
+        report_layer.write_reports(sample_report(), tmp_path)
+    assert _contents(tmp_path) == OLD
+
+
+def test_failure_while_writing_leaves_old_reports_intact_and_no_temp_files(tmp_path, monkeypatch):
+    _old_reports(tmp_path)
+    real_fsync = os.fsync
+    calls = []
+
+    def disk_full_on_third(fd):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", disk_full_on_third)
+    with pytest.raises(OSError, match="No space left"):
+        report_layer.write_reports(sample_report(), tmp_path)
+    assert _contents(tmp_path) == OLD  # two temp files were complete, yet nothing replaced
+
+
+def test_failure_between_replacements_keeps_each_file_whole(tmp_path, monkeypatch):
+    _old_reports(tmp_path)
+    real_replace = os.replace
+    calls = []
+
+    def fail_second(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError("device went away")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_second)
+    report = sample_report()
+    with pytest.raises(OSError, match="device went away"):
+        report_layer.write_reports(report, tmp_path)
+    after = _contents(tmp_path)
+    assert sorted(after) == ["badge.json", "latest.json", "latest.md"]  # no temp files
+    # latest.md (first) is new and whole, the rest old and whole; latest.json, which the
+    # next run reads, is never newer than the others.
+    assert after["latest.md"] == markdown.render(report)
+    assert after["badge.json"] == OLD["badge.json"]
+    assert after["latest.json"] == OLD["latest.json"]
+
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
+    target = tmp_path / "sub" / "shard-1-of-2.json"
+    report_layer.atomic_write(target, "first\n")
+    assert target.read_text() == "first\n"
+
+    def refuse(src, dst):
+        raise OSError("rename refused")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="rename refused"):
+        report_layer.atomic_write(target, "second\n")
+    assert target.read_text() == "first\n"
+    assert [p.name for p in target.parent.iterdir()] == ["shard-1-of-2.json"]

@@ -1,0 +1,147 @@
+"""latest.json: exact rendering (golden file), lossless round trip, clear errors on bad input.
+
+The golden file is ``tests/golden/latest.json``; rerun with ``UPDATE_GOLDEN=1`` after an
+intended change and review the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from report_samples import check_golden, sample_report
+
+from crawler.model import SessionInfo
+from crawler.report import json as json_report
+
+
+def test_golden_latest_json():
+    check_golden("latest.json", json_report.render(sample_report()))
+
+
+def test_shape_and_summary():
+    data = json_report.to_dict(sample_report())
+    assert list(data)[:9] == [
+        "schema_version",
+        "generated_at",
+        "catalog",
+        "crawler_version",
+        "duration_seconds",
+        "offline",
+        "network_unreachable",
+        "shard",
+        "summary",
+    ]
+    assert data["schema_version"] == json_report.SCHEMA_VERSION == 1
+    assert data["catalog"] == {"title": "Deep Learning Compiler Study", "path": "catalog.yaml"}
+    assert data["summary"] == {
+        "links": 10,
+        "ok": 6,
+        "redirected": 1,
+        "broken": 2,
+        "unverified": 1,
+        "skipped": 0,
+        "duplicated": 1,
+        "findings": 3,
+    }
+    first = data["links"][0]
+    assert first["session"] == "2021-02-25-tvm-an-automated-end-to-end-optimizing-compiler"
+    assert (first["field"], first["status"], first["size"]) == ("slides", "ok", 2345678)
+    assert data["links"][3]["redirects"] == [
+        {"url": "http://old.example.org/xla.pdf", "status": 301}
+    ]
+    assert data["changes"]["newly_broken"][0] == {
+        "session": "2021-03-11-xla-optimizing-compiler-for-machine-learning",
+        "field": "video",
+        "url": "https://youtu.be/_3ykXQH5h2o",
+        "line": 19,
+    }
+    assert data["changes"]["removed_sessions"] == ["2020-01-01-old-talk"]
+
+
+def test_render_is_utf8_indented_with_trailing_newline():
+    report = sample_report()
+    report.sessions[0] = SessionInfo("2021-01-01-x", "컴파일러 스터디", "2021-01-01", ("이제민",))
+    text = json_report.render(report)
+    assert "컴파일러 스터디" in text and "\\u" not in text
+    assert text.endswith("}\n") and text.startswith('{\n  "schema_version": 1,')
+
+
+def test_round_trip_is_lossless():
+    report = sample_report()
+    again = json_report.from_dict(json.loads(json_report.render(report)))
+    assert again == report
+    # Changes point at the very results of the rebuilt report, not at copies.
+    assert again.changes.newly_broken[0] is again.results[4]
+    assert again.changes.removed_sessions == report.changes.removed_sessions
+
+
+def test_round_trip_without_changes(tmp_path):
+    report = sample_report()
+    report.changes = None
+    path = tmp_path / "latest.json"
+    path.write_text(json_report.render(report), encoding="utf-8")
+    assert json_report.load(path) == report
+
+
+def test_other_schema_version_is_refused():
+    data = json_report.to_dict(sample_report())
+    data["schema_version"] = 2
+    with pytest.raises(ValueError, match=r"schema_version: expected 1, got 2"):
+        json_report.from_dict(data)
+
+
+def _broken(mutate) -> str:
+    data = json_report.to_dict(sample_report())
+    mutate(data)
+    with pytest.raises(ValueError) as info:
+        json_report.from_dict(data)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.pop("links"), "report.links: missing"),
+        (lambda d: d["links"][2].update(status="fine"), "report.links[2].status: unknown status"),
+        (lambda d: d["links"][0].update(size="big"), "report.links[0].size: expected an integer"),
+        (lambda d: d["links"][1].update(field="audio"), "report.links[1].field: 'audio' is not"),
+        (lambda d: d["links"].append(7), "report.links[10]: expected an object, got int"),
+        (lambda d: d["findings"][0].update(severity="fatal"), "report.findings[0].severity"),
+        (lambda d: d["sessions"][0].update(presenters=[1]), "report.sessions[0].presenters[0]"),
+        (lambda d: d.update(duration_seconds="fast"), "report.duration_seconds"),
+        (lambda d: d["catalog"].pop("title"), "report.catalog.title: missing"),
+        (
+            lambda d: d["changes"]["newly_broken"][0].update(url="https://nowhere.example/"),
+            "report.changes.newly_broken[0]: refers to a link that is not in links",
+        ),
+    ],
+)
+def test_garbage_is_a_value_error_naming_the_place(mutate, message):
+    assert message in _broken(mutate)
+
+
+@pytest.mark.parametrize("data", [None, [], "text", 3])
+def test_not_an_object(data):
+    with pytest.raises(ValueError, match="report"):
+        json_report.from_dict(data)
+
+
+def test_load_names_the_file(tmp_path):
+    path = tmp_path / "latest.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"latest\.json: not JSON"):
+        json_report.load(path)
+    path.write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(ValueError, match="not UTF-8"):
+        json_report.load(path)
+
+
+def test_to_dict_does_not_share_state_with_the_report():
+    report = sample_report()
+    data = json_report.to_dict(report)
+    before = copy.deepcopy(report)
+    data["links"][0]["redirects"].append({"url": "x", "status": 1})
+    data["sessions"][0]["presenters"].append("someone")
+    assert report == before
