@@ -17,7 +17,7 @@ from report_samples import (
     simple_report,
 )
 
-from crawler.model import Changes, LinkResult, SessionInfo, Status
+from crawler.model import Changes, Finding, LinkResult, SessionInfo, Status
 from crawler.report import markdown
 
 
@@ -196,3 +196,28 @@ def test_step_summary_limit_leaves_a_pointer():
     lines = markdown.attention(simple_report(statuses), visible=5, limit=8)
     assert lines[-1] == "… and 4 more: see the full report (latest.md)."
     assert len(table_rows("\n".join(lines))) == 8 + 2
+
+
+def test_escalated_link_is_listed_once_as_escalated_above_redirects():
+    report = simple_report(
+        {("Slow", "video"): Status.UNVERIFIED, ("Moved", "slides"): Status.REDIRECTED}
+    )
+    slow = report.results[0].link
+    report.findings = [
+        Finding(
+            "escalated",
+            "error",
+            slow.session_id,
+            slow.session_title,
+            slow.session_date,
+            "unverified for 3 consecutive runs since 2026-11-22: timed out",
+            field="video",
+            url=slow.url,
+            line=slow.line,
+        )
+    ]
+    rows = table_rows("\n".join(markdown.attention(report)))[1:]
+    assert [row[3] for row in rows] == [
+        "unverified for 3 consecutive runs since 2026-11-22: timed out",
+        "redirected: redirected detail",
+    ]

@@ -286,7 +286,7 @@ def catalogue(report: RunReport) -> list[str]:
             summary = f"{escape.text(year)} ({_plural(len(sessions), 'session')})"
             lines += [*_folded(summary, _table(CATALOGUE_HEADER, rows)), ""]
         lines.pop()
-    return [*lines, "", LEGEND]
+    return lines if report.offline else [*lines, "", LEGEND]
 
 
 def render(report: RunReport) -> str:
