@@ -163,6 +163,19 @@ def check(
         click.echo("interrupted: no report written; the previous reports are untouched", err=True)
         sys.exit(130)
 
+    if shard is not None:
+        from crawler.report import atomic_write
+        from crawler.report import json as json_report
+
+        path = report_dir / f"shard-{shard.index}-of-{shard.total}.json"
+        atomic_write(path, json_report.render(report))
+        out.summary(report, [path])
+        sys.exit(exit_code(report))
+    publish(report, report_dir, out)
+
+
+def publish(report: RunReport, report_dir: Path, out: Output) -> None:
+    """Write the reports, tell GitHub when running there, print the summary and exit."""
     from crawler.report import write_reports
     from crawler.report.github import annotations, write_step_summary
 
@@ -174,6 +187,33 @@ def check(
             click.echo(line)
     out.summary(report, written)
     sys.exit(exit_code(report))
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument(
+    "parts", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("reports"),
+    show_default=True,
+    help="Where the merged reports are written (its latest.json is the previous run).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems and the summary line.")
+def merge(parts: tuple[Path, ...], report_dir: Path, quiet: bool) -> None:
+    """Merge the partial reports of `check --shard K/N` runs into one report."""
+    from crawler import history
+    from crawler.pipeline import merge_reports
+    from crawler.report import json as json_report
+
+    try:
+        loaded = [json_report.load(p) for p in parts]
+        report = merge_reports(loaded, history.load_previous(report_dir))
+    except ValueError as exc:
+        click.echo(f"error: cannot merge: {terminal_safe(str(exc))}", err=True)
+        sys.exit(EXIT_INVALID)
+    publish(report, report_dir, Output(quiet=quiet, verbose=False))
 
 
 @main.command("import")

@@ -63,27 +63,12 @@ class CheckOptions:
     settings: Settings = field(default_factory=Settings)
 
 
-def offline_results(
-    links: Sequence[Link], previous: dict[tuple[str, str, str], LinkResult]
-) -> list[LinkResult]:
-    """Links not checked; the previous run's metadata is kept so the catalogue still shows it."""
-    out = []
-    for link in links:
-        old = previous.get((link.session_id, link.field, link.url))
-        out.append(
-            LinkResult(
-                link=link,
-                status=Status.SKIPPED,
-                detail="not checked (offline run)",
-                title=old.title if old else None,
-                duration=old.duration if old else None,
-                uploader=old.uploader if old else None,
-                upload_date=old.upload_date if old else None,
-                size=old.size if old else None,
-                metadata_fetched_at=old.metadata_fetched_at if old else None,
-            )
-        )
-    return out
+def offline_results(links: Sequence[Link]) -> list[LinkResult]:
+    """Links not checked (history.apply carries the previous run's metadata over)."""
+    return [
+        LinkResult(link=lk, status=Status.SKIPPED, detail="not checked (offline run)")
+        for lk in links
+    ]
 
 
 def network_unreachable(results: Sequence[LinkResult]) -> bool:
@@ -113,7 +98,7 @@ def run_check(
     previous = history.load_previous(options.report_dir)
     cache = history.previous_results(previous)
     if options.offline:
-        results = offline_results(links, cache)
+        results = offline_results(links)
         for r in results:
             if on_result:
                 on_result(r)
@@ -175,11 +160,71 @@ def build_report(
 
 
 def exit_code(report: RunReport) -> int:
-    """0 healthy; 1 broken, duplicated or escalated; 3 nothing broken but some unverified."""
+    """0 healthy; 1 broken, duplicated or escalated; 3 nothing broken but some unverified.
+
+    A run whose network was unreachable is 3 whatever else it found: it could not do its job,
+    and a nightly job must not fail (or open an issue) because its runner was offline. The
+    catalogue's own problems are still printed and reported; ``--offline`` is their gate.
+    """
+    if report.network_unreachable:
+        return EXIT_UNVERIFIED
     if any(r.status is Status.BROKEN for r in report.results) or any(
         f.severity == "error" for f in report.findings
     ):
         return EXIT_PROBLEMS
-    if report.network_unreachable or any(r.status is Status.UNVERIFIED for r in report.results):
+    if any(r.status is Status.UNVERIFIED for r in report.results):
         return EXIT_UNVERIFIED
     return EXIT_OK
+
+
+def merge_reports(parts: Sequence[RunReport], previous: RunReport | None) -> RunReport:
+    """Combine the partial reports of ``check --shard K/N`` into the report one run would make.
+
+    Each shard already applied history to its own links against the same previous report, so
+    per-link counters and escalations carry over as they are; what is catalogue-wide
+    (duplicates, findings, changes in sessions) is computed again over all links.
+    """
+    if not parts:
+        raise ValueError("merge needs at least one partial report")
+    shards = []
+    for part in parts:
+        if not part.shard:
+            raise ValueError("not a partial report (made without --shard)")
+        shards.append(Shard.parse(part.shard))
+    totals = {s.total for s in shards}
+    if len(totals) != 1:
+        raise ValueError(f"the parts come from different shardings: {sorted(map(str, shards))}")
+    (total,) = totals
+    indexes = sorted(s.index for s in shards)
+    if indexes != list(range(1, total + 1)):
+        missing = sorted(set(range(1, total + 1)) - set(indexes))
+        extra = sorted(i for i in set(indexes) if indexes.count(i) > 1)
+        raise ValueError(
+            f"the parts must be shards 1..{total} once each"
+            + (f"; missing {', '.join(f'{i}/{total}' for i in missing)}" if missing else "")
+            + (f"; repeated {', '.join(f'{i}/{total}' for i in extra)}" if extra else "")
+        )
+    first = parts[0]
+    for part in parts[1:]:
+        if [s.id for s in part.sessions] != [s.id for s in first.sessions]:
+            raise ValueError("the parts were made from different catalogues")
+
+    order = {s.id: i for i, s in enumerate(first.sessions)}
+    rank = {"slides": 0, "video": 1, "presenter": 2}
+    results = sorted(
+        (r for part in parts for r in part.results),
+        key=lambda r: (order.get(r.link.session_id, len(order)), rank[r.link.field], r.link.line),
+    )
+    report = build_report(
+        catalog_title=first.catalog_title,
+        catalog_path=first.catalog_path,
+        generated_at=min(p.generated_at for p in parts),
+        duration_seconds=max(p.duration_seconds for p in parts),
+        offline=all(p.offline for p in parts),
+        sessions=list(first.sessions),
+        all_links=[r.link for r in results],
+        results=results,
+    )
+    report.findings += [f for p in parts for f in p.findings if f.kind == "escalated"]
+    report.changes = history.changes(report, previous)
+    return report

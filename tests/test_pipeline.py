@@ -1,0 +1,188 @@
+"""One run top-down, exit codes, and sharding: K/N partial runs merged equal one whole run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from crawler.links import make_link
+from crawler.model import Finding, LinkResult, RunReport, Status
+from crawler.pipeline import EXIT_OK, EXIT_PROBLEMS, EXIT_UNVERIFIED, Shard, exit_code
+
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def report_of(*results: LinkResult, findings=(), unreachable=False) -> RunReport:
+    return RunReport(
+        catalog_title="S",
+        catalog_path="catalog.yaml",
+        generated_at="2026-11-25T00:00:00Z",
+        duration_seconds=1.0,
+        version="0",
+        offline=False,
+        sessions=[],
+        results=list(results),
+        findings=list(findings),
+        duplicates=[],
+        network_unreachable=unreachable,
+    )
+
+
+def result(status: Status, network_error: bool = False) -> LinkResult:
+    link = make_link("s", "S", "2021-01-01", "slides", "https://example.org/a.pdf")
+    return LinkResult(link=link, status=status, detail="x", network_error=network_error)
+
+
+def test_exit_codes():
+    assert exit_code(report_of(result(Status.OK), result(Status.REDIRECTED))) == EXIT_OK
+    assert exit_code(report_of(result(Status.OK), result(Status.UNVERIFIED))) == EXIT_UNVERIFIED
+    assert exit_code(report_of(result(Status.UNVERIFIED), result(Status.BROKEN))) == EXIT_PROBLEMS
+    dup = Finding("duplicate", "error", "s", "S", "2021-01-01", "same video")
+    assert exit_code(report_of(result(Status.SKIPPED), findings=[dup])) == EXIT_PROBLEMS
+    warning = Finding("missing-video", "warning", "s", "S", "2021-01-01", "no video")
+    assert exit_code(report_of(result(Status.OK), findings=[warning])) == EXIT_OK
+
+
+def test_no_network_is_exit_3_even_with_catalogue_errors():
+    dup = Finding("duplicate", "error", "s", "S", "2021-01-01", "same video")
+    offline_net = report_of(
+        result(Status.UNVERIFIED, network_error=True), findings=[dup], unreachable=True
+    )
+    assert exit_code(offline_net) == EXIT_UNVERIFIED
+
+
+def test_shard_parsing_and_stable_slices():
+    assert Shard.parse("2/3") == Shard(2, 3)
+    for bad in ("0/2", "3/2", "x", "1/0"):
+        with pytest.raises(ValueError):
+            Shard.parse(bad)
+    links = [
+        make_link(f"s{i}", "S", "2021-01-01", "slides", f"https://example.org/{i}.pdf")
+        for i in range(200)
+    ]
+    shards = [Shard(k, 3) for k in (1, 2, 3)]
+    owners = [[s for s in shards if s.owns(lk)] for lk in links]
+    assert all(len(o) == 1 for o in owners)  # every link in exactly one shard
+    assert all(20 < sum(1 for o in owners if o[0] == s) < 120 for s in shards)  # roughly even
+    # Inserting links does not move the others: ownership depends on the link's key only.
+    more = [make_link("new", "N", "2020-01-01", "slides", "https://example.org/new.pdf"), *links]
+    assert [next(s for s in shards if s.owns(lk)) for lk in more[1:]] == [o[0] for o in owners]
+
+
+def crawler(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> HTTPServer:
+    for i in range(12):
+        httpserver.expect_request(f"/slides/{i}.pdf").respond_with_data(
+            PDF, content_type="application/pdf"
+        )
+    httpserver.expect_request("/slides/gone.pdf").respond_with_data("no", status=404)
+    httpserver.expect_request("/slides/html.pdf").respond_with_data(
+        "<html>login</html>", content_type="text/html"
+    )
+    httpserver.expect_request("/old").respond_with_response(
+        Response(status=301, headers={"Location": "/new"})
+    )
+    httpserver.expect_request("/new").respond_with_data("home", content_type="text/html")
+    httpserver.expect_request("/flaky").respond_with_data("down", status=500)
+    return httpserver
+
+
+def write_catalog(path: Path, base: str) -> None:
+    slides = [f"{base}/slides/{i}.pdf" for i in range(12)]
+    slides += [f"{base}/slides/gone.pdf", f"{base}/slides/html.pdf", f"{base}/slides/3.pdf"]
+    lines = ["study:", "  title: Shard Study", "sessions:"]
+    for i, url in enumerate(slides):
+        lines += [
+            f'  - title: "Talk {i}"',
+            f"    date: 2021-01-{i + 1:02d}",
+            "    presenters:",
+            "      - name: P",
+        ]
+        if i % 5 == 0:
+            lines.append(f"        url: {base}/old")
+        if i == 7:
+            lines.append(f"        url: {base}/flaky")
+        lines.append(f"    slides: {url}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def comparable(data: dict) -> dict:
+    """What must be equal between a whole run and a merged one (timing aside)."""
+    keep = (
+        "session",
+        "field",
+        "url",
+        "status",
+        "http_status",
+        "final_url",
+        "detail",
+        "fix",
+        "size",
+        "consecutive_failures",
+    )
+    return {
+        "links": [{k: r[k] for k in keep} for r in data["links"]],
+        "duplicates": data["duplicates"],
+        "findings": data["findings"],
+        "summary": data["summary"],
+        "sessions": data["sessions"],
+    }
+
+
+def test_two_shards_merged_equal_one_whole_run(site, tmp_path):
+    write_catalog(tmp_path / "catalog.yaml", site.url_for("").rstrip("/"))
+    common = ("--catalog", "catalog.yaml", "--allow-private", "--timeout", "5", "-q")
+    whole = crawler("check", *common, "--report-dir", "whole", cwd=tmp_path)
+    assert whole.returncode == EXIT_PROBLEMS, whole.stdout + whole.stderr
+
+    for k in (1, 2):
+        part = crawler("check", *common, "--report-dir", "parts", "--shard", f"{k}/2", cwd=tmp_path)
+        assert part.returncode in (0, 1, 3), part.stderr
+    parts = sorted((tmp_path / "parts").glob("shard-*-of-2.json"))
+    assert [p.name for p in parts] == ["shard-1-of-2.json", "shard-2-of-2.json"]
+    sizes = [len(json.loads(p.read_text())["links"]) for p in parts]
+    assert all(sizes) and sum(sizes) == 19  # both shards did some of the work, none twice
+
+    merged = crawler("merge", *map(str, parts), "--report-dir", "merged", "-q", cwd=tmp_path)
+    assert merged.returncode == whole.returncode, merged.stderr
+
+    a = json.loads((tmp_path / "whole" / "latest.json").read_text())
+    b = json.loads((tmp_path / "merged" / "latest.json").read_text())
+    assert comparable(a) == comparable(b)
+    statuses = {r["url"].rsplit("/", 1)[1]: r["status"] for r in a["links"]}
+    assert statuses["gone.pdf"] == "broken" and statuses["html.pdf"] == "broken"
+    assert statuses["old"] == "redirected" and statuses["flaky"] == "unverified"
+    assert [d["key"].rsplit("/", 1)[1] for d in a["duplicates"]] == ["3.pdf"]
+    # The Markdown differs at most in the header's run time line.
+    md_a = (tmp_path / "whole" / "latest.md").read_text().splitlines()
+    md_b = (tmp_path / "merged" / "latest.md").read_text().splitlines()
+    assert [x for x in md_a if "took" not in x] == [x for x in md_b if "took" not in x]
+
+
+def test_merge_refuses_incomplete_or_mixed_parts(site, tmp_path):
+    write_catalog(tmp_path / "catalog.yaml", site.url_for("").rstrip("/"))
+    common = ("--catalog", "catalog.yaml", "--offline", "--report-dir", "parts", "-q")
+    crawler("check", *common, "--shard", "1/3", cwd=tmp_path)
+    crawler("check", *common, "--shard", "2/3", cwd=tmp_path)
+    run = crawler("merge", "parts/shard-1-of-3.json", "parts/shard-2-of-3.json", cwd=tmp_path)
+    assert run.returncode == 2
+    assert "missing 3/3" in run.stderr
+    (tmp_path / "parts" / "garbage.json").write_text("{}")
+    run = crawler("merge", "parts/garbage.json", cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
