@@ -224,6 +224,7 @@ class Engine:
         self._global: asyncio.Semaphore | None = None
         self._gates: dict[str, _HostGate] = {}
         self._dns: dict[str, asyncio.Task[list[str]]] = {}
+        self._verdicts: dict[str, tuple[FetchErrorKind, str] | None] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -452,16 +453,24 @@ class Engine:
         refusal = safety.scheme_refusal(url)
         if refusal is not None:
             return "refused", refusal
-        try:
-            host = httpx.URL(url).raw_host.decode("ascii")
-        except (httpx.InvalidURL, UnicodeDecodeError) as exc:
-            return "refused", f"refused: not a valid URL ({exc})"
         if self.settings.allow_private:
             return None
+        # The verdict depends only on scheme (proxies), host and port: judge each once.
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}".lower()
+        if key not in self._verdicts:
+            self._verdicts[key] = await self._judge_origin(key)
+        return self._verdicts[key]
+
+    async def _judge_origin(self, origin: str) -> tuple[FetchErrorKind, str] | None:
+        try:
+            host = httpx.URL(origin).raw_host.decode("ascii")
+        except (httpx.InvalidURL, UnicodeDecodeError) as exc:
+            return "refused", f"refused: not a valid URL ({exc})"
         refusal = safety.host_refusal(host)
         if refusal is not None:
             return "refused", refusal
-        if safety.is_literal_ip(host) or self.proxy_for(url):
+        if safety.is_literal_ip(host) or self.proxy_for(origin):
             return None  # a literal public IP, or the proxy resolves the name
         try:
             addresses = await self._lookup(host)

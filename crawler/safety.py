@@ -19,6 +19,7 @@ Resolver = Callable[[str], Awaitable[list[str]]]
 ALLOWED_SCHEMES = ("http", "https")
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 _HINT = "(use --allow-private to check it)"
+_BAD_HOST_CHARS = set('%<>"{}|\\^`/?#@')
 
 
 def address_kind(address: str) -> str | None:
@@ -61,6 +62,7 @@ def scheme_refusal(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
         return f"refused: not a valid URL ({exc})"
     scheme = parts.scheme.lower()
@@ -69,6 +71,8 @@ def scheme_refusal(url: str) -> str | None:
         return f"refused: only http and https links are checked, not {shown}"
     if not host:
         return "refused: the URL has no host name"
+    if any(c.isspace() or c in _BAD_HOST_CHARS for c in host):
+        return f"refused: not a valid URL (bad host name {host!r})"
     return None
 
 

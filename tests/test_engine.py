@@ -726,3 +726,26 @@ def test_without_services_the_registry_is_used():
     e = Engine(FAST)
     chosen = e._service_for(make_link("https://example.org/page"))
     assert type(chosen) is type(default_services()[-1])  # the generic service, asked last
+
+
+@pytest.mark.parametrize("url", ["https://example.org:99999/x", "https://exa mple.org/x"])
+@respx.mock
+def test_unparsable_host_is_refused_not_crashed(url):
+    fr = fetch(url)
+    assert fr.error_kind == "refused"
+    assert (fr.error or "").startswith("refused: not a valid URL")
+
+
+@respx.mock
+def test_each_host_is_looked_up_once():
+    looked_up: list[str] = []
+
+    async def counting(host: str) -> list[str]:
+        looked_up.append(host)
+        return await fake_resolver(host)
+
+    respx.route(host="example.org").respond(200)
+    links = [make_link(f"https://example.org/{i}") for i in range(5)]
+    results = run_links(links, resolver=counting)
+    assert all(r.status is Status.OK for r in results)
+    assert looked_up == ["example.org"]

@@ -62,6 +62,8 @@ def test_a_name_is_not_an_address():
             "refused: only http and https links are checked, not a URL without a scheme",
         ),
         ("https:///nohost", "refused: the URL has no host name"),
+        ("https://example.org:99999/", "refused: not a valid URL (Port out of range 0-65535)"),
+        ("https://exa mple.org/", "refused: not a valid URL (bad host name 'exa mple.org')"),
     ],
 )
 def test_scheme_refusal(url, expected):
