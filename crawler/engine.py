@@ -119,7 +119,7 @@ def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[F
         return "network", f"TLS certificate verify failed for {host}"
     if any(isinstance(c, ssl.SSLError) for c in causes):
         return "network", f"TLS handshake with {host} failed"
-    if any(isinstance(c, socket.gaierror) for c in causes) or "DNSError" in repr(causes):
+    if any(isinstance(c, socket.gaierror) for c in causes):
         return "network", f"DNS lookup failed for {host}"
     if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in text.lower():
         return "network", f"connection refused by {host}"

@@ -749,3 +749,35 @@ def test_each_host_is_looked_up_once():
     results = run_links(links, resolver=counting)
     assert all(r.status is Status.OK for r in results)
     assert looked_up == ["example.org"]
+
+
+@respx.mock
+def test_min_interval_spaces_request_starts_to_one_host_only():
+    respx.route().respond(200)
+    sleeps = Sleeps()
+    same_host = [make_link(f"https://example.org/{i}") for i in range(3)]
+    other_hosts = [make_link("https://a.example/"), make_link("https://b.example/")]
+    settings = Settings(min_interval=2.0, per_host=4)
+    run_links(same_host + other_hosts, settings, sleep=sleeps)
+    # Each later start on example.org is booked 2 s after the one before it.
+    assert sorted(sleeps.calls) == [pytest.approx(2, abs=0.5), pytest.approx(4, abs=0.5)]
+
+
+class Remembering(Service):
+    """Answers from the previous run's result, without any request."""
+
+    name = "remembering"
+
+    def handles(self, link: Link) -> bool:
+        return True
+
+    async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        old = ctx.previous(link)
+        return LinkResult(link, Status.OK, "cached", title=old.title if old else None)
+
+
+def test_check_links_passes_previous_results_to_the_services():
+    link = make_link("https://example.org/v", "s1", "video")
+    previous = {("s1", "video", link.url): LinkResult(link, Status.OK, "x", title="Talk title")}
+    results = check_links([link], FAST, services=[Remembering()], previous=previous)
+    assert results[0].title == "Talk title"
