@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -128,6 +129,8 @@ def test_nightly_can_be_started_by_hand_with_a_fail_after(nightly: dict[str, Any
     check = nightly["jobs"]["check"]
     step = step_running(check, "python -m crawler check")
     assert "inputs.fail_after" in step["env"]["FAIL_AFTER"]
+    # The crawler uses it against GitHub's rate limit; the job's token is read-only.
+    assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
     assert '--fail-after "${FAIL_AFTER}"' in step["run"]
 
 
@@ -260,7 +263,16 @@ def test_pre_commit_hook_runs_the_offline_check_on_the_catalogue() -> None:
     (hook,) = load_yaml(ROOT / ".pre-commit-hooks.yaml")
     assert hook["id"] == "crawler-offline-check"
     assert hook["language"] == "python"
-    assert hook["entry"] == "crawler check --offline"
+    command = shlex.split(hook["entry"])
+    assert command[:3] == ["crawler", "check", "--offline"]
+    # Not reports/: rewriting the committed reports would make pre-commit fail the hook
+    # ("files were modified by this hook"). The directory it writes to is ignored by git.
+    report_dir = command[command.index("--report-dir") + 1]
+    assert Path(report_dir) != Path("reports")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--quiet", f"{report_dir}/latest.json"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0, f"{report_dir} is not ignored by git"
     assert hook["pass_filenames"] is False
     pattern = re.compile(hook["files"])
     assert pattern.search("catalog.yaml")
@@ -605,6 +617,26 @@ def test_broken_night_commits_opens_one_issue_and_fails(night: Night) -> None:
     assert len(calls) == 3
     created = night.gh_calls()[2]["body"]
     assert TVM_SLIDES["url"] in created and XLA_VIDEO["url"] in created
+    assert tracked == {"action": "created", "issue": "7"}
+
+
+def test_duplicate_only_night_opens_the_issue_naming_the_duplicate(night: Night) -> None:
+    report = make_report()
+    report["findings"] = [
+        {
+            "kind": "duplicate",
+            "severity": "error",
+            "session": "2022-09-19-asymo",
+            "message": "same video as 'MobileViT' (2022-08-22)",
+            "line": 180,
+        },
+        {"kind": "missing-video", "severity": "warning", "session": "x", "message": "no video"},
+    ]
+    _, _, tracked = night.night(1, report)
+
+    (create,) = [c for c in night.gh_calls() if c["argv"][:2] == ["issue", "create"]]
+    assert "- line 180, `2022-09-19-asymo`: same video as 'MobileViT'" in create["body"]
+    assert "no video" not in create["body"]
     assert tracked == {"action": "created", "issue": "7"}
 
 

@@ -118,19 +118,36 @@ def footer() -> list[str]:
     return ["", *lines] if lines else []
 
 
+def error_findings(report: dict[str, Any]) -> list[str]:
+    """The findings that make the run exit 1 (duplicates, escalations), one line each."""
+    found = report.get("findings")
+    lines = []
+    for item in found if isinstance(found, list) else []:
+        if isinstance(item, dict) and item.get("severity") == "error":
+            where = f"line {item['line']}, " if item.get("line") else ""
+            lines.append(f"- {where}`{item.get('session', '?')}`: {item.get('message', '')}")
+    if len(lines) > MAX_LISTED:
+        lines[MAX_LISTED:] = [f"- … and {len(lines) - MAX_LISTED} more (see the report)"]
+    return lines
+
+
 def issue_body(report: dict[str, Any]) -> str:
     if not report:
         lines = ["The nightly link check failed but wrote no readable report."]
     else:
         lines = [
-            "The nightly link check found links that are definitively broken "
-            '(the server answered 404/410, "Video unavailable", a soft-404 page, …).',
+            "The nightly link check found problems: links that are definitively broken "
+            '(the server answered 404/410, "Video unavailable", a soft-404 page, …), '
+            "duplicated links, or links unverified for too many runs in a row.",
             "",
             f"Summary: {summary_line(report)}",
         ]
         broken = entries(report, "newly_broken")
         if broken:
             lines += ["", "Newly broken:", *link_list(broken)]
+        errors = error_findings(report)
+        if errors:
+            lines += ["", "Catalogue errors:", *errors]
     lines += [
         "",
         "This issue is kept up to date by the nightly job: it comments when more links break "

@@ -21,7 +21,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 code=${CRAWLER_EXIT:?set CRAWLER_EXIT to the exit code of the crawler}
 report=${REPORT_JSON:-reports/latest.json}
 label=${ISSUE_LABEL:-link-health}
-title=${ISSUE_TITLE:-Broken links in the catalogue}
+title=${ISSUE_TITLE:-Link health: broken or duplicated links in the catalogue}
 
 output() {
   printf '%s=%s\n' "$1" "$2"
