@@ -736,12 +736,8 @@ def test_commit_survives_a_push_that_landed_meanwhile(night: Night) -> None:
     assert night.origin_log() == ["reports: 1 newly broken", "catalogue edit", "initial"]
 
 
-def test_commit_message_counts_every_kind_of_change(night: Night) -> None:
-    report = make_report(
-        newly_broken=[XLA_VIDEO], recovered=[TVM_SLIDES, XLA_VIDEO], new_sessions=["a", "b"]
-    )
-    report["changes"]["removed_sessions"] = ["c"]
-    path = night.tmp / "report.json"
+def commit_subject(tmp_path: Path, report: dict[str, Any]) -> str:
+    path = tmp_path / "report.json"
     path.write_text(json.dumps(report), encoding="utf-8")
     message = subprocess.run(
         [sys.executable, str(SCRIPTS / "report_facts.py"), "commit-message", str(path)],
@@ -749,6 +745,20 @@ def test_commit_message_counts_every_kind_of_change(night: Night) -> None:
         text=True,
         check=True,
     ).stdout
-    assert message.splitlines()[0] == (
+    return message.splitlines()[0]
+
+
+def test_commit_message_counts_every_kind_of_change(tmp_path: Path) -> None:
+    report = make_report(
+        newly_broken=[XLA_VIDEO], recovered=[TVM_SLIDES, XLA_VIDEO], new_sessions=["a", "b"]
+    )
+    report["changes"]["removed_sessions"] = ["c"]
+    assert commit_subject(tmp_path, report) == (
         "reports: 1 newly broken, 2 recovered, 2 new sessions, 1 removed session"
     )
+
+
+def test_commit_message_of_a_first_run(tmp_path: Path) -> None:
+    report = make_report()
+    report["changes"]["baseline_at"] = None
+    assert commit_subject(tmp_path, report) == "reports: first run"

@@ -5,6 +5,7 @@ runner's own python3 in jobs that do not install the crawler.
 
     report_facts.py changed OLD NEW      exit 0 if NEW says something OLD did not, else 1
     report_facts.py commit-message JSON  "reports: 2 newly broken, 1 recovered" + a body
+                                         ("refresh" when nothing listed changed, "first run")
     report_facts.py count KEY JSON       how many entries changes.KEY has
     report_facts.py issue-body JSON      body of a new tracking issue
     report_facts.py comment-body JSON    comment for newly broken links on the open issue
@@ -98,7 +99,8 @@ def commit_message(report: dict[str, Any]) -> str:
         n = len(entries(report, key))
         if n:
             parts.append(f"{n} {one if n == 1 else many}")
-    subject = "reports: " + (", ".join(parts) if parts else "refresh")
+    first = "changes" in report and changes(report).get("baseline_at", "") is None
+    subject = "reports: " + (", ".join(parts) or ("first run" if first else "refresh"))
     body = [summary_line(report)]
     broken = entries(report, "newly_broken")
     if broken:
