@@ -99,6 +99,11 @@ def main() -> None:
     default=None,
     help="Check only the K-th of N slices of the links (a partial report; see merge).",
 )
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="Write no report files (the previous report is still read as history).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems and the summary line.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every link and debug logs.")
 def check(
@@ -111,12 +116,15 @@ def check(
     timeout: float,
     fail_after: int,
     shard_text: str | None,
+    no_report: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
     """Check every link of the catalogue and write the reports."""
     if quiet and verbose:
         raise click.UsageError("-q and -v cannot be used together")
+    if no_report and shard_text:
+        raise click.UsageError("--no-report cannot be used with --shard (its output is a report)")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -171,15 +179,15 @@ def check(
         atomic_write(path, json_report.render(report))
         out.summary(report, [path])
         sys.exit(exit_code(report))
-    publish(report, report_dir, out)
+    publish(report, None if no_report else report_dir, out)
 
 
-def publish(report: RunReport, report_dir: Path, out: Output) -> None:
-    """Write the reports, tell GitHub when running there, print the summary and exit."""
+def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
+    """Write the reports (unless ``report_dir`` is None), tell GitHub, print the summary, exit."""
     from crawler.report import write_reports
     from crawler.report.github import annotations, write_step_summary
 
-    written = write_reports(report, report_dir)
+    written = write_reports(report, report_dir) if report_dir is not None else []
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         write_step_summary(report, Path(os.environ["GITHUB_STEP_SUMMARY"]))
     if os.environ.get("GITHUB_ACTIONS") == "true":

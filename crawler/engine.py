@@ -448,6 +448,10 @@ class Engine:
 
     # -- one hop: safety, limits, retries ------------------------------------------------
 
+    async def refusal(self, url: str) -> str | None:
+        verdict = await self._guard(url)
+        return verdict[1] if verdict is not None and verdict[0] == "refused" else None
+
     async def _guard(self, url: str) -> tuple[FetchErrorKind, str] | None:
         """Why ``url`` must not be fetched (scheme, non-public address), or None."""
         refusal = safety.scheme_refusal(url)

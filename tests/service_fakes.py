@@ -61,6 +61,9 @@ class FakeContext:
     def proxy_for(self, url: str) -> str | None:
         return None
 
+    async def refusal(self, url: str) -> str | None:
+        return None
+
     @property
     def ca_bundle(self) -> str | None:
         return None

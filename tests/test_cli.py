@@ -92,6 +92,13 @@ def test_an_invalid_catalogue_leaves_the_previous_reports_alone(workdir):
     assert (workdir / "reports" / "latest.json").read_bytes() == before
 
 
+def test_no_report_writes_no_files_but_still_exits_by_the_findings(workdir):
+    run = crawler("check", "--offline", "--no-report", cwd=workdir)
+    assert run.returncode == 1
+    assert "duplicate" in run.stdout
+    assert not (workdir / "reports").exists()
+
+
 def test_import_of_the_seed_readme_prints_the_bundled_catalogue(tmp_path):
     run = crawler("import", str(SEED), cwd=tmp_path)
     assert run.returncode == 0, run.stderr

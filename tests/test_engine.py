@@ -781,3 +781,28 @@ def test_check_links_passes_previous_results_to_the_services():
     previous = {("s1", "video", link.url): LinkResult(link, Status.OK, "x", title="Talk title")}
     results = check_links([link], FAST, services=[Remembering()], previous=previous)
     assert results[0].title == "Talk title"
+
+
+def test_refusal_tells_services_that_open_their_own_connections_what_the_guard_refuses():
+    async def main() -> list[str | None]:
+        async with engine() as e:
+            return [
+                await e.refusal("http://inside.example/video"),
+                await e.refusal("https://example.org/video"),
+                await e.refusal("ftp://example.org/video"),
+                await e.refusal("http://127.0.0.1:8000/v"),
+            ]
+
+    inside, public, ftp, loopback = asyncio.run(main())
+    assert inside == (
+        "refused: inside.example resolves to private address 10.0.0.5 "
+        "(use --allow-private to check it)"
+    )
+    assert public is None
+    assert ftp is not None and loopback is not None
+
+    async def allowed() -> str | None:
+        async with engine(Settings(allow_private=True)) as e:
+            return await e.refusal("http://inside.example/video")
+
+    assert asyncio.run(allowed()) is None

@@ -14,6 +14,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 import yt_dlp
@@ -21,6 +22,7 @@ from yt_dlp.networking import Response
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
 
+from crawler import safety
 from crawler.links import make_link
 from crawler.model import LinkResult, Status
 from crawler.services.base import FetchResult, Settings
@@ -173,6 +175,13 @@ class FakeContext:
 
     def proxy_for(self, url: str) -> str | None:
         return self.proxy
+
+    async def refusal(self, url: str) -> str | None:
+        # The engine's guard, judging host names without lookups (literal IPs, local names).
+        refusal = safety.scheme_refusal(url)
+        if refusal is None and not self.settings.allow_private:
+            refusal = safety.host_refusal(urlsplit(url).hostname or "")
+        return refusal
 
     @property
     def ca_bundle(self) -> str | None:

@@ -97,6 +97,13 @@ class CheckContext(Protocol):
         """The previous run's result for this link, if any (a metadata cache)."""
         ...
 
+    async def refusal(self, url: str) -> str | None:
+        """Why the engine's safety guard would refuse ``url`` (scheme, non-public address).
+
+        For services whose library opens its own connections (yt-dlp): they must ask first.
+        """
+        ...
+
     def proxy_for(self, url: str) -> str | None:
         """The proxy the environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY) gives for ``url``."""
         ...

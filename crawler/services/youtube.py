@@ -19,13 +19,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import yt_dlp
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError
 
-from crawler import safety
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import CheckContext, Service
@@ -218,11 +217,10 @@ class YouTubeService(Service):
 
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
         url = canonical_video_url(link)
-        refusal = safety.scheme_refusal(url)
-        if refusal is None and not ctx.settings.allow_private:
-            # yt-dlp opens its own connections, past the engine's guard: refuse what the host
-            # name alone shows (literal private addresses, local names) before it runs.
-            refusal = safety.host_refusal(urlsplit(url).hostname or "")
+        # yt-dlp opens its own connections, past the engine's guard: ask the guard first (it
+        # resolves the name, so a public-looking name for a private address is refused too).
+        # Redirects yt-dlp follows itself are not vetted; see README "Safety".
+        refusal = await ctx.refusal(url)
         if refusal is not None:
             return LinkResult(
                 link=link,
