@@ -135,3 +135,59 @@ def test_quickstart_is_two_lines_and_ci_runs_the_second_verbatim():
     assert "python -m crawler check" in first
     assert "pytest" in second and ".[test]" in second
     assert second in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_path):
+    """A real SIGINT while links are being checked (a server that never answers in time)."""
+    import signal
+    import socket
+    import threading
+    import time
+
+    hung: list[socket.socket] = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = threading.Event()
+
+    def accept_and_hang() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            hung.append(conn)  # never answer: the crawler waits for its read timeout
+            accepted.set()
+
+    threading.Thread(target=accept_and_hang, daemon=True).start()
+    port = server.getsockname()[1]
+    (tmp_path / "catalog.yaml").write_text(
+        "study: {title: S}\nsessions:\n"
+        f"  - {{title: T, date: 2021-01-01, slides: 'http://127.0.0.1:{port}/a.pdf'}}\n"
+    )
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    old = {name: f"previous {name}\n" for name in ("latest.md", "latest.json", "badge.json")}
+    for name, text in old.items():
+        (reports / name).write_text(text)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "check", "--allow-private", "--timeout", "60"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert accepted.wait(60), "the crawler never connected"
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        server.close()
+        for conn in hung:
+            conn.close()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert {p.name: p.read_text() for p in reports.iterdir()} == old
