@@ -274,9 +274,10 @@ class Output:
         counts = Counter(r.status for r in report.results)
         errors = [f for f in report.findings if f.severity == "error"]
         warnings = [f for f in report.findings if f.severity != "error"]
-        if not self.quiet:
-            for f in sorted(report.findings, key=lambda f: (f.severity != "error", f.line)):
-                click.echo(finding_line(f, report.catalog_path))
+        # Quiet keeps the problems (errors) and drops the warnings.
+        shown = errors if self.quiet else [*errors, *warnings]
+        for f in sorted(shown, key=lambda f: (f.severity != "error", f.line)):
+            click.echo(finding_line(f, report.catalog_path))
         if report.network_unreachable:
             checked = sum(1 for r in report.results if r.status is not Status.SKIPPED)
             click.echo(

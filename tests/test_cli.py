@@ -40,6 +40,15 @@ def test_offline_check_of_the_bundled_catalogue_names_the_duplicate_and_exits_1(
     assert "MobileViT" in (workdir / "reports" / "latest.md").read_text()
 
 
+def test_quiet_still_prints_the_errors_but_not_the_warnings(workdir):
+    run = crawler("check", "--offline", "-q", cwd=workdir)
+    assert run.returncode == 1
+    lines = run.stdout.splitlines()
+    assert any(": error: duplicate:" in ln for ln in lines)
+    assert not any(": warning:" in ln for ln in lines)
+    assert lines[-1].startswith("23 sessions, 46 links:")
+
+
 def test_offline_check_of_a_clean_catalogue_exits_0(workdir):
     text = (workdir / "catalog.yaml").read_text()
     # Give AsyMo its own (made-up) video: the duplicate is the only error of the bundled catalogue.
