@@ -70,3 +70,14 @@ def test_offline_run_is_not_checked():
 def test_network_unreachable_is_not_verified():
     data = _badge(Status.UNVERIFIED, Status.UNVERIFIED, network_unreachable=True)
     assert (data["message"], data["color"]) == ("not verified", "lightgrey")
+
+
+def test_an_offline_run_still_shows_what_the_catalogue_alone_proves(tmp_path):
+    from pathlib import Path
+
+    from crawler.pipeline import CheckOptions, run_check
+
+    root = Path(__file__).resolve().parent.parent
+    report = run_check(CheckOptions(root / "catalog.yaml", tmp_path, offline=True))
+    data = json.loads(badge.render(report))
+    assert (data["message"], data["color"]) == ("not checked, 1 duplicated", "red")

@@ -8,7 +8,8 @@ worst thing in the run:
 - ``yellow``: an unverified link (we could not check it; it may well be fine);
 - ``brightgreen``: everything ok;
 - ``lightgrey``: nothing was checked — an offline run (``"not checked"``) or a run without
-  network (``"not verified"``).
+  network (``"not verified"``); red all the same when the catalogue alone shows a problem
+  (``"not checked, 1 duplicated"``).
 
 Redirected is worse than unverified, as in ``model.SEVERITY``: a redirect is a definite answer
 that needs an edit, an unverified link is only a doubt.
@@ -25,10 +26,16 @@ from crawler.report.common import summarize
 def badge(report: RunReport) -> dict[str, object]:
     s = summarize(report)
     errors = any(f.severity == "error" for f in report.findings)
-    if report.offline:
-        message, color = "not checked", "lightgrey"
-    elif report.network_unreachable and s.ok + s.redirected + s.broken == 0:
-        message, color = "not verified", "lightgrey"
+    unchecked = report.offline or (
+        report.network_unreachable and s.ok + s.redirected + s.broken == 0
+    )
+    if unchecked:
+        message, color = ("not checked" if report.offline else "not verified"), "lightgrey"
+        # What the catalogue alone shows (a duplicated video) is known without the network.
+        if s.duplicated:
+            message, color = f"{message}, {s.duplicated} duplicated", "red"
+        elif errors:
+            message, color = f"{message}, catalogue errors", "red"
     else:
         message = f"{s.ok}/{s.checked} ok"
         if s.broken or s.duplicated or errors:
