@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 
 from crawler.catalog import Position, session_id
+from crawler.findings import duplicate_findings, find_duplicates
 from crawler.links import make_link
 from crawler.model import (
     Changes,
-    Duplicate,
     Finding,
     Hop,
     Link,
@@ -94,7 +94,10 @@ def sample_report() -> RunReport:
                    http_status=404, first_failed=GENERATED_AT, consecutive_failures=1),
         LinkResult(evil_video, Status.OK, "video available", title=HOSTILE_TITLE, duration=10),
     ]  # fmt: skip
+    # As the pipeline makes them: the duplicate finding comes from the duplicate itself.
+    duplicates = find_duplicates([mvit_video, eff_video])
     findings = [
+        *duplicate_findings(duplicates),
         Finding("missing-slides", "warning", mvit.id, mvit.title, mvit.date,
                 "no slides in the catalogue", field="slides", line=22),
         Finding("date-order", "warning", evil.id, evil.title, evil.date,
@@ -103,14 +106,6 @@ def sample_report() -> RunReport:
                 "the video's title does not match the session", field="video",
                 url=eff_video.url, fix="check the video link", line=36),
     ]  # fmt: skip
-    duplicates = [
-        Duplicate(
-            key=mvit_video.key,
-            urls=(mvit_video.url, eff_video.url),
-            sessions=(mvit.id, eff.id),
-            links=(mvit_video, eff_video),
-        )
-    ]
     removed = _session("Old talk", "2020-01-01", ("Gone",), 0)
     return RunReport(
         catalog_title="Deep Learning Compiler Study",

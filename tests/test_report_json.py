@@ -43,7 +43,7 @@ def test_shape_and_summary():
         "unverified": 1,
         "skipped": 0,
         "duplicated": 1,
-        "findings": 3,
+        "findings": 4,
     }
     first = data["links"][0]
     assert first["session"] == "2021-02-25-tvm-an-automated-end-to-end-optimizing-compiler"

@@ -61,13 +61,13 @@ def test_needs_attention_lists_worst_first():
     rows = table_rows(section)[1:]  # skip the header row
     what = [row[3] for row in rows]
     assert [w.split(":")[0] for w in what[:2]] == ["broken", "broken"]
-    assert what[2] == "duplicate link"
+    assert what[2].startswith("same video as 'MobileViT")
     assert what[3] == "the video's title does not match the session"  # wrong video
     assert what[4].startswith("redirected")
     assert what[5].startswith("could not verify")
     assert what[6:] == ["no slides in the catalogue", "dated after the next session | out of order"]
     # The duplicate names the session it repeats, and the redirect its fix.
-    assert rows[2][4] == "same video as 'MobileViT: Light-weight, General-purpos…' (2022-08-22)"
+    assert rows[2][4] == "replace with this session's own video link, or remove it"
     assert rows[4][4] == "moved permanently — use https://new.example.org/xla.pdf"
 
 

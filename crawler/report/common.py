@@ -143,7 +143,6 @@ def problems(report: RunReport) -> list[Problem]:
     order = {s.id: i for i, s in enumerate(report.sessions)}
     out: list[Problem] = []
     escalated = {(f.session_id, f.field, f.url) for f in report.findings if f.kind == "escalated"}
-    dup_findings = {(f.session_id, f.url) for f in report.findings if f.kind == "duplicate"}
 
     for r in report.results:
         link = r.link
@@ -194,38 +193,6 @@ def problems(report: RunReport) -> list[Problem]:
                     what=f"could not verify: {r.detail or 'no answer'}{_failing_since(r)}",
                     fix=r.fix,
                     **base,
-                )
-            )
-
-    by_key: dict[str, list] = {}
-    for r in report.results:
-        by_key.setdefault(r.link.key, []).append(r.link)
-    for dup in report.duplicates:
-        links = list(dup.links) or by_key.get(dup.key, [])
-        if len(links) < 2:
-            continue
-        first = links[0]
-        for other in links[1:]:
-            if (other.session_id, other.url) in dup_findings:
-                continue  # the duplicate finder already worded this one
-            same = FIELD_LABELS.get(first.field, first.field)
-            if first.session_id == other.session_id:
-                fix = f"same {same} as this session's {same}"
-            else:
-                fix = f"same {same} as '{short_title(first.session_title)}' ({first.session_date})"
-            out.append(
-                Problem(
-                    rank=RANK_DUPLICATE,
-                    severity="error",
-                    kind="duplicate",
-                    session_id=other.session_id,
-                    session_title=other.session_title,
-                    session_date=other.session_date,
-                    field=other.field,
-                    url=other.url,
-                    what="duplicate link",
-                    fix=fix,
-                    line=other.line,
                 )
             )
 
