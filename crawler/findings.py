@@ -49,16 +49,11 @@ def duplicate_findings(duplicates: Iterable[Duplicate]) -> list[Finding]:
                 else f"'{first.session_title}' ({first.session_date})"
             )
             out.append(
-                Finding(
-                    kind="duplicate",
-                    severity="error",
-                    session_id=link.session_id,
-                    session_title=link.session_title,
-                    session_date=link.session_date,
-                    field=link.field,
-                    url=link.url,
-                    line=link.line,
-                    message=f"same {same} as {where}",
+                Finding.on_link(
+                    link,
+                    "duplicate",
+                    "error",
+                    f"same {same} as {where}",
                     fix=f"replace with this session's own {link.field} link, or remove it",
                 )
             )
@@ -73,16 +68,7 @@ def missing_links(sessions: Sequence[SessionInfo], links: Iterable[Link]) -> lis
         for fld in UNIQUE_FIELDS:
             if (s.id, fld) not in have:
                 out.append(
-                    Finding(
-                        kind=f"missing-{fld}",
-                        severity="warning",
-                        session_id=s.id,
-                        session_title=s.title,
-                        session_date=s.date,
-                        field=fld,  # type: ignore[arg-type]
-                        line=s.line,
-                        message=f"no {fld} link",
-                    )
+                    Finding.on_session(s, f"missing-{fld}", "warning", f"no {fld} link", field=fld)
                 )
     return out
 
@@ -93,14 +79,11 @@ def date_order(sessions: Sequence[SessionInfo]) -> list[Finding]:
     for before, s in pairwise(sessions):
         if s.date < before.date:
             out.append(
-                Finding(
-                    kind="date-order",
-                    severity="warning",
-                    session_id=s.id,
-                    session_title=s.title,
-                    session_date=s.date,
-                    line=s.line,
-                    message=f"dated {s.date} but listed after '{before.title}' ({before.date})",
+                Finding.on_session(
+                    s,
+                    "date-order",
+                    "warning",
+                    f"dated {s.date} but listed after '{before.title}' ({before.date})",
                     fix="move it to its place in date order, or check the date",
                 )
             )
@@ -116,14 +99,11 @@ def duplicate_titles(sessions: Sequence[SessionInfo]) -> list[Finding]:
         if key in first:
             other = first[key]
             out.append(
-                Finding(
-                    kind="duplicate-title",
-                    severity="warning",
-                    session_id=s.id,
-                    session_title=s.title,
-                    session_date=s.date,
-                    line=s.line,
-                    message=f"same title as the session of {other.date}",
+                Finding.on_session(
+                    s,
+                    "duplicate-title",
+                    "warning",
+                    f"same title as the session of {other.date}",
                     fix="tell the sessions apart in their titles (e.g. 'Part 2')",
                 )
             )
@@ -227,16 +207,11 @@ def wrong_videos(results: Iterable[LinkResult]) -> list[Finding]:
         if link.field != "video" or not r.title or titles_match(link.session_title, r.title):
             continue
         out.append(
-            Finding(
-                kind="wrong-video",
-                severity="warning",
-                session_id=link.session_id,
-                session_title=link.session_title,
-                session_date=link.session_date,
-                field="video",
-                url=link.url,
-                line=link.line,
-                message=f"wrong video? its title is '{r.title}'",
+            Finding.on_link(
+                link,
+                "wrong-video",
+                "warning",
+                f"wrong video? its title is '{r.title}'",
                 fix="check that the link is this talk's recording",
             )
         )

@@ -126,23 +126,15 @@ def apply(report: RunReport, previous: RunReport | None, *, fail_after: int = 1)
             and fail_after > 1
             and result.consecutive_failures >= fail_after
         ):
-            link = result.link
             since = (result.first_failed or report.generated_at)[:10]
             escalated.append(
-                Finding(
-                    kind="escalated",
-                    severity="error",
-                    session_id=link.session_id,
-                    session_title=link.session_title,
-                    session_date=link.session_date,
-                    message=(
-                        f"unverified for {result.consecutive_failures} consecutive runs "
-                        f"since {since}: {result.detail}"
-                    ),
-                    field=link.field,
-                    url=link.url,
+                Finding.on_link(
+                    result.link,
+                    "escalated",
+                    "error",
+                    f"unverified for {result.consecutive_failures} consecutive runs "
+                    f"since {since}: {result.detail}",
                     fix="check the link by hand; fix or remove it if it is really gone",
-                    line=link.line,
                 )
             )
     # Idempotent: applying twice must not add the same findings twice.

@@ -117,6 +117,47 @@ class Finding:
     fix: str | None = None
     line: int = 0
 
+    @classmethod
+    def on_link(
+        cls, link: Link, kind: str, severity: Severity, message: str, fix: str | None = None
+    ) -> Finding:
+        """A finding about one link, placed on its line of the catalogue."""
+        return cls(
+            kind=kind,
+            severity=severity,
+            session_id=link.session_id,
+            session_title=link.session_title,
+            session_date=link.session_date,
+            message=message,
+            field=link.field,
+            url=link.url,
+            fix=fix,
+            line=link.line,
+        )
+
+    @classmethod
+    def on_session(
+        cls,
+        session: SessionInfo,
+        kind: str,
+        severity: Severity,
+        message: str,
+        fix: str | None = None,
+        field: Field | None = None,
+    ) -> Finding:
+        """A finding about a whole session, placed on the line where it starts."""
+        return cls(
+            kind=kind,
+            severity=severity,
+            session_id=session.id,
+            session_title=session.title,
+            session_date=session.date,
+            message=message,
+            field=field,
+            fix=fix,
+            line=session.line,
+        )
+
 
 @dataclass(frozen=True)
 class Duplicate:

@@ -136,6 +136,14 @@ def test_cli_reads_video_metadata_pdfs_404s_and_redirects(httpserver: HTTPServer
     assert links[home]["final_url"] == httpserver.url_for("/home/")
     # Metadata only: yt-dlp never asked for the media file.
     assert not any(req.path == "/media/tvm.mp4" for req, _ in httpserver.log)
+    # Not a terminal (a CI log): one plain line per problem as it is found, none for ok links.
+    problems = [ln for ln in done.stderr.splitlines() if ln.split(" ", 1)[0].isupper()]
+    assert len(problems) == 2, done.stderr
+    assert problems[0].startswith("BROKEN") or problems[1].startswith("BROKEN")
+    broken = next(ln for ln in problems if ln.startswith("BROKEN"))
+    assert gone in broken and "XLA" in broken and "404" in broken
+    assert any(ln.startswith("REDIRECTED") and home in ln for ln in problems)
+    assert done.stdout.splitlines()[-2].startswith("2 sessions, 4 links: 1 broken, 1 redirected")
 
 
 def test_cli_without_allow_private_does_not_touch_loopback(httpserver: HTTPServer, tmp_path):
