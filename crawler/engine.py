@@ -448,9 +448,12 @@ class Engine:
 
     # -- one hop: safety, limits, retries ------------------------------------------------
 
-    async def refusal(self, url: str) -> str | None:
+    async def guard(self, url: str) -> FetchResult | None:
         verdict = await self._guard(url)
-        return verdict[1] if verdict is not None and verdict[0] == "refused" else None
+        if verdict is None:
+            return None
+        kind, text = verdict
+        return FetchResult(url=url, final_url=url, error=text, error_kind=kind, attempts=0)
 
     async def _guard(self, url: str) -> tuple[FetchErrorKind, str] | None:
         """Why ``url`` must not be fetched (scheme, non-public address), or None."""

@@ -61,7 +61,7 @@ class FakeContext:
     def proxy_for(self, url: str) -> str | None:
         return None
 
-    async def refusal(self, url: str) -> str | None:
+    async def guard(self, url: str) -> FetchResult | None:
         return None
 
     @property

@@ -783,26 +783,30 @@ def test_check_links_passes_previous_results_to_the_services():
     assert results[0].title == "Talk title"
 
 
-def test_refusal_tells_services_that_open_their_own_connections_what_the_guard_refuses():
-    async def main() -> list[str | None]:
+def test_guard_tells_services_that_open_their_own_connections_what_stops_a_url():
+    async def main() -> list[FetchResult | None]:
         async with engine() as e:
             return [
-                await e.refusal("http://inside.example/video"),
-                await e.refusal("https://example.org/video"),
-                await e.refusal("ftp://example.org/video"),
-                await e.refusal("http://127.0.0.1:8000/v"),
+                await e.guard("http://inside.example/video"),
+                await e.guard("https://example.org/video"),
+                await e.guard("ftp://example.org/video"),
+                await e.guard("http://127.0.0.1:8000/v"),
+                await e.guard("https://no-such-name.example/v"),
             ]
 
-    inside, public, ftp, loopback = asyncio.run(main())
-    assert inside == (
+    inside, public, ftp, loopback, unknown = asyncio.run(main())
+    assert inside.error_kind == "refused"
+    assert inside.error == (
         "refused: inside.example resolves to private address 10.0.0.5 "
         "(use --allow-private to check it)"
     )
     assert public is None
-    assert ftp is not None and loopback is not None
+    assert ftp.error_kind == "refused" and loopback.error_kind == "refused"
+    assert unknown.error_kind == "network"
+    assert unknown.error == "DNS lookup failed for no-such-name.example"
 
-    async def allowed() -> str | None:
+    async def allowed() -> FetchResult | None:
         async with engine(Settings(allow_private=True)) as e:
-            return await e.refusal("http://inside.example/video")
+            return await e.guard("http://inside.example/video")
 
     assert asyncio.run(allowed()) is None

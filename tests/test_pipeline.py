@@ -186,3 +186,34 @@ def test_merge_refuses_incomplete_or_mixed_parts(site, tmp_path):
     (tmp_path / "parts" / "garbage.json").write_text("{}")
     run = crawler("merge", "parts/garbage.json", cwd=tmp_path)
     assert run.returncode == 2 and "Traceback" not in run.stderr
+
+
+def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(tmp_path):
+    """What `python -m crawler check` does here, offline: every lookup fails."""
+    import socket
+
+    import httpx
+
+    from crawler.pipeline import CheckOptions, run_check
+    from crawler.report import markdown
+    from crawler.services.base import Settings
+
+    async def no_dns(host: str) -> list[str]:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    def no_route(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Network is unreachable", request=request)
+
+    root = Path(__file__).resolve().parent.parent
+    options = CheckOptions(root / "catalog.yaml", tmp_path, settings=Settings(retries=1))
+    report = run_check(
+        options,
+        engine_kwargs={"resolver": no_dns, "transport": httpx.MockTransport(no_route)},
+    )
+    assert len(report.results) == 46  # 23 slides, 21 videos, 2 homepages
+    assert report.network_unreachable
+    assert {r.status for r in report.results} == {Status.UNVERIFIED}
+    assert exit_code(report) == EXIT_UNVERIFIED
+    text = markdown.render(report)
+    assert text.count("network unreachable") == 2  # the banner and the one summary line
+    assert "broken:" not in text

@@ -176,12 +176,14 @@ class FakeContext:
     def proxy_for(self, url: str) -> str | None:
         return self.proxy
 
-    async def refusal(self, url: str) -> str | None:
+    async def guard(self, url: str) -> FetchResult | None:
         # The engine's guard, judging host names without lookups (literal IPs, local names).
         refusal = safety.scheme_refusal(url)
         if refusal is None and not self.settings.allow_private:
             refusal = safety.host_refusal(urlsplit(url).hostname or "")
-        return refusal
+        if refusal is None:
+            return None
+        return FetchResult(url=url, final_url=url, error=refusal, error_kind="refused")
 
     @property
     def ca_bundle(self) -> str | None:

@@ -97,8 +97,10 @@ class CheckContext(Protocol):
         """The previous run's result for this link, if any (a metadata cache)."""
         ...
 
-    async def refusal(self, url: str) -> str | None:
-        """Why the engine's safety guard would refuse ``url`` (scheme, non-public address).
+    async def guard(self, url: str) -> FetchResult | None:
+        """What stops ``url`` before any request: None when it may be fetched, else a failed
+        ``FetchResult`` — refused by the safety guard (scheme, non-public address) or a name
+        that does not resolve (``error_kind`` "network"/"timeout").
 
         For services whose library opens its own connections (yt-dlp): they must ask first.
         """

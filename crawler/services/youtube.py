@@ -27,7 +27,7 @@ from yt_dlp.utils import DownloadError
 
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
-from crawler.services.base import CheckContext, Service
+from crawler.services.base import CheckContext, Service, unverified_from_fetch
 
 OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
 
@@ -218,15 +218,12 @@ class YouTubeService(Service):
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
         url = canonical_video_url(link)
         # yt-dlp opens its own connections, past the engine's guard: ask the guard first (it
-        # resolves the name, so a public-looking name for a private address is refused too).
+        # resolves the name, so a public-looking name for a private address is refused too,
+        # and a name that does not resolve is not handed to yt-dlp to fail slowly again).
         # Redirects yt-dlp follows itself are not vetted; see README "Safety".
-        refusal = await ctx.refusal(url)
-        if refusal is not None:
-            return LinkResult(
-                link=link,
-                status=Status.SKIPPED,
-                detail=f"not checked: {refusal.removeprefix('refused: ')}",
-            )
+        blocked = await ctx.guard(url)
+        if blocked is not None:
+            return unverified_from_fetch(link, blocked)
         is_youtube = url != link.url or youtube_video_id(link.url) is not None
         previous = ctx.previous(link)
         if is_youtube and self._metadata_is_fresh(previous, ctx):
