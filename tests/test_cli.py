@@ -200,3 +200,49 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_pat
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert {p.name: p.read_text() for p in reports.iterdir()} == old
+
+
+def test_two_runs_count_failures_escalate_with_fail_after_and_report_recovery(httpserver, tmp_path):
+    """Run 1 and 2 cannot verify a link (403), run 2 escalates it, run 3 sees it recover."""
+    state = {"status": 403}
+
+    def handler(request):
+        from werkzeug import Response
+
+        return Response("x", status=state["status"], content_type="text/html")
+
+    httpserver.expect_request("/home").respond_with_handler(handler)
+    url = httpserver.url_for("/home")
+    (tmp_path / "catalog.yaml").write_text(
+        "study: {title: S}\nsessions:\n"
+        "  - title: T\n    date: 2021-01-01\n    presenters:\n"
+        f"      - {{name: P, url: '{url}'}}\n"
+    )
+    args = ("check", "--allow-private", "--timeout", "5")
+
+    def link() -> dict:
+        data = json.loads((tmp_path / "reports" / "latest.json").read_text())
+        (entry,) = data["links"]
+        return entry
+
+    first = crawler(*args, "--fail-after", "2", cwd=tmp_path)
+    assert first.returncode == 3, first.stdout + first.stderr
+    assert (link()["status"], link()["consecutive_failures"]) == ("unverified", 1)
+    first_failed = link()["first_failed"]
+
+    second = crawler(*args, "--fail-after", "2", cwd=tmp_path)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert link()["consecutive_failures"] == 2
+    assert link()["first_failed"] == first_failed
+    assert "escalated" in second.stdout
+    assert "unverified for 2 consecutive runs" in (tmp_path / "reports" / "latest.md").read_text()
+
+    state["status"] = 200
+    third = crawler(*args, "--fail-after", "2", cwd=tmp_path)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert (link()["status"], link()["consecutive_failures"]) == ("ok", 0)
+    data = json.loads((tmp_path / "reports" / "latest.json").read_text())
+    assert [r["url"] for r in data["changes"]["recovered"]] == [url]
+    md = (tmp_path / "reports" / "latest.md").read_text()
+    changes = md.split("## Changes since the last run", 1)[1].split("\n## ", 1)[0]
+    assert "ecovered" in changes and url in changes
