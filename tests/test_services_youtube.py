@@ -553,6 +553,24 @@ def test_stale_metadata_calls_yt_dlp_again(fake_ydl):
     assert result.metadata_fetched_at != ctx.earlier.metadata_fetched_at
 
 
+def test_fresh_metadata_of_a_video_on_another_host_needs_one_http_check_not_yt_dlp(fake_ydl):
+    page = "https://talks.example.org/tvm"
+    link = video_link(page)
+    earlier = _earlier(dt.timedelta(days=1))
+    earlier.link = link
+    ctx = FakeContext(earlier=earlier, answers={page: fetched(page, 200)})
+    result = check(link, ctx)
+    assert fake_ydl.instances == []
+    assert ctx.requested == [page]
+    assert result.status is Status.OK
+    assert (result.title, result.duration) == ("MobileViT", 3723)
+    assert result.metadata_fetched_at == earlier.metadata_fetched_at
+
+    gone = FakeContext(earlier=earlier, answers={page: fetched(page, 404)})
+    assert check(link, gone).status is Status.BROKEN
+    assert fake_ydl.instances == []
+
+
 def test_previous_without_a_fetch_time_is_not_trusted(fake_ydl):
     earlier = _earlier(dt.timedelta(days=1))
     earlier.metadata_fetched_at = None

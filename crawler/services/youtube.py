@@ -28,6 +28,7 @@ from yt_dlp.utils import DownloadError
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import CheckContext, Service, unverified_from_fetch
+from crawler.services.generic import GenericService
 
 OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
 
@@ -226,9 +227,11 @@ class YouTubeService(Service):
             return unverified_from_fetch(link, blocked)
         is_youtube = url != link.url or youtube_video_id(link.url) is not None
         previous = ctx.previous(link)
-        if is_youtube and self._metadata_is_fresh(previous, ctx):
-            assert previous is not None
-            cached = await self._probe_with_cache(link, url, previous, ctx)
+        if previous is not None and self._metadata_is_fresh(previous, ctx):
+            if is_youtube:
+                cached = await self._probe_with_cache(link, url, previous, ctx)
+            else:
+                cached = await self._probe_page_with_cache(link, previous, ctx)
             if cached is not None:
                 return cached
 
@@ -458,6 +461,21 @@ class YouTubeService(Service):
             )
         # 401/403 (private or not embeddable) or no answer: ask yt-dlp, which can tell.
         return None
+
+    @staticmethod
+    async def _probe_page_with_cache(
+        link: Link, previous: LinkResult, ctx: CheckContext
+    ) -> LinkResult | None:
+        """A video page on another host: one plain HTTP check instead of yt-dlp while the
+        metadata is fresh; None when that check settles nothing (then yt-dlp is asked)."""
+        page = await GenericService().check(link, ctx)
+        if page.status is Status.BROKEN:
+            return page
+        if page.status not in (Status.OK, Status.REDIRECTED):
+            return None
+        _carry_metadata(page, previous)
+        page.detail = f"{page.detail}; title and duration reused from a recent run"
+        return page
 
 
 def _carry_metadata(result: LinkResult, previous: LinkResult | None) -> None:
