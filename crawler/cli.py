@@ -284,15 +284,21 @@ class Output:
                 f"could not verify: network unreachable ({checked} links not checked; "
                 "none is reported broken)"
             )
-        parts = [f"{counts.get(s, 0)} {s.value}" for s in sorted(Status, key=SEVERITY.get)]
+        # ok first, then worst first: "46 links: 40 ok, 2 broken, 1 redirected, …".
+        order = [Status.OK, *sorted(set(Status) - {Status.OK}, key=SEVERITY.get)]
+        parts = [f"{counts.get(s, 0)} {s.value}" for s in order]
         click.echo(
             f"{len(report.sessions)} sessions, {len(report.results)} links: "
             + ", ".join(parts)
-            + f"; {len(errors)} errors, {len(warnings)} warnings"
+            + f"; {_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}"
             + (" (offline: links not checked)" if report.offline else "")
         )
         if not self.quiet and written:
             click.echo("reports: " + ", ".join(str(p) for p in written))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def finding_line(f: Finding, catalog_path: str) -> str:

@@ -143,7 +143,9 @@ def test_cli_reads_video_metadata_pdfs_404s_and_redirects(httpserver: HTTPServer
     broken = next(ln for ln in problems if ln.startswith("BROKEN"))
     assert gone in broken and "XLA" in broken and "404" in broken
     assert any(ln.startswith("REDIRECTED") and home in ln for ln in problems)
-    assert done.stdout.splitlines()[-2].startswith("2 sessions, 4 links: 1 broken, 1 redirected")
+    assert done.stdout.splitlines()[-2].startswith(
+        "2 sessions, 4 links: 2 ok, 1 broken, 1 redirected"
+    )
 
 
 def test_cli_without_allow_private_does_not_touch_loopback(httpserver: HTTPServer, tmp_path):
