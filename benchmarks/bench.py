@@ -1,0 +1,364 @@
+"""Benchmark the crawler end to end against the local web simulator.
+
+    python benchmarks/bench.py                   # N = 1,000 / 10,000 / 100,000
+    python benchmarks/bench.py --links 10000     # only N = 10,000
+
+For each N: start ``simulator.py`` (its own process), write a catalogue with ``gen_catalog.py``,
+run the real CLI (``python -m crawler check --catalog … --report-dir … --allow-private --per-host P
+--concurrency C``) as a subprocess — report writing included — and read the crawler's own CPU
+time and peak RSS from ``os.wait4``; the request counts come from the simulator's counters.
+Then run it again over the unchanged catalogue, with run 1's reports as history (run 2).
+
+Everything stays on 127.0.0.0/8; the simulator stops by itself after a deadline.
+See benchmarks/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import gen_catalog  # noqa: E402
+
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+
+
+@dataclass
+class RunFigures:
+    links: int
+    exit_code: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    requests: int  # every request the simulator saw (engine + yt-dlp)
+    crawler_requests: int
+    ytdlp_calls: int
+    conditional: int
+    not_modified: int
+    max_inflight_crawler: int  # most engine requests in flight to one host
+    max_inflight: int  # the same, yt-dlp's requests included
+    statuses: dict[str, int]
+
+    @property
+    def links_per_s(self) -> float:
+        return self.links / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def requests_per_link(self) -> float:
+        return self.requests / self.links if self.links else 0.0
+
+    @property
+    def cpu_per_1k(self) -> float:
+        return self.cpu_s / self.links * 1000 if self.links else 0.0
+
+
+@dataclass
+class Case:
+    links: int
+    hosts: int
+    latency_ms: float
+    per_host: int
+    concurrency: int
+    video_share: float
+    max_links_per_host: int
+    first: RunFigures
+    second: RunFigures | None
+
+    @property
+    def bound_s(self) -> float:
+        """Politeness bound: the fastest any checker could go with this per-host limit."""
+        return math.ceil(self.max_links_per_host / self.per_host) * self.latency_ms / 1000
+
+    @property
+    def ratio(self) -> float:
+        return self.first.wall_s / self.bound_s if self.bound_s else float("inf")
+
+
+# -- the simulator process ---------------------------------------------------------------
+
+
+class Sim:
+    """``simulator.py`` in its own process; ``stop`` ends that process (and only it)."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path, deadline: float) -> None:
+        info = workdir / "sim.json"
+        cmd = [
+            sys.executable,
+            str(HERE / "simulator.py"),
+            "--hosts",
+            str(args.hosts),
+            "--latency-ms",
+            str(args.latency),
+            "--jitter-ms",
+            str(args.jitter),
+            "--deadline",
+            str(deadline),
+            "--info-file",
+            str(info),
+        ]
+        if not args.clean:
+            cmd += [
+                "--not-found",
+                "0.01",
+                "--rate-limit",
+                "0.002",
+                "--retry-after",
+                "1",
+                "--reset",
+                "0.002",
+                "--slow",
+                "0.01",
+                "--slow-ms",
+                "250",
+            ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator did not start")
+        data = json.loads(line)
+        self.control: str = data["control"]
+        self.hosts: list[str] = data["hosts"]
+
+    def get(self, path: str) -> dict:
+        with urllib.request.urlopen(self.control + path, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.get("/shutdown")
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# -- one crawler run ---------------------------------------------------------------------
+
+
+def crawler_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # A proxy from the shell would divert loopback traffic (and cost a different transport).
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        env.pop(var, None)
+    env["NO_PROXY"] = "*"
+    env.pop("GITHUB_ACTIONS", None)
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if "PYTHONPATH" in env else "")
+    return env
+
+
+def run_crawler(
+    catalog: Path, report_dir: Path, per_host: int, concurrency: int, log: Path
+) -> tuple[int, float, float, float]:
+    """Run the CLI once; (exit code, wall s, CPU s, peak RSS MB) of that process alone."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "crawler",
+        "check",
+        "--catalog",
+        str(catalog),
+        "--report-dir",
+        str(report_dir),
+        "--allow-private",
+        "--per-host",
+        str(per_host),
+        "--concurrency",
+        str(concurrency),
+        "-q",
+    ]
+    with log.open("w") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=crawler_env(), stdout=out, stderr=out)
+        # wait4 reaps the child and gives its own rusage: CPU and peak RSS of the crawler only.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return proc.returncode, wall, cpu, usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+
+
+def statuses(report_dir: Path) -> dict[str, int]:
+    path = report_dir / "latest.json"
+    if not path.exists():
+        return {}
+    counts: dict[str, int] = {}
+    for result in json.loads(path.read_text()).get("links", []):
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    return counts
+
+
+def one_run(sim: Sim, n: int, catalog: Path, report_dir: Path, args, log: Path) -> RunFigures:
+    sim.get("/reset?faults=1")  # every run meets the same faults
+    code, wall, cpu, rss = run_crawler(catalog, report_dir, args.per_host, args.concurrency, log)
+    total = sim.get("/stats")["total"]
+    return RunFigures(
+        links=n,
+        exit_code=code,
+        wall_s=wall,
+        cpu_s=cpu,
+        peak_rss_mb=rss,
+        requests=total["requests"],
+        crawler_requests=total["crawler_requests"],
+        ytdlp_calls=total["ytdlp_calls"],
+        conditional=total["conditional"],
+        not_modified=total["not_modified"],
+        max_inflight_crawler=total["max_inflight_crawler"],
+        max_inflight=total["max_inflight"],
+        statuses=statuses(report_dir),
+    )
+
+
+def run_case(n: int, args: argparse.Namespace, workdir: Path) -> Case:
+    workdir.mkdir(parents=True, exist_ok=True)
+    # Generous, but bounded: the simulator must never outlive a forgotten benchmark.
+    sim = Sim(args, workdir, deadline=600 + n * 0.05)
+    try:
+        catalog = workdir / "catalog.yaml"
+        catalog.write_text(
+            gen_catalog.generate(n, sim.hosts, video_share=args.video_share), encoding="utf-8"
+        )
+        per_host_links = gen_catalog.links_per_host(n, len(sim.hosts))
+        reports = workdir / "reports"
+        first = one_run(sim, n, catalog, reports, args, workdir / "run1.log")
+        second = None
+        if not args.no_second_run:
+            second = one_run(sim, n, catalog, reports, args, workdir / "run2.log")
+    finally:
+        sim.stop()
+    return Case(
+        links=n,
+        hosts=args.hosts,
+        latency_ms=args.latency,
+        per_host=args.per_host,
+        concurrency=args.concurrency,
+        video_share=args.video_share,
+        max_links_per_host=per_host_links,
+        first=first,
+        second=second,
+    )
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def table(cases: list[Case]) -> str:
+    head = (
+        "| links | wall s | links/s | req/link | CPU s/1k links | peak RSS MB "
+        "| bound s | wall/bound | max in flight/host | run 2 req/link | run 2 yt-dlp calls "
+        "| run 2 wall s |"
+    )
+    rows = [head, "|" + "---|" * 12]
+    for c in cases:
+        f, s = c.first, c.second
+        rows.append(
+            f"| {c.links:,} | {f.wall_s:.1f} | {f.links_per_s:.0f} | {f.requests_per_link:.3f} "
+            f"| {f.cpu_per_1k:.2f} | {f.peak_rss_mb:.0f} | {c.bound_s:.2f} | {c.ratio:.1f}× "
+            f"| {f.max_inflight_crawler} (≤ {c.per_host}) "
+            f"| {s.requests_per_link:.3f} | {s.ytdlp_calls} | {s.wall_s:.1f} |"
+            if s
+            else f"| {c.links:,} | {f.wall_s:.1f} | {f.links_per_s:.0f} | "
+            f"{f.requests_per_link:.3f} | {f.cpu_per_1k:.2f} | {f.peak_rss_mb:.0f} "
+            f"| {c.bound_s:.2f} | {c.ratio:.1f}× | {f.max_inflight_crawler} (≤ {c.per_host}) "
+            "| – | – | – |"
+        )
+    return "\n".join(rows)
+
+
+def details(c: Case) -> str:
+    lines = [
+        f"N = {c.links:,} links over {c.hosts} hosts, latency {c.latency_ms:g} ms, per-host "
+        f"{c.per_host}, concurrency {c.concurrency}, videos {c.video_share:.1%} of links",
+    ]
+    for name, f in (("run 1", c.first), ("run 2", c.second)):
+        if f is None:
+            continue
+        lines.append(
+            f"  {name}: exit {f.exit_code}, wall {f.wall_s:.2f} s, {f.links_per_s:.0f} links/s, "
+            f"{f.requests} requests ({f.requests_per_link:.3f}/link; engine "
+            f"{f.crawler_requests}, yt-dlp calls {f.ytdlp_calls}), conditional {f.conditional} "
+            f"(304: {f.not_modified}), CPU {f.cpu_s:.1f} s ({f.cpu_per_1k:.2f} s/1k links), "
+            f"peak RSS {f.peak_rss_mb:.0f} MB, max in flight per host {f.max_inflight_crawler} "
+            f"engine / {f.max_inflight} with yt-dlp, statuses {f.statuses}"
+        )
+    lines.append(
+        f"  politeness bound ceil({c.max_links_per_host} / {c.per_host}) × {c.latency_ms:g} ms "
+        f"= {c.bound_s:.2f} s; run 1 wall / bound = {c.ratio:.1f}×"
+    )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Benchmark the crawler against the local simulator.")
+    p.add_argument("--links", type=int, default=None, help="run only this N (default 1k/10k/100k)")
+    p.add_argument("--hosts", type=int, default=50)
+    p.add_argument("--latency", type=float, default=50.0, help="milliseconds per response")
+    p.add_argument("--jitter", type=float, default=0.0, help="± milliseconds around the latency")
+    p.add_argument("--per-host", type=int, default=4)
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="global limit (default hosts × per-host, max 1000: the per-host limit binds)",
+    )
+    p.add_argument("--video-share", type=float, default=gen_catalog.DEFAULT_VIDEO_SHARE)
+    p.add_argument("--clean", action="store_true", help="no faults (404, 429, resets, slow)")
+    p.add_argument("--no-second-run", action="store_true")
+    p.add_argument("--keep", type=Path, default=None, help="keep catalogues, logs, reports here")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    args = p.parse_args(argv)
+    if args.concurrency is None:
+        args.concurrency = min(1000, args.hosts * args.per_host)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = [args.links] if args.links else list(DEFAULT_SIZES)
+    base = args.keep or Path(tempfile.mkdtemp(prefix="crawler-bench-"))
+    load = os.getloadavg()
+    print(
+        f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
+        f"{load[0]:.1f} at start; crawler run through the CLI (python -m crawler check)",
+        flush=True,
+    )
+    cases = []
+    try:
+        for n in sizes:
+            case = run_case(n, args, base / f"n{n}")
+            cases.append(case)
+            print(details(case), flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(base, ignore_errors=True)
+    print()
+    print(table(cases))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                [{**asdict(c), "bound_s": c.bound_s, "ratio": c.ratio} for c in cases], indent=2
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

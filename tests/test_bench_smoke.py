@@ -1,0 +1,186 @@
+"""The benchmark's pieces on a tiny catalogue: the simulator, the generator and the real CLI.
+
+The simulator runs in its own process on loopback addresses 127.0.0.2… and counts, per host,
+requests and how many were in flight at once (from arrival to the last byte of the answer, so
+the count can never exceed what the client allowed itself). This is the proof that the
+crawler's per-host limit holds on the wire, and that a ``429 Retry-After`` pauses one host only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen_catalog = _module("gen_catalog")
+
+
+class Sim:
+    def __init__(self, *args: str) -> None:
+        cmd = [sys.executable, str(BENCH / "simulator.py"), "--deadline", "60", *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        info = json.loads(self.proc.stdout.readline())
+        self.control = info["control"]
+        self.hosts: list[str] = info["hosts"]
+
+    def get(self, path: str):
+        with urllib.request.urlopen(self.control + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        self.get("/shutdown")
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def sim_factory() -> Iterator:
+    started: list[Sim] = []
+
+    def start(*args: str) -> Sim:
+        sim = Sim(*args)
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        try:
+            sim.stop()
+        except OSError:
+            sim.proc.kill()
+            sim.proc.wait()
+
+
+def test_simulator_counts_concurrent_requests_per_host(sim_factory) -> None:
+    # The counter must be able to see a violation: 6 requests at once to one host are 6.
+    sim = sim_factory("--hosts", "2", "--latency-ms", "300")
+    host = sim.hosts[1]
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=10)) as client:
+            return await asyncio.gather(
+                *(client.get(f"http://{host}/page/p{i}.html") for i in range(6))
+            )
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * 6
+    stats = sim.get("/stats")
+    assert stats["hosts"][1]["requests"] == 6
+    assert stats["hosts"][1]["max_inflight"] == 6
+    assert stats["hosts"][0]["requests"] == 0
+
+
+def test_simulator_serves_pdf_ranges_and_video_pages(sim_factory) -> None:
+    sim = sim_factory("--hosts", "1", "--latency-ms", "1", "--not-found", "0")
+    host = sim.hosts[0]
+    pdf = httpx.get(f"http://{host}/slides/a.pdf", headers={"Range": "bytes=0-1023"})
+    assert pdf.status_code == 206
+    assert pdf.content.startswith(b"%PDF-") and len(pdf.content) == 1024
+    assert pdf.headers["content-range"].startswith("bytes 0-1023/")
+    again = httpx.get(f"http://{host}/slides/a.pdf", headers={"If-None-Match": pdf.headers["etag"]})
+    assert again.status_code == 304
+    video = httpx.get(f"http://{host}/video/v1")
+    assert '"@type": "VideoObject"' in video.text
+    assert httpx.get(f"http://{host}/nowhere").status_code == 404
+    total = sim.get("/stats")["total"]
+    assert (total["requests"], total["conditional"], total["not_modified"]) == (4, 1, 1)
+
+
+def test_generated_catalogue_is_valid_and_spread_evenly() -> None:
+    from crawler.catalog import parse
+    from crawler.links import iter_links
+
+    hosts = [f"127.0.0.{i}:8080" for i in range(2, 6)]
+    text = gen_catalog.generate(103, hosts, video_share=0.1)
+    links = list(iter_links(parse(text)))
+    assert len(links) == 103
+    assert len({link.url for link in links}) == 103
+    per_host: dict[str, int] = {}
+    for link in links:
+        host = link.url.split("/")[2]
+        per_host[host] = per_host.get(host, 0) + 1
+    assert sorted(per_host) == hosts
+    assert max(per_host.values()) == gen_catalog.links_per_host(103, 4) == 26
+    videos = sum(link.field == "video" for link in links)
+    assert 8 <= videos <= 12  # 10 % of 103, spread by an accumulator
+    with pytest.raises(ValueError, match="loopback"):
+        gen_catalog.generate(3, ["10.0.0.1:80"])
+
+
+def test_per_host_limit_holds_and_a_429_pauses_only_its_host(sim_factory, tmp_path) -> None:
+    per_host = 2
+    # Host 0's first request gets "429 Retry-After: 2"; everything else answers after 20 ms.
+    sim = sim_factory(
+        "--hosts", "4", "--latency-ms", "20", "--host-429", "0", "--retry-after", "2", "--events"
+    )
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(gen_catalog.generate(40, sim.hosts, video_share=0), encoding="utf-8")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crawler",
+            "check",
+            "--catalog",
+            str(catalog),
+            "--report-dir",
+            str(tmp_path / "reports"),
+            "--allow-private",
+            "--per-host",
+            str(per_host),
+            "--concurrency",
+            "16",
+            "-q",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    stats = sim.get("/stats")
+    hosts = stats["hosts"]
+    # One request per link (PDFs: one ranged GET; pages: one HEAD), plus the 429's retry.
+    assert [h["requests"] for h in hosts] == [11, 10, 10, 10]
+    assert stats["total"]["other_requests"] == 0  # no yt-dlp: no videos in this catalogue
+    assert hosts[0]["by_status"]["429"] == 1
+    for h in hosts:
+        assert h["max_inflight"] <= per_host, h
+    assert max(h["max_inflight"] for h in hosts) == per_host  # the limit was actually reached
+
+    events = sim.get("/events")  # [arrived, done, host, method, path, status, agent]
+    rate_limited = [e for e in events if e[5] == 429]
+    assert len(rate_limited) == 1 and rate_limited[0][2] == 0
+    told_to_wait = rate_limited[0][1]
+    others = [e for e in events if e[2] != 0]
+    paused_later = sorted(e[0] for e in events if e[2] == 0 and e[0] > told_to_wait)
+    # The other hosts carried on after the 429...
+    assert any(e[0] > told_to_wait for e in others)
+    last_other_done = max(e[1] for e in others)
+    # ...and finished while host 0 waited: at most the request already past the gate when the
+    # 429 came back (per_host - 1 of them) reached host 0 before the others were all done.
+    assert sum(t < last_other_done for t in paused_later) <= per_host - 1
+    assert paused_later[-1] > last_other_done
+    report = json.loads((tmp_path / "reports" / "latest.json").read_text())
+    assert {link["status"] for link in report["links"]} == {"ok"}
