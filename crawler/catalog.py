@@ -15,9 +15,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 
 from crawler.model import SessionInfo
 
@@ -97,15 +103,6 @@ def is_http_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-class _Constructor(RoundTripConstructor):
-    """Keeps timestamps as text, so an impossible date is reported with its line, not raised."""
-
-
-_Constructor.add_constructor(
-    "tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node)
-)
-
-
 def load(path: str | Path) -> Catalog:
     """Read and validate a catalogue file; raise ``CatalogError`` listing every problem."""
     path = Path(path)
@@ -123,21 +120,140 @@ def load(path: str | Path) -> Catalog:
 
 def parse(text: str, *, path: Path | None = None, display_name: str = "catalog.yaml") -> Catalog:
     """Validate catalogue text; ``display_name`` prefixes every problem line."""
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _Constructor
+    validator = _Validator(display_name, path or Path(display_name))
     try:
-        data = yaml.load(text)
+        data = _Tree(text, validator).build()
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{display_name}:{mark.line + 1}:{mark.column + 1}" if mark else display_name
         what = exc.problem or exc.context or "invalid YAML"
         hint = ""
-        if "\t" in text and "'\\t'" in str(exc):
+        if mark and "\t" in _line(text, mark.line)[: mark.column + 1]:
             hint = " (YAML does not allow tabs for indentation: indent with spaces)"
         raise CatalogError([f"{where}: YAML syntax: {what}{hint}"]) from None
     except YAMLError as exc:
         raise CatalogError([f"{display_name}: YAML syntax: {exc}"]) from None
-    return _Validator(display_name, path or Path(display_name)).run(data)
+    return validator.run(data)
+
+
+def _line(text: str, index: int) -> str:
+    lines = text.splitlines()
+    return lines[index] if 0 <= index < len(lines) else ""
+
+
+class YMap(dict):
+    """A YAML mapping with the position of the mapping, of each key and of each value."""
+
+    def __init__(self, at: Position):
+        super().__init__()
+        self.at = at
+        self.key_at: dict[Any, Position] = {}
+        self.value_at: dict[Any, Position] = {}
+
+
+class YSeq(list):
+    """A YAML sequence with the position of the sequence and of each item."""
+
+    def __init__(self, at: Position):
+        super().__init__()
+        self.at = at
+        self.item_at: list[Position] = []
+
+
+class _Streamed:
+    """Stands for the ``sessions`` list, whose items were validated one by one as they were read."""
+
+    def __init__(self, at: Position):
+        self.at = at
+
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+def _at(event: Any) -> Position:
+    return Position(event.start_mark.line + 1, event.start_mark.column + 1)
+
+
+class _Tree:
+    """Builds plain values with positions from the YAML *event* stream.
+
+    Events, not a node tree or ruamel's round-trip objects: with the C parser
+    (ruamel.yaml.clib) a 100,000-link catalogue loads in about a second and a few MB, since each
+    session is validated and dropped as soon as its mapping ends. Scalars stay text (a date is
+    validated as text, so an impossible one is reported with its line); only YAML's nulls
+    become None.
+    """
+
+    def __init__(self, text: str, validator: _Validator):
+        self.events = iter(YAML(typ="safe", pure=False).parse(text))
+        self.validator = validator
+        self.anchors: dict[str, Any] = {}
+
+    def build(self) -> Any:
+        data: Any = None
+        for event in self.events:
+            if isinstance(event, MappingStartEvent | SequenceStartEvent | ScalarEvent):
+                if data is not None:
+                    self.validator.problem(_at(event), "", "only one YAML document is allowed")
+                    break
+                data = self.value(event, top=True)
+        return data
+
+    def value(self, event: Any, *, top: bool = False, stream_items: bool = False) -> Any:
+        if isinstance(event, ScalarEvent):
+            plain = not event.style
+            out: Any = None if plain and event.value in _NULLS else event.value
+        elif isinstance(event, AliasEvent):
+            if event.anchor not in self.anchors:
+                self.validator.problem(_at(event), "", f"unknown alias *{event.anchor}")
+            return self.anchors.get(event.anchor)
+        elif isinstance(event, MappingStartEvent):
+            out = self.mapping(event, top=top)
+        elif isinstance(event, SequenceStartEvent):
+            out = self.sequence(event, stream_items=stream_items)
+        else:  # pragma: no cover - the parser yields nothing else inside a document
+            raise YAMLError(f"unexpected {type(event).__name__}")
+        if getattr(event, "anchor", None):
+            self.anchors[event.anchor] = out
+        return out
+
+    def mapping(self, start: Any, *, top: bool) -> YMap:
+        out = YMap(_at(start))
+        for event in self.events:
+            if isinstance(event, MappingEndEvent):
+                return out
+            key_at = _at(event)
+            key = self.value(event)
+            if not isinstance(key, str):
+                self.validator.problem(key_at, "", "a key must be plain text")
+                key = repr(key)
+            value_event = next(self.events)
+            value_at = _at(value_event)
+            # The top-level sessions list is validated item by item as it streams past.
+            value = self.value(value_event, stream_items=top and key == "sessions")
+            if key in out.key_at:
+                self.validator.problem(
+                    key_at, "", f"duplicate key {key!r} (first on line {out.key_at[key].line})"
+                )
+                continue
+            out[key] = value
+            out.key_at[key] = key_at
+            out.value_at[key] = value_at
+        raise YAMLError("unexpected end of the YAML stream")  # pragma: no cover
+
+    def sequence(self, start: Any, *, stream_items: bool) -> YSeq | _Streamed:
+        out = YSeq(_at(start))
+        for index, event in enumerate(self.events):
+            if isinstance(event, SequenceEndEvent):
+                return _Streamed(out.at) if stream_items else out
+            item_at = _at(event)
+            item = self.value(event)
+            if stream_items:
+                self.validator.add_session(item, item_at, index)
+            else:
+                out.append(item)
+                out.item_at.append(item_at)
+        raise YAMLError("unexpected end of the YAML stream")  # pragma: no cover
 
 
 class _Validator:
@@ -145,6 +261,8 @@ class _Validator:
         self.name = name
         self.path = path
         self.problems: list[tuple[int, int, str]] = []
+        self.sessions: list[Session] = []
+        self.seen: dict[tuple[str, Any], int] = {}
 
     def problem(self, pos: Position | None, who: str, what: str) -> None:
         where = f"{self.name}:{pos.line}:{pos.column}" if pos else self.name
@@ -156,7 +274,7 @@ class _Validator:
         return CatalogError([text for _, _, text in sorted(self.problems)])
 
     def run(self, data: Any) -> Catalog:
-        if not isinstance(data, CommentedMap):
+        if not isinstance(data, YMap):
             self.problem(
                 Position(1, 1), "", "the catalogue must be a mapping with `study` and `sessions`"
             )
@@ -168,17 +286,19 @@ class _Validator:
                 )
 
         title, repository = self.study(data)
-        sessions = self.sessions(data)
+        self.check_sessions(data)
         if self.problems:
             raise self.fail()
-        return Catalog(path=self.path, title=title, repository=repository, sessions=tuple(sessions))
+        return Catalog(
+            path=self.path, title=title, repository=repository, sessions=tuple(self.sessions)
+        )
 
-    def study(self, data: CommentedMap) -> tuple[str, str | None]:
+    def study(self, data: YMap) -> tuple[str, str | None]:
         study = data.get("study")
         if study is None:
             self.problem(Position(1, 1), "", "study: missing (needs at least a title)")
             return "", None
-        if not isinstance(study, CommentedMap):
+        if not isinstance(study, YMap):
             self.problem(_value_pos(data, "study"), "", "study: must be a mapping with a title")
             return "", None
         for key in study:
@@ -201,36 +321,31 @@ class _Validator:
             )
         return title, repository if isinstance(repository, str) else None
 
-    def sessions(self, data: CommentedMap) -> list[Session]:
+    def check_sessions(self, data: YMap) -> None:
         raw = data.get("sessions")
         if raw is None:
             self.problem(Position(1, 1), "", "sessions: missing (a list of talks)")
-            return []
-        if not isinstance(raw, CommentedSeq):
+        elif not isinstance(raw, _Streamed):  # a list was validated while it was read
             self.problem(_value_pos(data, "sessions"), "", "sessions: must be a list")
-            return []
-        sessions: list[Session] = []
-        seen: dict[tuple[str, Any], int] = {}
-        for index, item in enumerate(raw):
-            at = _item_pos(raw, index)
-            session = self.session(item, at, index)
-            if session is None:
-                continue
-            dup_key = (session.title.casefold(), session.date)
-            if dup_key in seen:
-                self.problem(
-                    at,
-                    f'session "{session.title}": ',
-                    f"duplicate session: same title and date as the one on line {seen[dup_key]}"
-                    " (remove one)",
-                )
-            else:
-                seen[dup_key] = at.line
-                sessions.append(session)
-        return sessions
+
+    def add_session(self, item: Any, at: Position, index: int) -> None:
+        session = self.session(item, at, index)
+        if session is None:
+            return
+        dup_key = (session.title.casefold(), session.date)
+        if dup_key in self.seen:
+            self.problem(
+                at,
+                f'session "{session.title}": ',
+                f"duplicate session: same title and date as the one on line {self.seen[dup_key]}"
+                " (remove one)",
+            )
+        else:
+            self.seen[dup_key] = at.line
+            self.sessions.append(session)
 
     def session(self, item: Any, at: Position, index: int) -> Session | None:
-        if not isinstance(item, CommentedMap):
+        if not isinstance(item, YMap):
             self.problem(at, f"session #{index + 1}: ", "must be a mapping (title, date, …)")
             return None
         title = item.get("title")
@@ -281,15 +396,11 @@ class _Validator:
             video_at=_value_pos(item, "video") if urls["video"] else None,
         )
 
-    def date(self, item: CommentedMap, label: str, at: Position) -> dt.date | None:
+    def date(self, item: YMap, label: str, at: Position) -> dt.date | None:
         if "date" not in item or item["date"] is None:
             self.problem(at, label, "date: missing (write it as YYYY-MM-DD)")
             return None
         value = item["date"]
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
         try:
             return dt.date.fromisoformat(str(value))
         except ValueError:
@@ -298,17 +409,17 @@ class _Validator:
             )
             return None
 
-    def presenters(self, item: CommentedMap, label: str) -> tuple[Presenter, ...]:
+    def presenters(self, item: YMap, label: str) -> tuple[Presenter, ...]:
         raw = item.get("presenters")
         if raw is None:
             return ()
-        if not isinstance(raw, CommentedSeq):
+        if not isinstance(raw, YSeq):
             self.problem(_value_pos(item, "presenters"), label, "presenters: must be a list")
             return ()
         out = []
         for i, person in enumerate(raw):
             pos = _item_pos(raw, i)
-            if not isinstance(person, CommentedMap):
+            if not isinstance(person, YMap):
                 self.problem(pos, label, f"presenters[{i}]: must be a mapping with a name")
                 continue
             for key in person:
@@ -349,28 +460,16 @@ class _Validator:
         return tuple(out)
 
 
-def _key_pos(mapping: CommentedMap, key: Any) -> Position:
-    try:
-        line, col = mapping.lc.key(key)
-        return Position(line + 1, col + 1)
-    except (KeyError, TypeError, AttributeError):
-        return Position(mapping.lc.line + 1, mapping.lc.col + 1)
+def _key_pos(mapping: YMap, key: Any) -> Position:
+    return mapping.key_at.get(key, mapping.at)
 
 
-def _value_pos(mapping: CommentedMap, key: Any) -> Position:
-    try:
-        line, col = mapping.lc.value(key)
-        return Position(line + 1, col + 1)
-    except (KeyError, TypeError, AttributeError):
-        return _key_pos(mapping, key)
+def _value_pos(mapping: YMap, key: Any) -> Position:
+    return mapping.value_at.get(key) or _key_pos(mapping, key)
 
 
-def _item_pos(seq: CommentedSeq, index: int) -> Position:
-    try:
-        line, col = seq.lc.item(index)
-        return Position(line + 1, col + 1)
-    except (KeyError, TypeError, AttributeError, IndexError):
-        return Position(seq.lc.line + 1, seq.lc.col + 1)
+def _item_pos(seq: YSeq, index: int) -> Position:
+    return seq.item_at[index] if index < len(seq.item_at) else seq.at
 
 
 def session_infos(catalog: Catalog) -> list[SessionInfo]:
