@@ -35,13 +35,13 @@ PRESENTER_KEYS = {"name", "email", "url"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Position:
     line: int  # 1-based
     column: int  # 1-based
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Presenter:
     name: str
     email: str | None = None
@@ -49,7 +49,7 @@ class Presenter:
     url_at: Position | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Session:
     id: str  # date + slug of the title: stable across reorderings and URL edits
     title: str
@@ -62,7 +62,7 @@ class Session:
     video_at: Position | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Catalog:
     path: Path
     title: str

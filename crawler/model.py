@@ -45,7 +45,7 @@ class LinkKind(enum.StrEnum):
     GENERIC = "generic"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """One URL of the catalogue, where it stands and what it is."""
 
@@ -60,7 +60,7 @@ class Link:
     column: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hop:
     """One step of a redirect chain the crawler followed itself."""
 
@@ -68,7 +68,7 @@ class Hop:
     status: int
 
 
-@dataclass
+@dataclass(slots=True)
 class LinkResult:
     """The verdict on one link, with everything a report needs to explain it."""
 
@@ -98,7 +98,7 @@ class LinkResult:
 Severity = Literal["error", "warning", "notice"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A problem that is about the catalogue rather than about one server's answer.
 
@@ -159,7 +159,7 @@ class Finding:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Duplicate:
     """One canonical link used in more than one place of the catalogue."""
 
@@ -169,7 +169,7 @@ class Duplicate:
     links: tuple[Link, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionInfo:
     """What reports show of a session (a plain copy, so reports need not import the catalogue)."""
 
@@ -180,7 +180,7 @@ class SessionInfo:
     line: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class RunReport:
     """Everything one run found: what every report format renders and history compares."""
 
@@ -200,7 +200,7 @@ class RunReport:
     changes: Changes | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Changes:
     """Differences against the previous report (empty lists on a first run)."""
 
