@@ -19,7 +19,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import TracebackType
@@ -447,6 +447,13 @@ class Engine:
         return next((s for s in self._services if s.handles(link)), None)
 
     # -- one hop: safety, limits, retries ------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def host_slot(self, url: str) -> AsyncIterator[None]:
+        gate = self._gates.setdefault(_host_key(httpx.URL(url)), _HostGate(self.settings.per_host))
+        async with gate.slots:
+            await self._wait_turn(gate)
+            yield
 
     async def guard(self, url: str) -> FetchResult | None:
         verdict = await self._guard(url)

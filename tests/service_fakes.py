@@ -7,6 +7,7 @@ an unscripted request fails the test loudly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -60,6 +61,11 @@ class FakeContext:
 
     def proxy_for(self, url: str) -> str | None:
         return None
+
+    @contextlib.asynccontextmanager
+    async def host_slot(self, url: str):
+        self.slots_taken = getattr(self, "slots_taken", 0) + 1
+        yield
 
     async def guard(self, url: str) -> FetchResult | None:
         return None

@@ -810,3 +810,25 @@ def test_guard_tells_services_that_open_their_own_connections_what_stops_a_url()
             return await e.guard("http://inside.example/video")
 
     assert asyncio.run(allowed()) is None
+
+
+def test_host_slot_holds_the_per_host_limit_for_libraries_with_their_own_connections():
+    """yt-dlp runs inside host_slot: with per_host=1 two holders on one host never overlap."""
+    inside: dict[str, int] = {}
+    most: dict[str, int] = {}
+
+    async def hold(e: Engine, url: str) -> None:
+        host = httpx.URL(url).host
+        async with e.host_slot(url):
+            inside[host] = inside.get(host, 0) + 1
+            most[host] = max(most.get(host, 0), inside[host])
+            await asyncio.sleep(0.01)
+            inside[host] -= 1
+
+    async def main() -> None:
+        async with engine(Settings(per_host=1)) as e:
+            urls = ["https://a.example/1", "https://a.example/2", "https://b.example/1"] * 2
+            await asyncio.gather(*(hold(e, u) for u in urls))
+
+    asyncio.run(main())
+    assert most == {"a.example": 1, "b.example": 1}

@@ -8,6 +8,7 @@ exactly as ``YoutubeDL.extract_info`` wraps an ``ExtractorError``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import json
@@ -175,6 +176,11 @@ class FakeContext:
 
     def proxy_for(self, url: str) -> str | None:
         return self.proxy
+
+    @contextlib.asynccontextmanager
+    async def host_slot(self, url: str):
+        self.slots_taken = getattr(self, "slots_taken", 0) + 1
+        yield
 
     async def guard(self, url: str) -> FetchResult | None:
         # The engine's guard, judging host names without lookups (literal IPs, local names).
@@ -494,6 +500,29 @@ def test_network_errors_do_not_try_oembed(fake_ydl):
     ctx = FakeContext()
     assert check(video_link(), ctx).network_error
     assert ctx.requested == []
+
+
+def test_a_dropped_connection_is_tried_once_more_inside_the_hosts_slot(fake_ydl):
+    outcomes = [network_error()]
+
+    def script(url):
+        if outcomes:
+            raise outcomes.pop()
+        return {"_type": "video", "id": VIDEO_ID, "title": "MobileViT", "duration": 60}
+
+    fake_ydl.script = script
+    ctx = FakeContext()
+    result = check(video_link(), ctx)
+    assert result.status is Status.OK and result.duration == 60
+    assert len(fake_ydl.instances[0].calls) == 2
+    assert ctx.slots_taken == 2  # yt-dlp ran inside the host's slot, both times
+
+
+def test_a_network_failure_twice_is_unverified(fake_ydl):
+    fake_ydl.script = network_error()
+    result = check(video_link(), FakeContext())
+    assert result.status is Status.UNVERIFIED and result.network_error
+    assert len(fake_ydl.instances[0].calls) == 2
 
 
 # --- the metadata cache ----------------------------------------------------------------------

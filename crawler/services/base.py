@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import http
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -95,6 +96,11 @@ class CheckContext(Protocol):
 
     def previous(self, link: Link) -> LinkResult | None:
         """The previous run's result for this link, if any (a metadata cache)."""
+        ...
+
+    def host_slot(self, url: str) -> AbstractAsyncContextManager[None]:
+        """Hold one of ``url``'s host slots (after its Retry-After pause) while a library that
+        opens its own connections (yt-dlp) talks to it, so per-host limits hold for it too."""
         ...
 
     async def guard(self, url: str) -> FetchResult | None:

@@ -239,10 +239,18 @@ class YouTubeService(Service):
         ca_bundle = ctx.ca_bundle
         settings = ctx.settings
         try:
-            extraction = await asyncio.wait_for(
-                ctx.run_blocking(self._extract, url, proxy, ca_bundle, settings.read_timeout),
-                timeout=settings.link_timeout,
-            )
+            async with asyncio.timeout(settings.link_timeout):
+                # A connection the server dropped is worth one more try (the engine retries
+                # its own requests; yt-dlp's are retried here).
+                for _ in range(2):
+                    # One of the host's slots while yt-dlp talks to it: per-host limits and
+                    # Retry-After pauses hold for yt-dlp's own connections too.
+                    async with ctx.host_slot(url):
+                        extraction = await ctx.run_blocking(
+                            self._extract, url, proxy, ca_bundle, settings.read_timeout
+                        )
+                    if not extraction.network:
+                        break
         except TimeoutError:
             return LinkResult(
                 link=link,
