@@ -33,6 +33,7 @@ Exit codes:
   3  nothing broken, but some links could not be verified (e.g. no network)
   130  interrupted; previous reports left untouched"""
 
+MAX_WARNINGS_SHOWN = 20
 FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
 
 
@@ -274,10 +275,18 @@ class Output:
         counts = Counter(r.status for r in report.results)
         errors = [f for f in report.findings if f.severity == "error"]
         warnings = [f for f in report.findings if f.severity != "error"]
-        # Quiet keeps the problems (errors) and drops the warnings.
-        shown = errors if self.quiet else [*errors, *warnings]
-        for f in sorted(shown, key=lambda f: (f.severity != "error", f.line)):
+        # Quiet keeps the problems (errors) and drops the warnings; a big catalogue's thousands
+        # of warnings are summed up after the first few (all of them are in the reports).
+        for f in sorted(errors, key=lambda f: f.line):
             click.echo(finding_line(f, report.catalog_path))
+        if not self.quiet:
+            limit = len(warnings) if self.verbose else MAX_WARNINGS_SHOWN
+            for f in sorted(warnings, key=lambda f: f.line)[:limit]:
+                click.echo(finding_line(f, report.catalog_path))
+            if len(warnings) > limit:
+                click.echo(
+                    f"… and {len(warnings) - limit} more warnings (-v or the report lists all)"
+                )
         if report.network_unreachable:
             checked = sum(1 for r in report.results if r.status is not Status.SKIPPED)
             click.echo(

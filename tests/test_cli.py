@@ -246,3 +246,18 @@ def test_two_runs_count_failures_escalate_with_fail_after_and_report_recovery(ht
     md = (tmp_path / "reports" / "latest.md").read_text()
     changes = md.split("## Changes since the last run", 1)[1].split("\n## ", 1)[0]
     assert "ecovered" in changes and url in changes
+
+
+def test_many_warnings_are_summed_up_after_the_first_twenty(tmp_path):
+    sessions = "".join(
+        f"  - {{title: 'Talk {i}', date: 2021-01-01, slides: 'https://example.org/{i}.pdf'}}\n"
+        for i in range(30)
+    )
+    (tmp_path / "catalog.yaml").write_text("study: {title: S}\nsessions:\n" + sessions)
+    run = crawler("check", "--offline", "--no-report", cwd=tmp_path)
+    assert run.returncode == 0
+    lines = run.stdout.splitlines()
+    assert sum(": warning: missing-video:" in ln for ln in lines) == 20
+    assert "… and 10 more warnings (-v or the report lists all)" in lines
+    verbose = crawler("check", "--offline", "--no-report", "-v", cwd=tmp_path)
+    assert sum(": warning: missing-video:" in ln for ln in verbose.stdout.splitlines()) == 30
