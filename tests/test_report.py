@@ -53,10 +53,11 @@ def test_rendering_error_leaves_old_reports_intact(tmp_path, monkeypatch):
     _old_reports(tmp_path)
 
     def explode(report):
+        yield '{\n  "schema_version": 1'
         raise RuntimeError("renderer bug")
 
-    # The JSON is rendered last: the other two are already rendered when it fails.
-    monkeypatch.setattr(json_report, "render", explode)
+    # The JSON is streamed last, into its temp file: it fails halfway through writing.
+    monkeypatch.setattr(json_report, "chunks", explode)
     with pytest.raises(RuntimeError, match="renderer bug"):
         report_layer.write_reports(sample_report(), tmp_path)
     assert _contents(tmp_path) == OLD

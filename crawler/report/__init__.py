@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from crawler.model import RunReport
@@ -23,20 +24,20 @@ from crawler.report import json as json_report
 FILES = ("latest.md", "badge.json", "latest.json")  # replacement order: latest.json last
 
 
-def render_all(report: RunReport) -> dict[str, str]:
-    """Every report file's text, by file name."""
+def render_all(report: RunReport) -> dict[str, Iterable[str]]:
+    """Every report file's text (or its pieces, streamed to the file), by file name."""
     return {
-        "latest.md": markdown.render(report),
-        "badge.json": badge.render(report),
-        "latest.json": json_report.render(report),
+        "latest.md": [markdown.render(report)],
+        "badge.json": [badge.render(report)],
+        "latest.json": json_report.chunks(report),  # 100 MB at 100,000 links: streamed
     }
 
 
-def _write_temp(directory: Path, name: str, text: str) -> Path:
+def _write_temp(directory: Path, name: str, text: str | Iterable[str]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            fh.writelines([text] if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -78,7 +79,8 @@ def atomic_write(path: Path, text: str) -> None:
 def write_reports(report: RunReport, out_dir: Path) -> list[Path]:
     """Write latest.md, badge.json and latest.json into ``out_dir`` (created if needed)."""
     out_dir = Path(out_dir)
-    texts = render_all(report)  # may raise: nothing touched yet
+    texts = render_all(report)  # may raise (and so may the JSON while it streams to its temp
+    # file): either way before the first rename, so nothing is touched yet
     out_dir.mkdir(parents=True, exist_ok=True)
     temps: dict[str, Path] = {}
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,21 +91,48 @@ def _ref(r: LinkResult) -> dict[str, Any]:
     return {**_link_fields(r.link), "line": r.link.line}
 
 
-def to_dict(report: RunReport) -> dict[str, Any]:
-    """The report as plain JSON-able data, keys in a fixed order."""
+def _duplicate(d: Duplicate) -> dict[str, Any]:
+    return {
+        "key": d.key,
+        "urls": list(d.urls),
+        "sessions": list(d.sessions),
+        "links": [{**_link_fields(link), **_link_identity(link)} for link in d.links],
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "kind": f.kind,
+        "severity": f.severity,
+        "session": f.session_id,
+        "session_title": f.session_title,
+        "session_date": f.session_date,
+        "field": f.field,
+        "url": f.url,
+        "message": f.message,
+        "fix": f.fix,
+        "line": f.line,
+    }
+
+
+def _changes(report: RunReport) -> dict[str, Any] | None:
+    if report.changes is None:
+        return None
+    c = report.changes
+    return {
+        "baseline_at": c.baseline_at,
+        "newly_broken": [_ref(r) for r in c.newly_broken],
+        "recovered": [_ref(r) for r in c.recovered],
+        "new_sessions": [s.id for s in c.new_sessions],
+        "removed_sessions": [s.id for s in c.removed_sessions],
+        # Removed sessions are not in "sessions" any more: keep what is known of them.
+        "removed_session_info": [_session(s) for s in c.removed_sessions],
+    }
+
+
+def _parts(report: RunReport) -> dict[str, Any]:
+    """Every top-level key in its fixed order; the long lists as lazy iterables."""
     summary = summarize(report)
-    changes = None
-    if report.changes is not None:
-        c = report.changes
-        changes = {
-            "baseline_at": c.baseline_at,
-            "newly_broken": [_ref(r) for r in c.newly_broken],
-            "recovered": [_ref(r) for r in c.recovered],
-            "new_sessions": [s.id for s in c.new_sessions],
-            "removed_sessions": [s.id for s in c.removed_sessions],
-            # Removed sessions are not in "sessions" any more: keep what is known of them.
-            "removed_session_info": [_session(s) for s in c.removed_sessions],
-        }
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": report.generated_at,
@@ -124,39 +152,51 @@ def to_dict(report: RunReport) -> dict[str, Any]:
             "duplicated": summary.duplicated,
             "findings": summary.findings,
         },
-        "sessions": [_session(s) for s in report.sessions],
-        "links": [_result(r) for r in report.results],
-        "duplicates": [
-            {
-                "key": d.key,
-                "urls": list(d.urls),
-                "sessions": list(d.sessions),
-                "links": [{**_link_fields(link), **_link_identity(link)} for link in d.links],
-            }
-            for d in report.duplicates
-        ],
-        "findings": [
-            {
-                "kind": f.kind,
-                "severity": f.severity,
-                "session": f.session_id,
-                "session_title": f.session_title,
-                "session_date": f.session_date,
-                "field": f.field,
-                "url": f.url,
-                "message": f.message,
-                "fix": f.fix,
-                "line": f.line,
-            }
-            for f in report.findings
-        ],
-        "changes": changes,
+        "sessions": map(_session, report.sessions),
+        "links": map(_result, report.results),
+        "duplicates": map(_duplicate, report.duplicates),
+        "findings": map(_finding, report.findings),
+        "changes": _changes(report),
     }
 
 
+_RECORD_LISTS = ("sessions", "links", "duplicates", "findings")
+
+
+def to_dict(report: RunReport) -> dict[str, Any]:
+    """The report as plain JSON-able data, keys in a fixed order."""
+    return {
+        key: list(value) if key in _RECORD_LISTS else value for key, value in _parts(report).items()
+    }
+
+
+def _dump(value: Any, **kwargs: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, **kwargs)
+
+
+def chunks(report: RunReport) -> Iterator[str]:
+    """``latest.json`` text in pieces, one record of each long list per line.
+
+    One line per link keeps a nightly diff to one line per changed link, and streaming the
+    pieces to the file means 100,000 links never sit in memory as one string.
+    """
+    yield "{"
+    for index, (key, value) in enumerate(_parts(report).items()):
+        yield ("\n" if index == 0 else ",\n") + f"  {_dump(key)}: "
+        if key not in _RECORD_LISTS:
+            yield _dump(value, indent=2).replace("\n", "\n  ")
+            continue
+        empty = True
+        for record in value:
+            yield ("[\n    " if empty else ",\n    ") + _dump(record)
+            empty = False
+        yield "[]" if empty else "\n  ]"
+    yield "\n}\n"
+
+
 def render(report: RunReport) -> str:
-    """``latest.json`` text: indent 2, UTF-8 as is, trailing newline."""
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """``latest.json`` as one string (see ``chunks``)."""
+    return "".join(chunks(report))
 
 
 # ---------------------------------------------------------------------------- from JSON
