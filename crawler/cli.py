@@ -37,6 +37,19 @@ MAX_WARNINGS_SHOWN = 20
 FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
 
 
+report_dir_option = click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("reports"),
+    show_default=True,
+    help="Where latest.md, latest.json and badge.json are written; its latest.json is the "
+    "previous run (history).",
+)
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="Print only problems and the summary line."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crawler")
 def main() -> None:
@@ -52,13 +65,7 @@ def main() -> None:
     show_default=True,
     help="The catalogue to check.",
 )
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("reports"),
-    show_default=True,
-    help="Where latest.md, latest.json and badge.json are written.",
-)
+@report_dir_option
 @click.option("--offline", is_flag=True, help="Check the catalogue only; touch no network.")
 @click.option(
     "--allow-private",
@@ -105,7 +112,7 @@ def main() -> None:
     is_flag=True,
     help="Write no report files (the previous report is still read as history).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print only problems and the summary line.")
+@quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Print every link and debug logs.")
 def check(
     catalog_path: Path,
@@ -202,14 +209,8 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
 @click.argument(
     "parts", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
 )
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("reports"),
-    show_default=True,
-    help="Where the merged reports are written (its latest.json is the previous run).",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Print only problems and the summary line.")
+@report_dir_option
+@quiet_option
 def merge(parts: tuple[Path, ...], report_dir: Path, quiet: bool) -> None:
     """Merge the partial reports of `check --shard K/N` runs into one report."""
     from crawler import history

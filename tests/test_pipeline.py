@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import crawler
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
@@ -73,16 +72,6 @@ def test_shard_parsing_and_stable_slices():
     # Inserting links does not move the others: ownership depends on the link's key only.
     more = [make_link("new", "N", "2020-01-01", "slides", "https://example.org/new.pdf"), *links]
     assert [next(s for s in shards if s.owns(lk)) for lk in more[1:]] == [o[0] for o in owners]
-
-
-def crawler(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 @pytest.fixture
