@@ -117,3 +117,16 @@ def test_atomic_write_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
         report_layer.atomic_write(target, "second\n")
     assert target.read_text() == "first\n"
     assert [p.name for p in target.parent.iterdir()] == ["shard-1-of-2.json"]
+
+
+def test_reports_get_ordinary_file_permissions_not_mkstemps_private_ones(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        report_layer.write_reports(sample_report(), tmp_path)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {"latest.md": 0o644, "latest.json": 0o644, "badge.json": 0o644}

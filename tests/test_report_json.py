@@ -145,3 +145,24 @@ def test_to_dict_does_not_share_state_with_the_report():
     data["links"][0]["redirects"].append({"url": "x", "status": 1})
     data["sessions"][0]["presenters"].append("someone")
     assert report == before
+
+
+def test_load_reads_links_line_by_line_and_falls_back_for_other_layouts(tmp_path):
+    report = sample_report()
+    ours = tmp_path / "latest.json"
+    ours.write_text(json_report.render(report), encoding="utf-8")
+    reindented = tmp_path / "reindented.json"  # as another tool would rewrite it
+    reindented.write_text(json.dumps(json.loads(ours.read_text()), indent=4), encoding="utf-8")
+    assert json_report._read_links_by_line(ours) is not None
+    assert json_report._read_links_by_line(reindented) is None
+    assert json_report.load(ours) == report == json_report.load(reindented)
+
+
+def test_a_bad_link_line_is_named(tmp_path):
+    path = tmp_path / "latest.json"
+    lines = json_report.render(sample_report()).splitlines(keepends=True)
+    first_link = lines.index('  "links": [\n') + 2  # the second link
+    lines[first_link] = lines[first_link].replace('"status": "', '"status": "fine-', 1)
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"latest.json: report.links\[1\].status: unknown status"):
+        json_report.load(path)

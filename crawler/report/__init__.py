@@ -33,9 +33,18 @@ def render_all(report: RunReport) -> dict[str, Iterable[str]]:
     }
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def _write_temp(directory: Path, name: str, text: str | Iterable[str]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); a report is as readable as any file the
+        # user creates (0666 less the umask), like the one it replaces would have been.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.writelines([text] if isinstance(text, str) else text)
             fh.flush()

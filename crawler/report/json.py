@@ -379,8 +379,12 @@ def _read_changes(rd: _Reader, results: list[LinkResult], sessions: list[Session
     )
 
 
-def from_dict(data: Any) -> RunReport:
-    """Rebuild a ``RunReport`` from ``to_dict`` output; ``ValueError`` names what is wrong."""
+def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunReport:
+    """Rebuild a ``RunReport`` from ``to_dict`` output; ``ValueError`` names what is wrong.
+
+    ``results``: the links already read (``load`` reads them line by line), instead of
+    ``data["links"]``.
+    """
     rd = _Reader(data, "report")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
@@ -393,10 +397,11 @@ def from_dict(data: Any) -> RunReport:
         _read_session(_Reader(item, f"report.sessions[{i}]"))
         for i, item in enumerate(rd.items("sessions"))
     ]
-    results = [
-        _read_result(_Reader(item, f"report.links[{i}]"))
-        for i, item in enumerate(rd.items("links"))
-    ]
+    if results is None:
+        results = [
+            _read_result(_Reader(item, f"report.links[{i}]"))
+            for i, item in enumerate(rd.items("links"))
+        ]
     duplicates = []
     for i, item in enumerate(rd.items("duplicates")):
         dr = _Reader(item, f"report.duplicates[{i}]")
@@ -449,14 +454,55 @@ def from_dict(data: Any) -> RunReport:
     )
 
 
+_LINKS_OPEN = '  "links": [\n'
+_LIST_CLOSE = ("  ]\n", "  ],\n")
+
+
+def _read_links_by_line(path: Path) -> tuple[str, list[LinkResult]] | None:
+    """The report without its links, and the links, read one line at a time.
+
+    ``chunks`` writes one link per line; reading them the same way means a 100,000-link
+    previous report never exists as one big tree of dicts (that tree was the peak of a second
+    run's memory). None when the file is not laid out that way (edited by hand, re-indented by
+    another tool): then the caller parses it whole.
+    """
+    skeleton: list[str] = []
+    results: list[LinkResult] | None = None
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line != _LINKS_OPEN:
+                skeleton.append(line)
+                continue
+            skeleton.append('  "links": []')
+            results = []
+            for index, record in enumerate(fh):
+                if record in _LIST_CLOSE:
+                    skeleton.append(record[3:])  # the "," or nothing, and the newline
+                    break
+                try:
+                    item = json.loads(record.strip().removesuffix(","))
+                except json.JSONDecodeError:
+                    return None
+                results.append(_read_result(_Reader(item, f"report.links[{index}]")))
+            else:
+                return None
+    return None if results is None else ("".join(skeleton), results)
+
+
 def load(path: Path) -> RunReport:
     """Read a ``latest.json``; ``ValueError`` (or ``OSError``) when it cannot be used."""
     try:
+        by_line = _read_links_by_line(Path(path))
+        if by_line is not None:
+            text, results = by_line
+            return from_dict(json.loads(text), results=results)
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not JSON: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     try:
         return from_dict(data)
     except ValueError as exc:
