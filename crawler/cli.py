@@ -98,7 +98,8 @@ def main() -> None:
     type=click.IntRange(1, 1000),
     default=1,
     show_default=True,
-    help="Treat a link as a problem once it stayed unverified this many runs in a row.",
+    help="Escalate a link to a problem (exit 1) once it stayed unverified this many runs in "
+    "a row; 1 never escalates (unverified alone exits 3).",
 )
 @click.option(
     "--shard",
