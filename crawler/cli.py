@@ -87,6 +87,14 @@ def main() -> None:
     help="Requests in flight per host.",
 )
 @click.option(
+    "--min-interval",
+    type=click.FloatRange(0, 60),
+    default=0.0,
+    show_default=True,
+    help="Seconds between request starts to one host (YouTube, GitHub and SlideShare have "
+    "gentler built-in limits).",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(0.1, 600),
     default=20.0,
@@ -122,6 +130,7 @@ def check(
     allow_private: bool,
     concurrency: int,
     per_host: int,
+    min_interval: float,
     timeout: float,
     fail_after: int,
     shard_text: str | None,
@@ -145,6 +154,7 @@ def check(
     settings = Settings(
         concurrency=concurrency,
         per_host=per_host,
+        min_interval=min_interval,
         connect_timeout=timeout,
         read_timeout=timeout,
         allow_private=allow_private,

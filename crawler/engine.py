@@ -40,7 +40,7 @@ from tenacity import (
 import crawler
 from crawler import safety
 from crawler.model import Hop, Link, LinkResult, Status
-from crawler.services.base import FetchErrorKind, FetchResult, Service, Settings
+from crawler.services.base import FetchErrorKind, FetchResult, HostLimits, Service, Settings
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,9 @@ class _Answer:
 class _HostGate:
     """Per-host politeness: requests in flight, spacing between starts, a shared pause."""
 
-    def __init__(self, per_host: int) -> None:
+    def __init__(self, per_host: int, min_interval: float) -> None:
         self.slots = asyncio.Semaphore(max(1, per_host))
+        self.min_interval = min_interval
         self.next_start = 0.0  # monotonic time the next request may start (min_interval)
         self.not_before = 0.0  # monotonic time a Retry-After pause ends
 
@@ -439,18 +440,21 @@ class Engine:
                 link, Status.UNVERIFIED, f"internal error: {type(exc).__name__}: {exc}"
             )
 
-    def _service_for(self, link: Link) -> Service | None:
+    def _services_list(self) -> Sequence[Service]:
         if self._services is None:
             from crawler.services.registry import default_services
 
             self._services = default_services()
-        return next((s for s in self._services if s.handles(link)), None)
+        return self._services
+
+    def _service_for(self, link: Link) -> Service | None:
+        return next((s for s in self._services_list() if s.handles(link)), None)
 
     # -- one hop: safety, limits, retries ------------------------------------------------
 
     @contextlib.asynccontextmanager
     async def host_slot(self, url: str) -> AsyncIterator[None]:
-        gate = self._gates.setdefault(_host_key(httpx.URL(url)), _HostGate(self.settings.per_host))
+        gate = self._gate(httpx.URL(url))
         async with gate.slots:
             await self._wait_turn(gate)
             yield
@@ -562,7 +566,7 @@ class Engine:
     ) -> _Answer:
         assert self._client is not None and self._global is not None
         request = self._client.build_request(method, url, headers=headers)
-        gate = self._gates.setdefault(_host_key(request.url), _HostGate(self.settings.per_host))
+        gate = self._gate(request.url)
         async with gate.slots:
             await self._wait_turn(gate)
             # The global slot is taken only now: a paused host must not hold up other hosts.
@@ -582,11 +586,32 @@ class Engine:
                 gate.not_before = max(gate.not_before, time.monotonic() + wait)
         return _Answer(response.status_code, response.headers, body)
 
+    def _gate(self, url: httpx.URL) -> _HostGate:
+        key = _host_key(url)
+        gate = self._gates.get(key)
+        if gate is None:
+            per_host, interval = self.settings.per_host, self.settings.min_interval
+            limits = self._host_limits(url.host)
+            if limits is not None:
+                per_host = min(per_host, limits.per_host)
+                interval = max(interval, limits.min_interval)
+            gate = self._gates[key] = _HostGate(per_host, interval)
+        return gate
+
+    def _host_limits(self, host: str) -> HostLimits | None:
+        """The limits a service declares for ``host`` or a parent domain of it."""
+        host = host.lower().rstrip(".")
+        for service in self._services_list():
+            for name, limits in service.host_limits.items():
+                if host == name or host.endswith("." + name):
+                    return limits
+        return None
+
     async def _wait_turn(self, gate: _HostGate) -> None:
         """Wait for the host's pause and spacing; the slot is reserved before sleeping."""
         now = time.monotonic()
         start = max(now, gate.not_before, gate.next_start)
-        gate.next_start = start + self.settings.min_interval
+        gate.next_start = start + gate.min_interval
         await self._pause(start - now)
 
 

@@ -14,8 +14,9 @@ import logging
 import re
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ from werkzeug import Request, Response
 
 from crawler.engine import Engine, check_links, default_user_agent, parse_retry_after
 from crawler.model import Hop, Link, LinkKind, LinkResult, Status
-from crawler.services.base import CheckContext, FetchResult, Service, Settings
+from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
 
 FAST = Settings(
     concurrency=8,
@@ -43,6 +44,7 @@ ADDRESSES = {
     "b.example": ["93.184.216.36"],
     "c.example": ["2606:2800:220:1::1"],
     "inside.example": ["10.0.0.5"],
+    "www.gentle.example": ["93.184.216.40"],
     "mapped.example": ["93.184.216.37", "::ffff:127.0.0.1"],
 }
 
@@ -832,3 +834,39 @@ def test_host_slot_holds_the_per_host_limit_for_libraries_with_their_own_connect
 
     asyncio.run(main())
     assert most == {"a.example": 1, "b.example": 1}
+
+
+class Gentle(FetchService):
+    """A service that asks for one request at a time, 3 s apart, on gentle.example."""
+
+    host_limits: ClassVar[Mapping[str, HostLimits]] = {
+        "gentle.example": HostLimits(per_host=1, min_interval=3.0)
+    }
+
+
+@respx.mock
+def test_a_service_declares_gentler_limits_for_its_hosts_and_subdomains():
+    respx.route().respond(200)
+    sleeps = Sleeps()
+    gentle = [make_link(f"https://www.gentle.example/{i}") for i in range(3)]
+    others = [make_link(f"https://example.org/{i}") for i in range(3)]
+    run_links(
+        gentle + others, Settings(min_interval=0.0, per_host=4), sleep=sleeps, services=[Gentle()]
+    )
+    # Only the gentle host's later starts were spaced, 3 s apart; example.org was not held.
+    assert sorted(sleeps.calls) == [pytest.approx(3, abs=0.5), pytest.approx(6, abs=0.5)]
+
+
+def test_the_real_services_declare_limits_for_youtube_github_and_slideshare():
+    from crawler.services.registry import default_services
+
+    async def limits(host: str) -> tuple[int, float]:
+        async with Engine(Settings(per_host=4), resolver=fake_resolver) as e:
+            gate = e._gate(httpx.URL(f"https://{host}/"))
+            return gate.slots._value, gate.min_interval
+
+    assert default_services()  # the registry is what the engine uses by default
+    assert asyncio.run(limits("www.youtube.com")) == (2, 1.0)
+    assert asyncio.run(limits("raw.githubusercontent.com")) == (4, 0.25)
+    assert asyncio.run(limits("www.slideshare.net")) == (2, 1.0)
+    assert asyncio.run(limits("b.mytears.org")) == (4, 0.0)

@@ -13,7 +13,7 @@ import http
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from crawler.model import Hop, Link, LinkResult, Status
 
@@ -122,10 +122,23 @@ class CheckContext(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class HostLimits:
+    """How gently to treat one host: at most ``per_host`` requests in flight, and at least
+    ``min_interval`` seconds between request starts. The stricter of these and the run's own
+    settings wins."""
+
+    per_host: int
+    min_interval: float
+
+
 class Service(abc.ABC):
     """One remote service: decides which links it owns and how to judge them."""
 
     name: str = "service"
+    # Politeness for the hosts this service talks to, by host name (subdomains included):
+    # declared here, next to the site's other quirks, and applied by the engine.
+    host_limits: ClassVar[Mapping[str, HostLimits]] = {}
 
     @abc.abstractmethod
     def handles(self, link: Link) -> bool:

@@ -12,12 +12,13 @@ import datetime as dt
 import os
 import re
 from collections.abc import Mapping
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from crawler.links import GitHubFile, github_file
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services import pdf
-from crawler.services.base import CheckContext, FetchResult, Service, Settings
+from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
 from crawler.services.generic import GenericService, http_verdict, pdf_verdict, probe_pdf
 
 # The token is GitHub's: it goes to these hosts and nowhere else.
@@ -124,6 +125,11 @@ class GitHubService(Service):
     """``github.com/O/R/blob|raw/REF/PATH`` and ``raw.githubusercontent.com`` file links."""
 
     name = "github"
+    # Raw files are served by a CDN that tolerates a few parallel requests from one runner.
+    host_limits: ClassVar[Mapping[str, HostLimits]] = {
+        "github.com": HostLimits(per_host=4, min_interval=0.25),
+        "githubusercontent.com": HostLimits(per_host=4, min_interval=0.25),
+    }
 
     def handles(self, link: Link) -> bool:
         return link.kind is LinkKind.GITHUB_FILE

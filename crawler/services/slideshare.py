@@ -13,12 +13,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
 from crawler.model import Link, LinkKind, LinkResult, Status
-from crawler.services.base import CheckContext, FetchResult, Service
+from crawler.services.base import CheckContext, FetchResult, HostLimits, Service
 from crawler.services.generic import http_verdict
 
 # --- What SlideShare pages carry -------------------------------------------------------------
@@ -227,6 +228,10 @@ class SlideShareService(Service):
     """slideshare.net decks (and profiles, which get the plain HTTP rules plus a title)."""
 
     name = "slideshare"
+    # Behind Cloudflare, which answers bursts with its challenge page: one page a second.
+    host_limits: ClassVar[Mapping[str, HostLimits]] = {
+        "slideshare.net": HostLimits(per_host=2, min_interval=1.0),
+    }
 
     def handles(self, link: Link) -> bool:
         return link.kind is LinkKind.SLIDESHARE

@@ -16,9 +16,9 @@ import datetime as dt
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
 import yt_dlp
@@ -27,7 +27,7 @@ from yt_dlp.utils import DownloadError
 
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
-from crawler.services.base import CheckContext, Service, unverified_from_fetch
+from crawler.services.base import CheckContext, HostLimits, Service, unverified_from_fetch
 from crawler.services.generic import GenericService
 
 OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
@@ -205,6 +205,12 @@ class YouTubeService(Service):
     """yt-dlp for YouTube links and any ``video`` link (other hosts via its generic extractor)."""
 
     name = "youtube"
+    # YouTube rate-limits (429, then the bot wall) datacenter IPs that ask quickly: one video
+    # (a yt-dlp call is several requests) or oEmbed probe a second, two at a time.
+    host_limits: ClassVar[Mapping[str, HostLimits]] = {
+        "youtube.com": HostLimits(per_host=2, min_interval=1.0),
+        "youtu.be": HostLimits(per_host=2, min_interval=1.0),
+    }
 
     def __init__(self, ydl_factory: YdlFactory | None = None) -> None:
         # Looked up at call time so tests can monkeypatch ``yt_dlp.YoutubeDL``.
