@@ -150,7 +150,8 @@ def parse_readme(text: str, source: str = "README.md") -> ImportResult:
                 warn(session.line, f"no {needed.capitalize()}: line", session)
         sessions.append(session)
 
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Markdown's line breaks only: str.splitlines would also split on \x85, \u2028, \x0c…
+    for number, raw in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
         line = raw.rstrip()
         heading = re.match(r"^(#{1,6})\s*(.*?)\s*#*\s*$", line)
         if heading:

@@ -111,3 +111,43 @@ def test_no_sessions_at_all_is_a_warning():
     assert parse_readme("just text\n").warnings == [
         "README.md: no sessions found (expected '# Title' headings)"
     ]
+
+
+# --- properties (hypothesis): messy READMEs never crash the importer or lose a session --------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+field_lines = st.lists(
+    st.one_of(
+        st.builds("\tPresenter: {} ({})".format, st.text(max_size=20), st.text(max_size=20)),
+        st.builds("    Date: {}".format, st.text(max_size=25)),
+        st.builds("\tPPT: {}".format, st.sampled_from(["-", "https://example.org/a.pdf", "x"])),
+        st.builds("Video: {}".format, st.text(max_size=30)),
+        st.text(max_size=40).filter(lambda t: not t.lstrip().startswith("#")),
+    ),
+    max_size=6,
+)
+titles = (
+    st.text(min_size=1, max_size=40)
+    .map(lambda t: " ".join(t.split()))
+    .filter(lambda t: t and not t.startswith("#"))
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(titles, field_lines), min_size=1, max_size=6))
+def test_every_heading_becomes_a_session_whatever_follows(sessions):
+    text = "\n".join(
+        "\n".join([f"# {title}", *(ln.replace("\n", " ").replace("\r", " ") for ln in lines)])
+        for title, lines in sessions
+    )
+    result = parse_readme(text)
+    assert len(result.sessions) == len(sessions)
+    to_yaml(result)  # and the result can always be written out
+
+
+def test_only_markdown_line_breaks_split_lines():
+    # U+2028 and NEL inside a line are text, not line breaks: no phantom '# …' session appears.
+    result = parse_readme("# Talk\n\tPresenter: A\u2028# not a heading\x85# nor this\n")
+    assert [s.title for s in result.sessions] == ["Talk"]

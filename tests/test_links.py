@@ -149,3 +149,46 @@ def test_nfc_and_nfd_spellings_are_different_files():
 
 def test_normalize_keeps_query_and_credentials():
     assert normalize_url("http://u:p@Example.org/x?q=1") == "http://u:p@example.org/x?q=1"
+
+
+# --- properties (hypothesis): any id, any decoration, one key ---------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+video_ids = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+    min_size=11,
+    max_size=11,
+)
+extra_params = st.lists(
+    st.sampled_from(["si=AbC123", "t=42", "list=UU03m", "index=2", "feature=share", "t=1m2s"]),
+    max_size=3,
+)
+forms = st.sampled_from(
+    [
+        "https://youtu.be/{id}?{q}",
+        "https://www.youtube.com/watch?v={id}&{q}",
+        "https://m.youtube.com/watch?{q}&v={id}",
+        "https://www.youtube.com/embed/{id}?{q}",
+        "https://youtube.com/shorts/{id}?{q}",
+        "https://www.youtube.com/live/{id}?{q}",
+        "https://www.youtube-nocookie.com/embed/{id}?{q}",
+        "https://music.youtube.com/watch?v={id}&{q}",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(video_id=video_ids, params=extra_params, form=forms)
+def test_every_spelling_of_a_video_has_the_videos_key(video_id, params, form):
+    url = form.format(id=video_id, q="&".join(params))
+    assert classify(url) == LinkKind.YOUTUBE
+    assert canonical_key(url) == f"youtube:{video_id}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_canonical_key_never_raises_on_junk(text):
+    assert isinstance(canonical_key(text), str)
+    assert isinstance(classify(text), LinkKind)

@@ -75,3 +75,28 @@ def test_terminal_safe_strips_ansi_and_control_characters():
 def test_github_escapes():
     assert escape.gh_data("100%\r\ndone: a, b") == "100%25%0D%0Adone: a, b"
     assert escape.gh_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+
+
+# --- properties (hypothesis): no text breaks a table row -------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_escaped_text_stays_in_its_table_cell(raw):
+    cell = escape.text(raw)
+    assert "\n" not in cell and "\r" not in cell
+    # Every pipe is escaped, so a row of three cells keeps exactly three cells.
+    row = f"| a | {cell} | b |"
+    unescaped = [i for i, ch in enumerate(row) if ch == "|" and (i == 0 or row[i - 1] != "\\")]
+    assert len(unescaped) == 4
+    assert "<" not in cell and ">" not in cell  # no raw HTML survives
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_terminal_safe_leaves_no_control_characters(raw):
+    out = escape.terminal_safe(raw)
+    assert not any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in out)
