@@ -3,7 +3,7 @@
 Exit codes (also in ``--help`` and README):
   0  every link verified healthy
   1  broken or duplicated links, or links unverified for --fail-after runs in a row
-  2  invalid catalogue or usage
+  2  invalid catalogue or usage, or the reports cannot be written
   3  nothing broken, but some links could not be verified (e.g. no network)
   130 interrupted (Ctrl-C); the previous reports are left untouched
 """
@@ -29,7 +29,7 @@ EXIT_CODES_HELP = """\b
 Exit codes:
   0  every link verified healthy
   1  broken or duplicated links (or unverified for --fail-after runs in a row)
-  2  invalid catalogue or usage
+  2  invalid catalogue or usage, or the reports cannot be written
   3  nothing broken, but some links could not be verified (e.g. no network)
   130  interrupted; previous reports left untouched"""
 
@@ -195,7 +195,11 @@ def check(
         from crawler.report import json as json_report
 
         path = report_dir / f"shard-{shard.index}-of-{shard.total}.json"
-        atomic_write(path, json_report.render(report))
+        try:
+            atomic_write(path, json_report.render(report))
+        except OSError as exc:
+            click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_INVALID)
         out.summary(report, [path])
         sys.exit(exit_code(report))
     publish(report, None if no_report else report_dir, out)
@@ -206,7 +210,16 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
     from crawler.report import write_reports
     from crawler.report.github import annotations, write_step_summary
 
-    written = write_reports(report, report_dir) if report_dir is not None else []
+    try:
+        written = write_reports(report, report_dir) if report_dir is not None else []
+    except OSError as exc:
+        # Nothing was replaced (see report.write_reports): say so, in one line.
+        click.echo(
+            f"error: cannot write the reports to {report_dir}: {exc.strerror or exc}; "
+            "the previous reports are untouched",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         write_step_summary(report, Path(os.environ["GITHUB_STEP_SUMMARY"]))
     if os.environ.get("GITHUB_ACTIONS") == "true":

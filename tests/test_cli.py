@@ -252,3 +252,11 @@ def test_many_warnings_are_summed_up_after_the_first_twenty(tmp_path):
     assert "… and 10 more warnings (-v or the report lists all)" in lines
     verbose = crawler("check", "--offline", "--no-report", "-v", cwd=tmp_path)
     assert sum(": warning: missing-video:" in ln for ln in verbose.stdout.splitlines()) == 30
+
+
+def test_an_unwritable_report_dir_is_one_clear_line_not_a_traceback(workdir):
+    (workdir / "blocker").write_text("a file where the report dir's parent should be")
+    run = crawler("check", "--offline", "--report-dir", "blocker/reports", cwd=workdir)
+    assert run.returncode == 2
+    assert "error: cannot write the reports to blocker/reports" in run.stderr
+    assert "Traceback" not in run.stderr
