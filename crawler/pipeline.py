@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from crawler import __version__, history
 from crawler.catalog import load, session_infos
@@ -28,10 +29,15 @@ EXIT_UNVERIFIED = 3
 
 @dataclass(frozen=True)
 class Shard:
-    """``K/N``: this run checks the K-th of N deterministic slices of the links (1-based)."""
+    """``K/N``: this run checks the K-th of N deterministic slices of the links (1-based).
+
+    ``by_host``: slice by host name instead of by link, so that each host is checked by one
+    process only and its politeness limits hold (``check --jobs``, processes on one machine).
+    """
 
     index: int
     total: int
+    by_host: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Shard:
@@ -46,7 +52,9 @@ class Shard:
     def owns(self, link: Link) -> bool:
         # By hash of the canonical key: stable when sessions are inserted, and all spellings of
         # one resource land in the same shard (so each is fetched once across the fan-out).
-        digest = hashlib.sha256(link.key.encode("utf-8")).digest()
+        # By host, all of a host's links land in one process (one set of per-host limits).
+        what = (urlsplit(link.url).hostname or "") if self.by_host else link.key
+        digest = hashlib.sha256(what.encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "big") % self.total == self.index - 1
 
     def __str__(self) -> str:
@@ -228,3 +236,52 @@ def merge_reports(parts: Sequence[RunReport], previous: RunReport | None) -> Run
     report.findings += [f for p in parts for f in p.findings if f.kind == "escalated"]
     report.changes = history.changes(report, previous)
     return report
+
+
+def run_in_processes(options: CheckOptions, jobs: int, child_args: Sequence[str]) -> RunReport:
+    """The same run spread over ``jobs`` processes, for CPU-bound large catalogues.
+
+    Each process checks the links of its own hosts (``Shard(by_host=True)``), so every host's
+    politeness limits are kept by exactly one process; the parts are merged as shards are.
+    ``child_args`` are the options every process gets (timeouts, limits, ``--allow-private``).
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    from crawler.report import json as json_report
+
+    load(options.catalog_path)  # an invalid catalogue fails here, before any process starts
+    with tempfile.TemporaryDirectory(prefix="crawler-jobs-") as tmp:
+        parts = [Path(tmp) / f"part-{k}-of-{jobs}.json" for k in range(1, jobs + 1)]
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable, "-m", "crawler", "check",
+                    "--catalog", str(options.catalog_path),
+                    "--report-dir", str(options.report_dir),  # read as history, not written
+                    "--fail-after", str(options.fail_after),
+                    "--host-shard", f"{k}/{jobs}",
+                    "--part-out", str(part),
+                    "-q",
+                    *child_args,
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            for k, part in enumerate(parts, start=1)
+        ]  # fmt: skip
+        try:
+            codes = [proc.wait() for proc in procs]
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        if 130 in codes or -2 in codes:
+            raise KeyboardInterrupt
+        failed = [(k, c) for k, c in enumerate(codes, start=1) if c not in (0, 1, 3)]
+        if failed:
+            k, code = failed[0]
+            raise RuntimeError(f"process {k} of {jobs} failed (exit {code})")
+        loaded = [json_report.load(part) for part in parts]
+    return merge_reports(loaded, history.load_previous(options.report_dir))

@@ -206,3 +206,63 @@ def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(t
     text = markdown.render(report)
     assert text.count("network unreachable") == 2  # the banner and the one summary line
     assert "broken:" not in text
+
+
+def test_jobs_spreads_hosts_over_processes_and_merges_to_the_single_run(tmp_path):
+    """Two hosts that hash to different processes (127.0.0.7 → 1/2, 127.0.0.2 → 2/2)."""
+    servers = []
+    try:
+        for host in ("127.0.0.7", "127.0.0.2"):
+            server = HTTPServer(host=host, port=0)
+            server.start()
+            servers.append(server)
+            for i in range(4):
+                server.expect_request(f"/slides/{i}.pdf").respond_with_data(
+                    PDF, content_type="application/pdf"
+                )
+            server.expect_request("/slides/gone.pdf").respond_with_data("no", status=404)
+        lines = ["study:", "  title: Jobs Study", "sessions:"]
+        for n, server in enumerate(servers):
+            for i, name in enumerate(["0", "1", "2", "3", "gone"]):
+                lines += [
+                    f'  - title: "Talk {n}-{i}"',
+                    f"    date: 2021-0{n + 1}-{i + 1:02d}",
+                    f"    slides: {server.url_for(f'/slides/{name}.pdf')}",
+                ]
+        (tmp_path / "catalog.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        common = ("--allow-private", "--timeout", "5")
+        whole = crawler("check", *common, "--report-dir", "whole", cwd=tmp_path)
+        jobs = crawler("check", *common, "--jobs", "2", "--report-dir", "jobs", cwd=tmp_path)
+        # Each host was asked by exactly one process, once per link.
+        assert [len(s.log) for s in servers] == [10, 10]  # 5 links each, in each of 2 runs
+    finally:
+        for server in servers:
+            server.clear()
+            server.stop()
+    assert whole.returncode == jobs.returncode == EXIT_PROBLEMS, jobs.stderr
+    assert "checking in 2 processes" in jobs.stderr
+    assert sum("BROKEN" in ln for ln in jobs.stderr.splitlines()) == 2
+    a = json.loads((tmp_path / "whole" / "latest.json").read_text())
+    b = json.loads((tmp_path / "jobs" / "latest.json").read_text())
+    assert comparable(a) == comparable(b)
+    assert b["shard"] is None and len(b["links"]) == 10
+    assert not list((tmp_path / "jobs").glob("*part*"))  # the parts were temporary
+
+
+def test_host_shards_keep_each_host_in_one_slice():
+    links = [
+        make_link(f"s{i}", "S", "2021-01-01", "slides", f"https://h{i % 7}.example/{i}.pdf")
+        for i in range(70)
+    ]
+    shards = [Shard(k, 3, by_host=True) for k in (1, 2, 3)]
+    owner_of_host: dict[str, Shard] = {}
+    for link in links:
+        (owner,) = [s for s in shards if s.owns(link)]
+        host = link.url.split("/")[2]
+        assert owner_of_host.setdefault(host, owner) == owner
+
+
+def test_jobs_is_for_an_online_run_of_the_whole_catalogue(tmp_path):
+    for extra in (("--offline",), ("--shard", "1/2")):
+        run = crawler("check", "--jobs", "2", *extra, cwd=tmp_path)
+        assert run.returncode == 2 and "--jobs" in run.stderr
