@@ -80,9 +80,11 @@ def offline_results(links: Sequence[Link]) -> list[LinkResult]:
 
 
 def network_unreachable(results: Sequence[LinkResult]) -> bool:
-    """True when links were checked and not one host answered: the network, not the links."""
+    """True when links on several hosts were checked and not one answered: the network, not
+    the links. One host down is that host's problem (its links say so), not the network's."""
     checked = [r for r in results if r.status is not Status.SKIPPED]
-    return bool(checked) and all(r.network_error for r in checked)
+    hosts = {urlsplit(r.link.url).hostname for r in checked}
+    return len(hosts) >= 2 and all(r.network_error for r in checked)
 
 
 def run_check(

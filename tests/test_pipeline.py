@@ -266,3 +266,17 @@ def test_jobs_is_for_an_online_run_of_the_whole_catalogue(tmp_path):
     for extra in (("--offline",), ("--shard", "1/2")):
         run = crawler("check", "--jobs", "2", *extra, cwd=tmp_path)
         assert run.returncode == 2 and "--jobs" in run.stderr
+
+
+def test_one_host_down_is_not_the_network_being_unreachable():
+    from crawler.pipeline import network_unreachable
+
+    def failed(url: str) -> LinkResult:
+        link = make_link("s", "S", "2021-01-01", "slides", url)
+        return LinkResult(link, Status.UNVERIFIED, "connection refused", network_error=True)
+
+    one_host = [failed("https://a.example/1.pdf"), failed("https://a.example/2.pdf")]
+    assert not network_unreachable(one_host)
+    assert network_unreachable([*one_host, failed("https://b.example/x")])
+    ok = LinkResult(make_link("s", "S", "2021-01-01", "video", "https://c.example/"), Status.OK, "")
+    assert not network_unreachable([*one_host, failed("https://b.example/x"), ok])
