@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,10 +286,12 @@ def _read_link(rd: _Reader) -> Link:
         link_kind = LinkKind(kind)
     except ValueError:
         raise ValueError(f"{rd.where}.kind: unknown link kind {kind!r:.60}") from None
+    # Interned: a session's id, title and date repeat on each of its links, and a 100,000-link
+    # report read back as history would otherwise hold 100,000 copies of each.
     return Link(
-        session_id=rd.text("session"),
-        session_title=rd.text("session_title"),
-        session_date=rd.text("session_date"),
+        session_id=sys.intern(rd.text("session")),
+        session_title=sys.intern(rd.text("session_title")),
+        session_date=sys.intern(rd.text("session_date")),
         field=rd.choice("field", _FIELDS),
         url=rd.text("url"),
         kind=link_kind,
@@ -311,7 +314,7 @@ def _read_result(rd: _Reader) -> LinkResult:
     return LinkResult(
         link=_read_link(rd),
         status=verdict,
-        detail=rd.text("detail"),
+        detail=sys.intern(rd.text("detail")),  # most details are alike ("HTTP 200")
         http_status=rd.integer("http_status", optional=True),
         final_url=rd.text("final_url", optional=True),
         redirects=hops,
