@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_runner import crawler
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -135,26 +136,17 @@ def test_per_host_limit_holds_and_a_429_pauses_only_its_host(sim_factory, tmp_pa
     )
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(gen_catalog.generate(40, sim.hosts, video_share=0), encoding="utf-8")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "crawler",
-            "check",
-            "--catalog",
-            str(catalog),
-            "--report-dir",
-            str(tmp_path / "reports"),
-            "--allow-private",
-            "--per-host",
-            str(per_host),
-            "--concurrency",
-            "16",
-            "-q",
-        ],
+    run = crawler(
+        "check",
+        "--catalog",
+        str(catalog),
+        "--report-dir",
+        str(tmp_path / "reports"),
+        "--allow-private",
+        f"--per-host={per_host}",
+        "--concurrency=16",
+        "-q",
         cwd=ROOT,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
