@@ -183,7 +183,7 @@ def test_a_pdf_link_is_probed_with_one_ranged_get_and_its_size_recorded():
     assert result.status is Status.OK
     assert result.size == 2457600
     assert result.title == "Intro to MLIR.PDF"
-    assert result.detail == "PDF, 2.3 MiB"
+    assert result.detail == "PDF, 2.5 MB"
     [call] = ctx.calls
     assert call.headers == {"Range": "bytes=0-1023"}
     assert call.max_bytes == 1024

@@ -54,7 +54,7 @@ def test_a_pdf_in_the_repository_is_ok_with_its_size_and_file_name():
     assert result.status is Status.OK
     assert result.size == 1_843_200
     assert result.title == "TVM.pdf"
-    assert result.detail == "PDF, 1.8 MiB"
+    assert result.detail == "PDF, 1.8 MB"
     [call] = ctx.calls
     assert call.url == TVM_RAW
     assert call.headers == {"Range": "bytes=0-1023"}  # no token configured, no Authorization
@@ -100,14 +100,14 @@ def test_a_git_lfs_pointer_is_ok_with_a_note_and_the_real_size():
     assert result.status is Status.OK
     assert result.note == "stored in Git LFS"
     assert result.size == 48213377
-    assert result.detail == "stored in Git LFS, 46.0 MiB"
+    assert result.detail == "stored in Git LFS, 48.2 MB"
 
 
 def test_a_file_that_is_not_a_pdf_is_only_checked_for_existence():
     url, raw = f"{REPO}/blob/main/README.md", f"{RAW}/main/README.md"
     fetch = answer(raw, 206, headers={"Content-Range": "bytes 0-1023/6442"}, body=b"# TVM\n")
     result, _ = check(url, {("GET", raw): fetch})
-    assert (result.status, result.size, result.detail) == (Status.OK, 6442, "file found, 6.3 KiB")
+    assert (result.status, result.size, result.detail) == (Status.OK, 6442, "file found, 6.4 kB")
 
 
 def test_a_renamed_repository_is_redirected_with_the_new_blob_url_as_fix():

@@ -95,18 +95,6 @@ def hms(seconds: float | None) -> str:
     return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
-def human_size(size: int | None) -> str:
-    """Decimal units as file browsers show them: ``812 B``, ``1.5 kB``, ``2.3 MB``."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
-
 def human_duration(seconds: float) -> str:
     """How long a run took: ``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
     total = max(round(seconds), 0)

@@ -19,12 +19,12 @@ from crawler.report.common import (
     Summary,
     hms,
     human_duration,
-    human_size,
     problems,
     summarize,
     video_seconds,
     when,
 )
+from crawler.units import human_size
 
 # Above this many rows a table shows its first rows and folds the rest into <details>.
 ATTENTION_VISIBLE = 50

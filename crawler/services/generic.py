@@ -11,6 +11,7 @@ import dataclasses
 from crawler.model import Link, LinkResult, Status
 from crawler.services import pdf
 from crawler.services.base import CheckContext, FetchResult, Service, unverified_from_fetch
+from crawler.units import human_size
 
 PERMANENT = frozenset({301, 308})
 
@@ -104,7 +105,7 @@ def pdf_verdict(link: Link, fetch: FetchResult, result: LinkResult) -> LinkResul
     if reason:
         # A definitive answer: the server sent this, and it is not the document.
         return dataclasses.replace(result, status=Status.BROKEN, detail=reason, fix=None, size=size)
-    described = f"PDF, {pdf.human_size(size)}" if size is not None else "PDF"
+    described = f"PDF, {human_size(size)}" if size is not None else "PDF"
     redirected = result.status is Status.REDIRECTED
     detail = f"{described}; {result.detail}" if redirected else described
     return dataclasses.replace(result, detail=detail, size=size, title=pdf.file_name(link.url))

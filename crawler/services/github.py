@@ -20,6 +20,7 @@ from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services import pdf
 from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
 from crawler.services.generic import GenericService, http_verdict, pdf_verdict, probe_pdf
+from crawler.units import human_size
 
 # The token is GitHub's: it goes to these hosts and nowhere else.
 TOKEN_HOSTS = frozenset({"github.com", "raw.githubusercontent.com", "api.github.com"})
@@ -108,7 +109,7 @@ def judge_raw_file(link: Link, gh: GitHubFile, fetch: FetchResult) -> LinkResult
             )
     if is_lfs_pointer(fetch.body):
         size = lfs_pointer_size(fetch.body)
-        stored = "stored in Git LFS" + (f", {pdf.human_size(size)}" if size else "")
+        stored = "stored in Git LFS" + (f", {human_size(size)}" if size else "")
         detail = stored if result.status is Status.OK else f"{stored}; {result.detail}"
         return dataclasses.replace(
             result, detail=detail, note="stored in Git LFS", size=size, title=title
@@ -116,7 +117,7 @@ def judge_raw_file(link: Link, gh: GitHubFile, fetch: FetchResult) -> LinkResult
     if pdf.is_pdf_url(gh.path):
         return dataclasses.replace(pdf_verdict(link, fetch, result), title=title)
     size = pdf.total_size(fetch.status, fetch.headers)
-    found = "file found" + (f", {pdf.human_size(size)}" if size is not None else "")
+    found = "file found" + (f", {human_size(size)}" if size is not None else "")
     detail = found if result.status is Status.OK else f"{found}; {result.detail}"
     return dataclasses.replace(result, detail=detail, size=size, title=title)
 

@@ -63,12 +63,3 @@ def not_pdf_reason(body: bytes, headers: Mapping[str, str]) -> str | None:
     start = body[:24].decode("utf-8", errors="replace").strip()
     start = " ".join(start.split())  # newlines would break one-line reports
     return f"not a PDF: the server sent {sent} starting with {start!r}"
-
-
-def human_size(size: int) -> str:
-    """1536 → "1.5 KiB", kept short for report lines."""
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"
