@@ -218,10 +218,14 @@ def wrong_videos(results: Iterable[LinkResult]) -> list[Finding]:
     return out
 
 
-def catalog_findings(sessions: Sequence[SessionInfo], links: Sequence[Link]) -> list[Finding]:
-    """Every finding that needs no network."""
+def catalog_findings(
+    sessions: Sequence[SessionInfo],
+    links: Sequence[Link],
+    duplicates: Sequence[Duplicate] | None = None,
+) -> list[Finding]:
+    """Every finding that needs no network (``duplicates``: already found, if the caller has)."""
     return [
-        *duplicate_findings(find_duplicates(links)),
+        *duplicate_findings(find_duplicates(links) if duplicates is None else duplicates),
         *missing_links(sessions, links),
         *date_order(sessions),
         *duplicate_titles(sessions),

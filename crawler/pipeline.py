@@ -152,7 +152,11 @@ def build_report(
     shard: str | None = None,
 ) -> RunReport:
     """Findings are catalogue-wide, so they come from every link even in a shard."""
-    findings: list[Finding] = [*catalog_findings(sessions, all_links), *wrong_videos(results)]
+    duplicates = find_duplicates(all_links)
+    findings: list[Finding] = [
+        *catalog_findings(sessions, all_links, duplicates),
+        *wrong_videos(results),
+    ]
     return RunReport(
         catalog_title=catalog_title,
         catalog_path=catalog_path,
@@ -163,7 +167,7 @@ def build_report(
         sessions=sessions,
         results=results,
         findings=findings,
-        duplicates=find_duplicates(all_links),
+        duplicates=duplicates,
         network_unreachable=network_unreachable(results),
         shard=shard,
     )
