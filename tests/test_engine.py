@@ -148,6 +148,47 @@ def test_user_agent_names_the_crawler_and_headers_are_case_insensitive():
     assert route.calls.last.request.headers["user-agent"] == "study-bot/1"
 
 
+@respx.mock
+def test_a_cookie_set_on_a_redirect_is_sent_back_so_consent_walls_do_not_loop():
+    # The usual consent wall: "set this cookie and come back"; without the cookie it is a loop.
+    def page(request: httpx.Request) -> httpx.Response:
+        if "consent=yes" in request.headers.get("cookie", ""):
+            return httpx.Response(200, text="the talk")
+        return httpx.Response(
+            302,
+            headers={"Location": "https://example.org/talk", "Set-Cookie": "consent=yes; Path=/"},
+        )
+
+    respx.get("https://example.org/talk").mock(side_effect=page)
+    fr = fetch("https://example.org/talk")
+    assert fr.status == 200 and fr.error is None
+    assert [h.status for h in fr.hops] == [302]
+
+
+@respx.mock
+def test_a_server_that_sets_a_cookie_on_every_bounce_still_ends_at_the_redirect_limit():
+    respx.get("https://example.org/talk").respond(
+        302, headers={"Location": "https://example.org/talk", "Set-Cookie": "n=1"}
+    )
+    fr = fetch("https://example.org/talk", Settings(max_redirects=3, retries=1))
+    assert fr.status is None and fr.error_kind == "too-many-redirects"
+
+
+@respx.mock
+def test_timeouts_and_the_services_headers_reach_the_transport():
+    route = respx.get("https://example.org/x").respond(200)
+    fetch(
+        "https://example.org/x",
+        Settings(connect_timeout=3, read_timeout=7),
+        headers={"Range": "bytes=0-9"},
+    )
+    sent = route.calls.last.request
+    assert sent.extensions["timeout"] == {"connect": 3, "read": 7, "write": 7, "pool": 3}
+    assert sent.headers["range"] == "bytes=0-9"
+    assert sent.headers["accept-encoding"]  # httpx's defaults are kept
+    assert "cookie" not in sent.headers  # no server set one
+
+
 # -- retries -----------------------------------------------------------------------------
 
 

@@ -13,14 +13,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
-
-from bs4 import BeautifulSoup
 
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import CheckContext, FetchResult, HostLimits, Service
 from crawler.services.generic import http_verdict
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 # --- What SlideShare pages carry -------------------------------------------------------------
 # Markers of a page that shows a deck; any one of them is enough. Gathered from SlideShare pages
@@ -104,6 +105,8 @@ def _next_data_has_deck(soup: BeautifulSoup) -> bool:
 
 def read_deck_page(html: bytes) -> DeckPage:
     """Title, deck markers and "removed" wording of a (possibly truncated) SlideShare page."""
+    from bs4 import BeautifulSoup  # on first use: most runs read no SlideShare page
+
     soup = BeautifulSoup(html, "html.parser")
     title_tag = soup.find("title")
     page_title = title_tag.get_text() if title_tag else None

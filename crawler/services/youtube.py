@@ -21,10 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
-import yt_dlp
-from yt_dlp.networking.exceptions import HTTPError, TransportError
-from yt_dlp.utils import DownloadError
-
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import CheckContext, HostLimits, Service, unverified_from_fetch
@@ -201,6 +197,14 @@ class Extraction:
 YdlFactory = Callable[[dict[str, Any]], Any]
 
 
+def _default_factory(params: dict[str, Any]) -> Any:
+    # Imported on first use: yt-dlp costs ~0.3 s and ~15 MB to import, and most runs (and
+    # every run of a catalogue without videos) never call it.
+    import yt_dlp
+
+    return yt_dlp.YoutubeDL(params)
+
+
 class YouTubeService(Service):
     """yt-dlp for YouTube links and any ``video`` link (other hosts via its generic extractor)."""
 
@@ -214,7 +218,7 @@ class YouTubeService(Service):
 
     def __init__(self, ydl_factory: YdlFactory | None = None) -> None:
         # Looked up at call time so tests can monkeypatch ``yt_dlp.YoutubeDL``.
-        self._factory = ydl_factory or (lambda params: yt_dlp.YoutubeDL(params))
+        self._factory = ydl_factory or _default_factory
         # One YoutubeDL per worker thread (and per proxy/CA setting): instances are not
         # thread-safe, and building one per link would redo the extractor set-up every time.
         self._local = threading.local()
@@ -305,6 +309,9 @@ class YouTubeService(Service):
     def _extract(
         self, url: str, proxy: str | None, ca_bundle: str | None, timeout: float
     ) -> Extraction:
+        from yt_dlp.networking.exceptions import HTTPError, TransportError
+        from yt_dlp.utils import DownloadError
+
         ydl, capture = self._ydl(proxy, ca_bundle, timeout)
         capture.reset()
         try:
