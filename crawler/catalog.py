@@ -91,9 +91,20 @@ def session_id(date: dt.date | None, title: str) -> str:
     return f"{date.isoformat() if date else 'undated'}-{slugify(title)}"
 
 
+# The usual shape, accepted without parsing: a lower-case http(s) scheme, a host of letters,
+# digits, dots and dashes, a port in range, and no white space. Anything else (IPv6 literals,
+# user info, upper-case schemes…) is parsed below.
+_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::([0-9]{1,5}))?(?:[/?#]\S*)?")
+
+
 def is_http_url(value: object) -> bool:
     """An absolute http(s) URL with a host and no whitespace."""
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+    if not isinstance(value, str) or not value:
+        return False
+    plain = _PLAIN_HTTP_URL.fullmatch(value)
+    if plain and (plain[1] is None or int(plain[1]) <= 65535):
+        return True
+    if any(c.isspace() for c in value):
         return False
     try:
         parts = urlsplit(value)

@@ -20,9 +20,21 @@ Counting rules (``apply``):
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from crawler.model import Changes, Finding, LinkResult, RunReport, Status
+from crawler.model import (
+    Changes,
+    Finding,
+    Link,
+    LinkResult,
+    RunReport,
+    SessionInfo,
+    Status,
+)
 from crawler.report import json as json_report
 
 log = logging.getLogger(__name__)
@@ -39,12 +51,86 @@ def link_key(result: LinkResult) -> LinkKey:
     return (result.link.session_id, result.link.field, result.link.url)
 
 
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """What the next run needs of one previous result, and nothing else.
+
+    The attributes are those of ``LinkResult`` that history and the services' metadata cache
+    read (``status``, the failure streak, the metadata), so the engine hands it to services
+    where a ``LinkResult`` used to go. A 100,000-link history of full results was 150 MB; most
+    links have no metadata and no streak, and then share one ``Remembered`` per status.
+    """
+
+    status: Status
+    consecutive_failures: int = 0
+    first_failed: str | None = None
+    title: str | None = None
+    duration: int | None = None
+    uploader: str | None = None
+    upload_date: str | None = None
+    size: int | None = None
+    metadata_fetched_at: str | None = None
+
+
+@dataclass(slots=True)
+class History:
+    """The previous run as the next one needs it: per-link memory, and its sessions."""
+
+    generated_at: str
+    shard: str | None
+    results: dict[LinkKey, Remembered]
+    session_ids: set[str]
+    # Enough to name what was removed: every previous session, or (when read for a known
+    # catalogue) only those that are not in it any more. In the previous run's order.
+    sessions: list[SessionInfo]
+
+    @classmethod
+    def of(cls, report: RunReport) -> History:
+        memory = _Memory()
+        for result in report.results:
+            memory.results.setdefault(
+                link_key(result),
+                memory.remember(
+                    result.status,
+                    result.consecutive_failures,
+                    result.first_failed,
+                    tuple(getattr(result, name) for name in _METADATA),
+                ),
+            )
+        return cls(
+            generated_at=report.generated_at,
+            shard=report.shard,
+            results=memory.results,
+            session_ids={s.id for s in report.sessions},
+            sessions=list(report.sessions),
+        )
+
+
+class _Memory:
+    """Builds ``History.results``, sharing one ``Remembered`` among links alike."""
+
+    def __init__(self) -> None:
+        self.results: dict[LinkKey, Remembered] = {}
+        self._plain: dict[tuple[Status, int, str | None], Remembered] = {}
+
+    def remember(
+        self, status: Status, failures: int, first_failed: str | None, metadata: tuple[Any, ...]
+    ) -> Remembered:
+        if any(value is not None for value in metadata):
+            return Remembered(status, failures, first_failed, *metadata)
+        plain = (status, failures, first_failed)
+        found = self._plain.get(plain)
+        if found is None:
+            found = self._plain[plain] = Remembered(status, failures, first_failed)
+        return found
+
+
 def load_previous(report_dir: Path) -> RunReport | None:
-    """The previous run's report from ``report_dir/latest.json``, or None.
+    """The previous run's whole report from ``report_dir/latest.json``, or None.
 
     None when there is no previous report (a first run) and when it cannot be used (damaged,
     hand-edited, another schema version): then a warning is logged and the run carries on as
-    a first run rather than crashing.
+    a first run rather than crashing. A run needs less: see ``load_history``.
     """
     path = Path(report_dir) / REPORT_FILE
     if not path.exists():
@@ -56,31 +142,114 @@ def load_previous(report_dir: Path) -> RunReport | None:
         return None
 
 
-def previous_results(previous: RunReport | None) -> dict[LinkKey, LinkResult]:
-    """The previous run's results by ``(session_id, field, url)`` (the engine's metadata cache)."""
-    if previous is None:
-        return {}
-    out: dict[LinkKey, LinkResult] = {}
-    for result in previous.results:
-        out.setdefault(link_key(result), result)
-    return out
+def load_history(
+    report_dir: Path,
+    *,
+    links: Iterable[Link] | None = None,
+    sessions: Iterable[SessionInfo] | None = None,
+) -> History | None:
+    """What the next run needs of ``report_dir/latest.json``, or None (as ``load_previous``).
+
+    Read line by line into ``Remembered`` records, never as full results. With this run's
+    ``links`` and ``sessions``, only their links are remembered (the others can never be
+    asked for) and their strings are shared with this run's, and only the sessions that are
+    gone keep their details.
+    """
+    path = Path(report_dir) / REPORT_FILE
+    if not path.exists():
+        return None
+    try:
+        history = _read_history(path, links, sessions)
+        if history is None:  # not laid out one record per line, or damaged: read it whole
+            history = History.of(json_report.load(path))
+        return history
+    except Exception as exc:  # a bad previous report must never stop tonight's run
+        log.warning("ignoring the previous report %s: %s (treating this as a first run)", path, exc)
+        return None
 
 
-def _was_failing(prev: LinkResult) -> bool:
+def _read_history(
+    path: Path, links: Iterable[Link] | None, sessions: Iterable[SessionInfo] | None
+) -> History | None:
+    wanted = None if links is None else {(lk.session_id, lk.field, lk.url): lk for lk in links}
+    current_ids = None if sessions is None else {s.id: s.id for s in sessions}
+    memory = _Memory()
+    session_ids: set[str] = set()
+    gone: list[SessionInfo] = []
+
+    def add_session(item: Any, index: int) -> None:
+        rd = json_report.Reader(item, f"report.sessions[{index}]")
+        sid = rd.text("id")
+        if current_ids is not None and sid in current_ids:
+            session_ids.add(current_ids[sid])  # this run's string: one copy of each id
+            return
+        session_ids.add(sid)
+        gone.append(json_report.read_session(rd))
+
+    def add_link(item: Any, index: int) -> None:
+        rd = json_report.Reader(item, f"report.links[{index}]")
+        key = (rd.text("session"), rd.choice("field", json_report.FIELDS), rd.text("url"))
+        status = json_report.read_status(rd)
+        failures = rd.integer("consecutive_failures")
+        first_failed = rd.text("first_failed", optional=True)
+        metadata = (
+            rd.text("title", optional=True),
+            rd.integer("duration", optional=True),
+            rd.text("uploader", optional=True),
+            rd.text("upload_date", optional=True),
+            rd.integer("size", optional=True),
+            rd.text("metadata_fetched_at", optional=True),
+        )
+        if wanted is not None:
+            link = wanted.get(key)
+            if link is None:
+                return  # not in this run's catalogue: nobody will ask for it
+            key = (link.session_id, link.field, link.url)
+        else:
+            key = (sys.intern(key[0]), sys.intern(key[1]), key[2])
+        if key not in memory.results:  # the first of repeated links, as previous_results did
+            memory.results[key] = memory.remember(status, failures, first_failed, metadata)
+
+    data = json_report.read_by_line(
+        path, {"sessions": add_session, "links": add_link, "duplicates": None, "findings": None}
+    )
+    if data is None:
+        return None
+    rd = json_report.check_version(data)
+    return History(
+        generated_at=rd.text("generated_at"),
+        shard=rd.text("shard", optional=True),
+        results=memory.results,
+        session_ids=session_ids,
+        sessions=gone,
+    )
+
+
+def _history(previous: RunReport | History | None) -> History | None:
+    return History.of(previous) if isinstance(previous, RunReport) else previous
+
+
+def previous_results(previous: RunReport | History | None) -> dict[LinkKey, Remembered]:
+    """The previous run's memory by ``(session_id, field, url)`` (the engine's metadata cache)."""
+    history = _history(previous)
+    return {} if history is None else history.results
+
+
+def _was_failing(prev: Remembered) -> bool:
     # A skipped previous result still carries the streak it inherited.
     return prev.status in FAILING or (
         prev.status is Status.SKIPPED and prev.consecutive_failures > 0
     )
 
 
-def _was_broken(prev: LinkResult) -> bool:
+def _was_broken(prev: Remembered) -> bool:
     # After an offline run we only know "it was failing", not whether broken or unverified.
     return prev.status is Status.BROKEN or (
         prev.status is Status.SKIPPED and prev.consecutive_failures > 0
     )
 
 
-def _carry(result: LinkResult, prev: LinkResult | None) -> None:
+def _carry(result: LinkResult, prev: Remembered | None) -> None:
     if prev is None:
         result.consecutive_failures, result.first_failed = 0, None
         return
@@ -88,7 +257,7 @@ def _carry(result: LinkResult, prev: LinkResult | None) -> None:
     result.first_failed = prev.first_failed
 
 
-def apply(report: RunReport, previous: RunReport | None, *, fail_after: int = 1) -> None:
+def apply(report: RunReport, previous: RunReport | History | None, *, fail_after: int = 1) -> None:
     """Update failure counters, add ``escalated`` findings and fill ``report.changes``.
 
     Escalation: a link that is ``unverified`` in this run and has failed for at least
@@ -98,7 +267,8 @@ def apply(report: RunReport, previous: RunReport | None, *, fail_after: int = 1)
     So escalation starts at ``fail_after >= 2`` — "unverified two nights in a row is a problem".
     Broken links are not escalated: they are errors already.
     """
-    prev_by_key = previous_results(previous)
+    history = _history(previous)
+    prev_by_key = {} if history is None else history.results
     escalated: list[Finding] = []
     for result in report.results:
         prev = prev_by_key.get(link_key(result))
@@ -139,19 +309,15 @@ def apply(report: RunReport, previous: RunReport | None, *, fail_after: int = 1)
             )
     # Idempotent: applying twice must not add the same findings twice.
     report.findings = [f for f in report.findings if f.kind != "escalated"] + escalated
-    report.changes = changes(report, previous, prev_by_key)
+    report.changes = changes(report, history)
 
 
-def changes(
-    report: RunReport,
-    previous: RunReport | None,
-    prev_by_key: dict[LinkKey, LinkResult] | None = None,
-) -> Changes:
+def changes(report: RunReport, previous: RunReport | History | None) -> Changes:
     """What changed since ``previous`` (an empty ``Changes`` without baseline on a first run)."""
+    previous = _history(previous)
     if previous is None:
         return Changes()
-    if prev_by_key is None:
-        prev_by_key = previous_results(previous)
+    prev_by_key = previous.results
     newly_broken, recovered = [], []
     for result in report.results:
         prev = prev_by_key.get(link_key(result))
@@ -160,8 +326,7 @@ def changes(
         elif result.status in HEALTHY and prev is not None and _was_failing(prev):
             recovered.append(result)
     current_ids = {s.id for s in report.sessions}
-    previous_ids = {s.id for s in previous.sessions}
-    new_sessions = [s for s in report.sessions if s.id not in previous_ids]
+    new_sessions = [s for s in report.sessions if s.id not in previous.session_ids]
     # A shard holds only part of the catalogue: what it lacks was not removed.
     removed = (
         []

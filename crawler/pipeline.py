@@ -99,13 +99,16 @@ def run_check(
     started = time.monotonic()
     generated_at = dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     catalog = load(options.catalog_path)
+    catalog_title = catalog.title
     sessions = session_infos(catalog)
     all_links = list(iter_links(catalog))
+    del catalog  # its sessions, presenters and positions are not needed any more
     links = [lk for lk in all_links if options.shard.owns(lk)] if options.shard else all_links
 
     if on_plan:
         on_plan(len(links))
-    previous = history.load_previous(options.report_dir)
+    # The previous run as far as this one needs it: a compact record per link of this catalogue.
+    previous = history.load_history(options.report_dir, links=all_links, sessions=sessions)
     cache = history.previous_results(previous)
     if options.offline:
         results = offline_results(links)
@@ -125,7 +128,7 @@ def run_check(
         )
 
     report = build_report(
-        catalog_title=catalog.title,
+        catalog_title=catalog_title,
         catalog_path=str(options.catalog_path),
         generated_at=generated_at,
         duration_seconds=round(time.monotonic() - started, 1),
@@ -191,7 +194,9 @@ def exit_code(report: RunReport) -> int:
     return EXIT_OK
 
 
-def merge_reports(parts: Sequence[RunReport], previous: RunReport | None) -> RunReport:
+def merge_reports(
+    parts: Sequence[RunReport], previous: RunReport | history.History | None
+) -> RunReport:
     """Combine the partial reports of ``check --shard K/N`` into the report one run would make.
 
     Each shard already applied history to its own links against the same previous report, so
@@ -290,4 +295,4 @@ def run_in_processes(options: CheckOptions, jobs: int, child_args: Sequence[str]
             k, code = failed[0]
             raise RuntimeError(f"process {k} of {jobs} failed (exit {code})")
         loaded = [json_report.load(part) for part in parts]
-    return merge_reports(loaded, history.load_previous(options.report_dir))
+    return merge_reports(loaded, history.load_history(options.report_dir))

@@ -6,6 +6,7 @@ N-1 (usually after a trip through ``latest.json``, as in production).
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -185,3 +186,96 @@ def test_unusable_previous_report_is_a_warning_not_a_crash(tmp_path, caplog, con
     with caplog.at_level(logging.WARNING, logger="crawler.history"):
         assert history.load_previous(tmp_path) is None
     assert "ignoring the previous report" in caplog.text
+
+
+# --- the compact history a run reads (load_history) ----------------------------------------
+
+NIGHTS = [
+    ({TALK: Status.UNVERIFIED, OTHER: Status.OK, ("Gone", "slides"): Status.BROKEN}, {}),
+    ({TALK: Status.UNVERIFIED, OTHER: Status.BROKEN, ("Gone", "slides"): Status.BROKEN}, {}),
+    (
+        {TALK: Status.SKIPPED, OTHER: Status.SKIPPED, ("New", "video"): Status.SKIPPED},
+        {"offline": True},
+    ),
+    ({TALK: Status.UNVERIFIED, OTHER: Status.OK, ("New", "video"): Status.BROKEN}, {}),
+    ({TALK: Status.UNVERIFIED, OTHER: Status.OK}, {"network_unreachable": True}),
+]
+
+
+def _nightly(tmp_path, read_previous):
+    """Every night of NIGHTS, each reading the previous night's latest.json with
+    ``read_previous(report_dir, report)``; the JSON of every night."""
+    texts = []
+    for night, (statuses, kwargs) in enumerate(NIGHTS):
+        report = simple_report(statuses, generated_at=f"2026-11-2{night}T03:00:00Z", **kwargs)
+        if night == 1:  # metadata the offline night after it carries over
+            result(report, OTHER).title = "Deck title"
+            result(report, OTHER).size = 12345
+            result(report, OTHER).metadata_fetched_at = "2026-11-20T03:00:00Z"
+        history.apply(report, read_previous(tmp_path, report), fail_after=2)
+        write_reports(report, tmp_path)
+        texts.append(json_report.render(report))
+    return texts
+
+
+def test_compact_history_counts_escalates_and_carries_over_as_the_full_report_did(tmp_path):
+    def compact(report_dir, report):
+        return history.load_history(
+            report_dir, links=[r.link for r in report.results], sessions=report.sessions
+        )
+
+    full = _nightly(tmp_path / "full", lambda report_dir, _: history.load_previous(report_dir))
+    assert _nightly(tmp_path / "compact", compact) == full
+    offline, day4 = (json_report.from_dict(json.loads(text)) for text in full[2:4])
+    assert [s.title for s in offline.changes.removed_sessions] == ["Gone"]
+    assert [s.title for s in offline.changes.new_sessions] == ["New"]
+    assert result(offline, OTHER).title == "Deck title"  # carried over by the offline night
+    assert result(day4, OTHER).consecutive_failures == 0
+    assert [r.link.session_title for r in day4.changes.newly_broken] == ["New"]
+    assert escalations(day4) and result(day4, TALK).consecutive_failures == 3
+
+
+def test_compact_history_keeps_what_the_next_run_asks_for_and_nothing_else(tmp_path):
+    day1 = simple_report(
+        {TALK: Status.OK, OTHER: Status.OK, ("Gone", "slides"): Status.BROKEN}, generated_at=DAY1
+    )
+    result(day1, TALK).title, result(day1, TALK).duration = "Talk title", 3600
+    history.apply(day1, None)
+    write_reports(day1, tmp_path)
+
+    day2 = simple_report({TALK: Status.OK, OTHER: Status.OK}, generated_at=DAY2)
+    links = [r.link for r in day2.results]
+    kept = history.load_history(tmp_path, links=links, sessions=day2.sessions)
+    assert set(kept.results) == {(lk.session_id, lk.field, lk.url) for lk in links}
+    assert all(type(v) is history.Remembered for v in kept.results.values())  # no LinkResult
+    talk = kept.results[history.link_key(result(day2, TALK))]
+    assert (talk.status, talk.title, talk.duration) == (Status.OK, "Talk title", 3600)
+    # Links alike share one record; the strings are this run's own.
+    other_key = history.link_key(result(day2, OTHER))
+    [stored_key] = [k for k in kept.results if k == other_key]
+    assert stored_key[2] is result(day2, OTHER).link.url
+    assert [s.title for s in kept.sessions] == ["Gone"]  # only the removed keep their details
+    assert kept.generated_at == DAY1
+
+    # Unfiltered (a merge), it remembers every link and session of the previous run.
+    everything = history.load_history(tmp_path)
+    assert len(everything.results) == 3 and len(everything.sessions) == 3
+    assert history.previous_results(everything) == history.previous_results(
+        history.load_previous(tmp_path)
+    )
+
+
+def test_plain_results_share_one_record(tmp_path):
+    report = simple_report({(f"Talk {n}", "slides"): Status.OK for n in range(50)})
+    history.apply(report, None)
+    write_reports(report, tmp_path)
+    kept = history.load_history(tmp_path)
+    assert len(kept.results) == 50 and len({id(v) for v in kept.results.values()}) == 1
+
+
+def test_compact_history_of_an_unusable_report_is_a_warning(tmp_path, caplog):
+    (tmp_path / "latest.json").write_text('{"schema_version": 99}', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="crawler.history"):
+        assert history.load_history(tmp_path) is None
+    assert "ignoring the previous report" in caplog.text
+    assert history.load_history(tmp_path / "nowhere") is None

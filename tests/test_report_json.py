@@ -153,8 +153,17 @@ def test_load_reads_links_line_by_line_and_falls_back_for_other_layouts(tmp_path
     ours.write_text(json_report.render(report), encoding="utf-8")
     reindented = tmp_path / "reindented.json"  # as another tool would rewrite it
     reindented.write_text(json.dumps(json.loads(ours.read_text()), indent=4), encoding="utf-8")
-    assert json_report._read_links_by_line(ours) is not None
-    assert json_report._read_links_by_line(reindented) is None
+    for path in (ours, reindented):
+        seen: list[int] = []
+
+        def handle(item, index, seen=seen):
+            seen.append(index)
+
+        rest = json_report.read_by_line(path, {"links": handle})
+        assert seen == list(range(len(report.results)))  # every link, in order, either way
+        assert rest["links"] == [] and rest["generated_at"] == report.generated_at
+    skipped = json_report.read_by_line(ours, {"links": None, "findings": None})
+    assert skipped["links"] == skipped["findings"] == [] and skipped["sessions"]
     assert json_report.load(ours) == report == json_report.load(reindented)
 
 

@@ -27,7 +27,7 @@ FILES = ("latest.md", "badge.json", "latest.json")  # replacement order: latest.
 def render_all(report: RunReport) -> dict[str, Iterable[str]]:
     """Every report file's text (or its pieces, streamed to the file), by file name."""
     return {
-        "latest.md": [markdown.render(report)],
+        "latest.md": markdown.chunks(report),  # streamed too (10 MB at 100,000 links)
         "badge.json": [badge.render(report)],
         "latest.json": json_report.chunks(report),  # 100 MB at 100,000 links: streamed
     }

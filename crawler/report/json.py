@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from crawler.model import (
 from crawler.report.common import summarize
 
 SCHEMA_VERSION = 1
-_FIELDS = ("slides", "video", "presenter")
+FIELDS = ("slides", "video", "presenter")
 _SEVERITIES = ("error", "warning", "notice")
 
 
@@ -203,7 +203,7 @@ def render(report: RunReport) -> str:
 # ---------------------------------------------------------------------------- from JSON
 
 
-class _Reader:
+class Reader:
     """Typed access to one JSON object, naming the path of whatever is wrong."""
 
     def __init__(self, data: Any, where: str):
@@ -276,11 +276,11 @@ class _Reader:
             )
         return value
 
-    def obj(self, key: str) -> _Reader:
-        return _Reader(self._value(key, None, True), f"{self.where}.{key}")
+    def obj(self, key: str) -> Reader:
+        return Reader(self._value(key, None, True), f"{self.where}.{key}")
 
 
-def _read_link(rd: _Reader) -> Link:
+def _read_link(rd: Reader) -> Link:
     kind = rd.text("kind")
     try:
         link_kind = LinkKind(kind)
@@ -292,7 +292,7 @@ def _read_link(rd: _Reader) -> Link:
         session_id=sys.intern(rd.text("session")),
         session_title=sys.intern(rd.text("session_title")),
         session_date=sys.intern(rd.text("session_date")),
-        field=rd.choice("field", _FIELDS),
+        field=rd.choice("field", FIELDS),
         url=rd.text("url"),
         kind=link_kind,
         key=rd.text("key"),
@@ -301,15 +301,19 @@ def _read_link(rd: _Reader) -> Link:
     )
 
 
-def _read_result(rd: _Reader) -> LinkResult:
+def read_status(rd: Reader) -> Status:
     status = rd.text("status")
     try:
-        verdict = Status(status)
+        return Status(status)
     except ValueError:
         raise ValueError(f"{rd.where}.status: unknown status {status!r:.60}") from None
+
+
+def _read_result(rd: Reader) -> LinkResult:
+    verdict = read_status(rd)
     hops = []
     for i, hop in enumerate(rd.items("redirects", required=False)):
-        hr = _Reader(hop, f"{rd.where}.redirects[{i}]")
+        hr = Reader(hop, f"{rd.where}.redirects[{i}]")
         hops.append(Hop(url=hr.text("url"), status=hr.integer("status", required=True)))
     return LinkResult(
         link=_read_link(rd),
@@ -332,7 +336,7 @@ def _read_result(rd: _Reader) -> LinkResult:
     )
 
 
-def _read_session(rd: _Reader) -> SessionInfo:
+def read_session(rd: Reader) -> SessionInfo:
     return SessionInfo(
         id=rd.text("id"),
         title=rd.text("title"),
@@ -342,7 +346,7 @@ def _read_session(rd: _Reader) -> SessionInfo:
     )
 
 
-def _read_changes(rd: _Reader, results: list[LinkResult], sessions: list[SessionInfo]) -> Changes:
+def _read_changes(rd: Reader, results: list[LinkResult], sessions: list[SessionInfo]) -> Changes:
     index: dict[tuple[str, str, str], list[LinkResult]] = {}
     for r in results:
         index.setdefault((r.link.session_id, r.link.field, r.link.url), []).append(r)
@@ -350,7 +354,7 @@ def _read_changes(rd: _Reader, results: list[LinkResult], sessions: list[Session
     def resolve(key: str) -> list[LinkResult]:
         out = []
         for i, item in enumerate(rd.items(key)):
-            ref = _Reader(item, f"{rd.where}.{key}[{i}]")
+            ref = Reader(item, f"{rd.where}.{key}[{i}]")
             found = index.get((ref.text("session"), ref.text("field"), ref.text("url")), [])
             if not found:
                 raise ValueError(f"{ref.where}: refers to a link that is not in links")
@@ -366,7 +370,7 @@ def _read_changes(rd: _Reader, results: list[LinkResult], sessions: list[Session
         new_sessions.append(by_id[sid])
     removed_info = {}
     for i, item in enumerate(rd.items("removed_session_info", required=False)):
-        info = _read_session(_Reader(item, f"{rd.where}.removed_session_info[{i}]"))
+        info = read_session(Reader(item, f"{rd.where}.removed_session_info[{i}]"))
         removed_info[info.id] = info
     removed = [
         # Without the details (a hand-written file), the id still says date and title.
@@ -382,34 +386,38 @@ def _read_changes(rd: _Reader, results: list[LinkResult], sessions: list[Session
     )
 
 
-def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunReport:
-    """Rebuild a ``RunReport`` from ``to_dict`` output; ``ValueError`` names what is wrong.
-
-    ``results``: the links already read (``load`` reads them line by line), instead of
-    ``data["links"]``.
-    """
-    rd = _Reader(data, "report")
+def check_version(data: Any) -> Reader:
+    """A reader of the report object ``data``, once its schema version is known to be ours."""
+    rd = Reader(data, "report")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ValueError(
             f"report.schema_version: expected {SCHEMA_VERSION}, got {version!r:.60}"
             " (written by another crawler version)"
         )
+    return rd
+
+
+def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunReport:
+    """Rebuild a ``RunReport`` from ``to_dict`` output; ``ValueError`` names what is wrong.
+
+    ``results``: the links already read (``load`` reads them line by line), instead of
+    ``data["links"]``.
+    """
+    rd = check_version(data)
     catalog = rd.obj("catalog")
     sessions = [
-        _read_session(_Reader(item, f"report.sessions[{i}]"))
+        read_session(Reader(item, f"report.sessions[{i}]"))
         for i, item in enumerate(rd.items("sessions"))
     ]
+    links = rd.items("links")  # checked even when the links were read already
     if results is None:
-        results = [
-            _read_result(_Reader(item, f"report.links[{i}]"))
-            for i, item in enumerate(rd.items("links"))
-        ]
+        results = [_read_result(Reader(item, f"report.links[{i}]")) for i, item in enumerate(links)]
     duplicates = []
     for i, item in enumerate(rd.items("duplicates")):
-        dr = _Reader(item, f"report.duplicates[{i}]")
+        dr = Reader(item, f"report.duplicates[{i}]")
         links = tuple(
-            _read_link(_Reader(link, f"{dr.where}.links[{j}]"))
+            _read_link(Reader(link, f"{dr.where}.links[{j}]"))
             for j, link in enumerate(dr.items("links", required=False))
         )
         duplicates.append(
@@ -422,7 +430,7 @@ def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunRepor
         )
     findings = []
     for i, item in enumerate(rd.items("findings")):
-        fr = _Reader(item, f"report.findings[{i}]")
+        fr = Reader(item, f"report.findings[{i}]")
         findings.append(
             Finding(
                 kind=fr.text("kind"),
@@ -431,7 +439,7 @@ def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunRepor
                 session_title=fr.text("session_title"),
                 session_date=fr.text("session_date"),
                 message=fr.text("message"),
-                field=fr.choice("field", _FIELDS, optional=True),
+                field=fr.choice("field", FIELDS, optional=True),
                 url=fr.text("url", optional=True),
                 fix=fr.text("fix", optional=True),
                 line=fr.integer("line"),
@@ -457,49 +465,70 @@ def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunRepor
     )
 
 
-_LINKS_OPEN = '  "links": [\n'
 _LIST_CLOSE = ("  ]\n", "  ],\n")
 
+# What to do with each record of a long list read line by line: a function of the record (a
+# parsed JSON value) and its index, or None to skip the record's line without parsing it.
+RecordHandler = Callable[[Any, int], None] | None
 
-def _read_links_by_line(path: Path) -> tuple[str, list[LinkResult]] | None:
-    """The report without its links, and the links, read one line at a time.
 
-    ``chunks`` writes one link per line; reading them the same way means a 100,000-link
-    previous report never exists as one big tree of dicts (that tree was the peak of a second
-    run's memory). None when the file is not laid out that way (edited by hand, re-indented by
-    another tool): then the caller parses it whole.
+def read_by_line(path: Path, handlers: dict[str, RecordHandler]) -> Any | None:
+    """Walk a report written by ``chunks``, one record of each long list per line.
+
+    Each record of a list named in ``handlers`` goes to its handler, in order, instead of into
+    the result; the result is the rest of the report, parsed, with those lists empty. Reading
+    a 100,000-link report this way never builds it as one big tree of dicts (that tree was the
+    peak of a second run's memory). A list laid out otherwise (a file re-indented by another
+    tool) reaches the handler all the same, after the whole file was parsed. None when a
+    record line is not JSON: the caller then reads the file whole, to name the error.
     """
+    opening = {f"  {_dump(key)}: [\n": key for key in handlers}
     skeleton: list[str] = []
-    results: list[LinkResult] | None = None
     with open(path, encoding="utf-8") as fh:
         for line in fh:
-            if line != _LINKS_OPEN:
+            key = opening.get(line)
+            if key is None:
                 skeleton.append(line)
                 continue
-            skeleton.append('  "links": []')
-            results = []
+            skeleton.append(f"  {_dump(key)}: []")
+            handler = handlers[key]
             for index, record in enumerate(fh):
                 if record in _LIST_CLOSE:
                     skeleton.append(record[3:])  # the "," or nothing, and the newline
                     break
+                if handler is None:
+                    continue
                 try:
                     item = json.loads(record.strip().removesuffix(","))
                 except json.JSONDecodeError:
                     return None
-                results.append(_read_result(_Reader(item, f"report.links[{index}]")))
+                handler(item, index)
             else:
                 return None
-    return None if results is None else ("".join(skeleton), results)
+    data = json.loads("".join(skeleton))
+    if isinstance(data, dict):
+        for key, handler in handlers.items():
+            records = data.get(key)
+            if isinstance(records, list) and records:  # not one per line: parsed whole
+                data[key] = []
+                if handler is not None:
+                    for index, item in enumerate(records):
+                        handler(item, index)
+    return data
 
 
 def load(path: Path) -> RunReport:
     """Read a ``latest.json``; ``ValueError`` (or ``OSError``) when it cannot be used."""
+    results: list[LinkResult] = []
+
+    def add(item: Any, index: int) -> None:
+        results.append(_read_result(Reader(item, f"report.links[{index}]")))
+
     try:
-        by_line = _read_links_by_line(Path(path))
-        if by_line is not None:
-            text, results = by_line
-            return from_dict(json.loads(text), results=results)
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_by_line(Path(path), {"links": add})
+        if data is None:  # a damaged line: parse it whole, to say where
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            results = None  # type: ignore[assignment]
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
@@ -507,6 +536,6 @@ def load(path: Path) -> RunReport:
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     try:
-        return from_dict(data)
+        return from_dict(data, results=results)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None

@@ -9,7 +9,7 @@ catalogue or the web goes through ``escape``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from crawler.model import LinkResult, RunReport, SessionInfo, Status
 from crawler.report import escape
@@ -46,22 +46,20 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows]
-    return lines
+def _table_head(header: list[str]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
 
-def _folded(summary: str, body: list[str], *, open_: bool = False) -> list[str]:
+def _folded_open(summary: str) -> list[str]:
     # GitHub needs blank lines around Markdown inside an HTML block.
-    return [
-        "<details open>" if open_ else "<details>",
-        f"<summary>{summary}</summary>",
-        "",
-        *body,
-        "",
-        "</details>",
-    ]
+    return ["<details>", f"<summary>{summary}</summary>", ""]
+
+
+_FOLDED_CLOSE = ("", "</details>")
+
+
+def _folded(summary: str, body: list[str]) -> list[str]:
+    return [*_folded_open(summary), *body, *_FOLDED_CLOSE]
 
 
 def counts_line(s: Summary, report: RunReport) -> str:
@@ -131,17 +129,18 @@ def _fix_cell(p: Problem) -> str:
     return fix
 
 
-def _attention_rows(items: list[Problem]) -> list[list[str]]:
+def _attention_row(p: Problem) -> list[str]:
     return [
-        [
-            _session_cell(p),
-            FIELD_LABELS.get(p.field, "") if p.field else "",
-            escape.url(p.url),
-            escape.text(p.what),
-            _fix_cell(p),
-        ]
-        for p in items
+        _session_cell(p),
+        FIELD_LABELS.get(p.field, "") if p.field else "",
+        escape.url(p.url),
+        escape.text(p.what),
+        _fix_cell(p),
     ]
+
+
+def _row_line(row: list[str]) -> str:
+    return "| " + " | ".join(cell or " " for cell in row) + " |"
 
 
 ATTENTION_HEADER = ["Session", "Link", "URL", "What is wrong", "Fix"]
@@ -155,6 +154,14 @@ def attention(
     The first ``visible`` rows show, the rest fold into ``<details>``; rows beyond ``limit``
     are left out with a line saying how many (the GitHub step summary has a size cap).
     """
+    return list(_attention_lines(report, visible=visible, limit=limit))
+
+
+def _attention_lines(
+    report: RunReport, *, visible: int = ATTENTION_VISIBLE, limit: int | None = None
+) -> Iterator[str]:
+    # Lazily, row by row: at 100,000 links there can be 50,000 rows, and ``render`` streams
+    # them to the file instead of holding every row, line and the whole text at once.
     items = problems(report)
     total = len(items)
     left_out = 0
@@ -163,28 +170,34 @@ def attention(
     unreachable = sum(
         1 for r in report.results if r.status is Status.UNVERIFIED and r.network_error
     )
-    lines = [f"## Needs attention ({total})", ""]
+    yield f"## Needs attention ({total})"
+    yield ""
     if report.network_unreachable and unreachable:
-        lines += [
+        yield (
             f"**{_plural(unreachable, 'link')} could not be verified: network unreachable** "
-            "(not listed one by one).",
-            "",
-        ]
+            "(not listed one by one)."
+        )
+        yield ""
     if not items:
-        lines.append(
+        yield (
             "Nothing else needs attention."
             if report.network_unreachable
             else "Nothing needs attention."
         )
-        return lines
-    rows = _attention_rows(items)
-    lines += _table(ATTENTION_HEADER, rows[:visible])
-    if len(rows) > visible:
-        more = _table(ATTENTION_HEADER, rows[visible:])
-        lines += ["", *_folded(f"{len(rows) - visible} more", more)]
+        return
+    yield from _table_head(ATTENTION_HEADER)
+    for p in items[:visible]:
+        yield _row_line(_attention_row(p))
+    if len(items) > visible:
+        yield ""
+        yield from _folded_open(f"{len(items) - visible} more")
+        yield from _table_head(ATTENTION_HEADER)
+        for p in items[visible:]:
+            yield _row_line(_attention_row(p))
+        yield from _FOLDED_CLOSE
     if left_out:
-        lines += ["", f"… and {left_out} more: see the full report (latest.md)."]
-    return lines
+        yield ""
+        yield f"… and {left_out} more: see the full report (latest.md)."
 
 
 def _result_item(r: LinkResult) -> str:
@@ -243,53 +256,85 @@ def _link_cell(r: LinkResult | None, label: str) -> str:
     return cell + "".join(f" · {e}" for e in extra)
 
 
-def _catalogue_rows(report: RunReport, sessions: list[SessionInfo]) -> list[list[str]]:
-    by_session: dict[str, dict[str, LinkResult]] = {}
-    for r in report.results:
-        if r.link.field in ("slides", "video"):
-            by_session.setdefault(r.link.session_id, {}).setdefault(r.link.field, r)
-    rows = []
+def _catalogue_lines(
+    sessions: Iterable[SessionInfo],
+    slides: dict[str, LinkResult],
+    videos: dict[str, LinkResult],
+) -> Iterator[str]:
+    yield from _table_head(CATALOGUE_HEADER)
     for s in sessions:
-        links = by_session.get(s.id, {})
-        video = links.get("video")
-        rows.append(
-            [
-                escape.text(s.date),
-                escape.text(s.title),
-                escape.text(", ".join(s.presenters)),
-                _link_cell(links.get("slides"), "slides"),
-                _link_cell(video, (video.title if video and video.title else "video")),
-            ]
-        )
-    return rows
+        video = videos.get(s.id)
+        row = [
+            escape.text(s.date),
+            escape.text(s.title),
+            escape.text(", ".join(s.presenters)),
+            _link_cell(slides.get(s.id), "slides"),
+            _link_cell(video, (video.title if video and video.title else "video")),
+        ]
+        yield _row_line(row)
 
 
 CATALOGUE_HEADER = ["Date", "Session", "Presenters", "Slides", "Video"]
 
 
 def catalogue(report: RunReport) -> list[str]:
+    return list(_catalogue(report))
+
+
+def _catalogue(report: RunReport) -> Iterator[str]:
     seconds = video_seconds(report)
     totals = [_plural(len(report.sessions), "session"), _plural(len(report.results), "link")]
     if seconds:
         totals.append(f"{seconds / 3600:.1f} hours of video")
-    lines = [f"## Catalogue ({' · '.join(totals)})", ""]
+    yield f"## Catalogue ({' · '.join(totals)})"
+    yield ""
     if not report.sessions:
-        return [*lines, "The catalogue has no sessions."]
+        yield "The catalogue has no sessions."
+        return
+    # Each session's first slides and first video, indexed once for the whole table (not once
+    # per year: that was quadratic in practice, 10 s at 100,000 links).
+    slides: dict[str, LinkResult] = {}
+    videos: dict[str, LinkResult] = {}
+    for r in report.results:
+        field = r.link.field
+        if field == "slides":
+            slides.setdefault(r.link.session_id, r)
+        elif field == "video":
+            videos.setdefault(r.link.session_id, r)
     if len(report.sessions) <= CATALOGUE_FOLD:
-        lines += _table(CATALOGUE_HEADER, _catalogue_rows(report, report.sessions))
+        yield from _catalogue_lines(report.sessions, slides, videos)
     else:
         years: dict[str, list[SessionInfo]] = {}
         for s in report.sessions:
             years.setdefault(s.date[:4] or "undated", []).append(s)
-        for year, sessions in years.items():
-            rows = _catalogue_rows(report, sessions)
+        for index, (year, sessions) in enumerate(years.items()):
+            if index:
+                yield ""
             summary = f"{escape.text(year)} ({_plural(len(sessions), 'session')})"
-            lines += [*_folded(summary, _table(CATALOGUE_HEADER, rows)), ""]
-        lines.pop()
-    return lines if report.offline else [*lines, "", LEGEND]
+            yield from _folded_open(summary)
+            yield from _catalogue_lines(sessions, slides, videos)
+            yield from _FOLDED_CLOSE
+    if not report.offline:
+        yield ""
+        yield LEGEND
+
+
+def chunks(report: RunReport) -> Iterator[str]:
+    """``latest.md`` in pieces, section by section and line by line (see ``render``)."""
+    sections: list[Iterable[str]] = [
+        header(report),
+        _attention_lines(report),
+        changes(report),
+        _catalogue(report),
+    ]
+    for index, section in enumerate(sections):
+        if index:
+            yield "\n\n"
+        for number, line in enumerate(section):
+            yield "\n" + line if number else line
+    yield "\n"
 
 
 def render(report: RunReport) -> str:
     """The whole ``latest.md``."""
-    sections = [header(report), attention(report), changes(report), catalogue(report)]
-    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+    return "".join(chunks(report))
