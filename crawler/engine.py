@@ -15,7 +15,10 @@ import dataclasses
 import email.utils
 import functools
 import logging
+import multiprocessing
+import multiprocessing.pool
 import os
+import signal
 import socket
 import ssl
 import time
@@ -225,6 +228,7 @@ class Engine:
         self._cookie_epoch = 0  # bumped whenever a server sets a cookie (see ``fetch``)
         self._timeout_ext: dict[str, float | None] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._processes: multiprocessing.pool.Pool | None = None
         self._global: asyncio.Semaphore | None = None
         self._gates: dict[str, _HostGate] = {}
         self._dns: dict[str, asyncio.Task[list[str]]] = {}
@@ -279,6 +283,12 @@ class Engine:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        if self._processes is not None:
+            # Every result is in (or the run is being abandoned): stop the workers now rather
+            # than wait for a yt-dlp call that nobody will read.
+            self._processes.terminate()
+            self._processes.join()
+            self._processes = None
         for task in self._dns.values():
             task.cancel()
 
@@ -307,6 +317,38 @@ class Engine:
             raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+    async def run_isolated(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
+        if self._processes is None:
+            # Started on first use (a run without videos never pays for it), with "spawn":
+            # forking a process that runs an event loop and threads can copy held locks.
+            # Ctrl-C reaches the whole process group: the parent handles it (exit 130, the
+            # reports kept) and stops the workers; a traceback from each would bury its message.
+            self._processes = multiprocessing.get_context("spawn").Pool(
+                max(1, self.settings.video_workers),
+                initializer=signal.signal,
+                initargs=(signal.SIGINT, signal.SIG_IGN),
+            )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(outcome: Any, failed: bool = False) -> None:
+            if future.done():  # the caller gave up (its time budget ran out)
+                return
+            if failed:
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+        self._processes.apply_async(
+            fn,
+            args,
+            callback=lambda value: loop.call_soon_threadsafe(settle, value),
+            error_callback=lambda exc: loop.call_soon_threadsafe(settle, exc, True),
+        )
+        return await future
 
     async def fetch(
         self,

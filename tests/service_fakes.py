@@ -56,6 +56,9 @@ class FakeContext:
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
 
+    async def run_isolated(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)  # in-process, so a monkeypatched library stays patched
+
     def previous(self, link: Link) -> LinkResult | None:
         return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import os
 import re
 import socket
 from collections import Counter
@@ -629,6 +630,22 @@ def test_run_blocking_uses_the_worker_pool():
             return await e.run_blocking(lambda a, b: f"{a}-{b}", "x", "y")
 
     assert asyncio.run(main()) == "x-y"
+
+
+def test_run_isolated_runs_in_another_process_and_stops_it_with_the_engine():
+    import multiprocessing
+
+    async def main() -> tuple[int, list[multiprocessing.Process]]:
+        async with engine() as e:
+            pid = await e.run_isolated(os.getpid)
+            with pytest.raises(ZeroDivisionError):  # the worker's exception, re-raised here
+                await e.run_isolated(divmod, 1, 0)
+            workers = multiprocessing.active_children()
+        return pid, workers
+
+    pid, workers = asyncio.run(main())
+    assert pid != os.getpid()
+    assert workers and not any(w.is_alive() for w in workers)  # stopped on the way out
 
 
 @respx.mock

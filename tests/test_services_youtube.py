@@ -171,6 +171,10 @@ class FakeContext:
     async def run_blocking(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
+    async def run_isolated(self, fn, *args):
+        # A thread, not a process: the monkeypatched ``yt_dlp.YoutubeDL`` must stay in force.
+        return await self.run_blocking(fn, *args)
+
     def previous(self, link):
         return self.earlier
 
@@ -236,6 +240,18 @@ def test_metadata_comes_from_yt_dlp_without_download_or_processing(fake_ydl):
     assert ydl.params["skip_download"] and ydl.params["noplaylist"] and ydl.params["quiet"]
     assert ydl.params["no_warnings"] and ydl.params["logger"] is not None
     assert ydl.params["socket_timeout"] == Settings().read_timeout
+
+
+def test_only_the_fields_the_verdict_reads_leave_the_worker_process(fake_ydl):
+    import pickle
+
+    from crawler.services.youtube import extract_video
+
+    full = {"_type": "video", "title": "MobileViT", "duration": 60, "formats": [{}] * 50}
+    fake_ydl.script = lambda url: {**full, "__post_extractor": lambda: None}  # as YouTube's
+    extraction = extract_video(WATCH, None, None, 5.0)
+    assert extraction.info == {"_type": "video", "title": "MobileViT", "duration": 60}
+    assert pickle.loads(pickle.dumps(extraction)) == extraction  # it crosses a process boundary
 
 
 def test_playlist_link_is_checked_as_its_one_video(fake_ydl):

@@ -66,7 +66,7 @@ class Settings:
     allow_private: bool = False
     github_token: str | None = None
     user_agent: str = ""  # filled by the engine when empty
-    video_workers: int = 2  # yt-dlp worker threads
+    video_workers: int = 2  # yt-dlp worker processes (started on the first video)
     metadata_max_age_days: float = 7.0  # reuse video titles/durations this long
 
 
@@ -92,6 +92,14 @@ class CheckContext(Protocol):
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a synchronous call (yt-dlp) in the engine's bounded worker pool."""
+        ...
+
+    async def run_isolated(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a CPU-heavy synchronous call (yt-dlp) in a worker process of the engine's.
+
+        ``fn`` must be a module-level function and its arguments and result picklable. Its
+        CPU then neither competes with the event loop for the GIL nor waits for it.
+        """
         ...
 
     def previous(self, link: Link) -> LinkResult | None:

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
@@ -194,9 +194,6 @@ class Extraction:
     warnings: list[str] = field(default_factory=list)
 
 
-YdlFactory = Callable[[dict[str, Any]], Any]
-
-
 def _default_factory(params: dict[str, Any]) -> Any:
     # Imported on first use: yt-dlp costs ~0.3 s and ~15 MB to import, and most runs (and
     # every run of a catalogue without videos) never call it.
@@ -215,13 +212,6 @@ class YouTubeService(Service):
         "youtube.com": HostLimits(per_host=2, min_interval=1.0),
         "youtu.be": HostLimits(per_host=2, min_interval=1.0),
     }
-
-    def __init__(self, ydl_factory: YdlFactory | None = None) -> None:
-        # Looked up at call time so tests can monkeypatch ``yt_dlp.YoutubeDL``.
-        self._factory = ydl_factory or _default_factory
-        # One YoutubeDL per worker thread (and per proxy/CA setting): instances are not
-        # thread-safe, and building one per link would redo the extractor set-up every time.
-        self._local = threading.local()
 
     def handles(self, link: Link) -> bool:
         return link.kind is LinkKind.YOUTUBE or link.field == "video"
@@ -256,8 +246,8 @@ class YouTubeService(Service):
                     # One of the host's slots while yt-dlp talks to it: per-host limits and
                     # Retry-After pauses hold for yt-dlp's own connections too.
                     async with ctx.host_slot(url):
-                        extraction = await ctx.run_blocking(
-                            self._extract, url, proxy, ca_bundle, settings.read_timeout
+                        extraction = await ctx.run_isolated(
+                            extract_video, url, proxy, ca_bundle, settings.read_timeout
                         )
                     if not extraction.network:
                         break
@@ -274,66 +264,6 @@ class YouTubeService(Service):
         if is_youtube and result.status is Status.UNVERIFIED and not result.network_error:
             return await self._oembed_fallback(link, url, result, previous, ctx)
         return result
-
-    # --- yt-dlp, in a worker thread -------------------------------------------------------
-
-    def _ydl(
-        self, proxy: str | None, ca_bundle: str | None, timeout: float
-    ) -> tuple[Any, _Capture]:
-        instances: dict[tuple[Any, ...], tuple[Any, _Capture]] = self._local.__dict__.setdefault(
-            "instances", {}
-        )
-        key = (proxy, ca_bundle, timeout)
-        if key not in instances:
-            capture = _Capture()
-            params: dict[str, Any] = {
-                "quiet": True,
-                "no_warnings": True,
-                "noprogress": True,
-                "logger": capture,
-                "skip_download": True,
-                "noplaylist": True,
-                "socket_timeout": timeout,
-                "retries": 1,
-                "extractor_retries": 1,
-                "cachedir": False,
-                # '' means "no proxy" to yt-dlp; None would let it read the environment again.
-                "proxy": proxy or "",
-                # yt-dlp trusts certifi's bundle by default; 'no-certifi' makes it load OpenSSL's
-                # default paths, which honour SSL_CERT_FILE (the bundle ``ctx.ca_bundle`` names).
-                "compat_opts": {"no-certifi"} if ca_bundle else set(),
-            }
-            instances[key] = (self._factory(params), capture)
-        return instances[key]
-
-    def _extract(
-        self, url: str, proxy: str | None, ca_bundle: str | None, timeout: float
-    ) -> Extraction:
-        from yt_dlp.networking.exceptions import HTTPError, TransportError
-        from yt_dlp.utils import DownloadError
-
-        ydl, capture = self._ydl(proxy, ca_bundle, timeout)
-        capture.reset()
-        try:
-            # process=False: metadata only, no format selection (which would fail on videos
-            # whose formats need a JS runtime or a PO token, although the video is fine).
-            info = ydl.extract_info(url, download=False, process=False)
-        except DownloadError as exc:
-            cause = exc.exc_info[1] if exc.exc_info else None
-            return Extraction(
-                error=_strip_error_prefix(str(exc)),
-                network=isinstance(cause, TransportError) and not isinstance(cause, HTTPError),
-                http_status=cause.status if isinstance(cause, HTTPError) else None,
-                warnings=list(capture.warnings),
-            )
-        except Exception as exc:  # a yt-dlp bug must not abort the whole run
-            return Extraction(
-                error=f"yt-dlp failed: {type(exc).__name__}: {exc}",
-                warnings=list(capture.warnings),
-            )
-        if not isinstance(info, dict):
-            return Extraction(error="yt-dlp returned nothing", warnings=list(capture.warnings))
-        return Extraction(info=info, warnings=list(capture.warnings))
 
     # --- verdicts -------------------------------------------------------------------------
 
@@ -540,3 +470,74 @@ def _upload_date(info: dict[str, Any]) -> str | None:
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
         return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y%m%d")
     return None
+
+
+# --- yt-dlp, in a worker process ------------------------------------------------------------
+
+# The keys of yt-dlp's info dict that the verdict reads: only these cross the process boundary
+# (the whole dict can hold functions, e.g. YouTube's ``__post_extractor``, and is large).
+INFO_KEYS = ("_type", "id", "title", "duration", "uploader", "channel", "upload_date", "timestamp")
+
+# One YoutubeDL per thread of the process that runs ``extract_video`` (and per proxy/CA
+# setting): instances are not thread-safe, and building one per video would redo the
+# extractor set-up (about a second) every time. Per process, so never shared across runs'
+# processes; in a worker process there is one thread.
+_instances = threading.local()
+
+
+def _ydl(proxy: str | None, ca_bundle: str | None, timeout: float) -> tuple[Any, _Capture]:
+    cache: dict[tuple[Any, ...], tuple[Any, _Capture]] = _instances.__dict__.setdefault(
+        "by_settings", {}
+    )
+    key = (proxy, ca_bundle, timeout)
+    if key not in cache:
+        capture = _Capture()
+        params: dict[str, Any] = {
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "logger": capture,
+            "skip_download": True,
+            "noplaylist": True,
+            "socket_timeout": timeout,
+            "retries": 1,
+            "extractor_retries": 1,
+            "cachedir": False,
+            # '' means "no proxy" to yt-dlp; None would let it read the environment again.
+            "proxy": proxy or "",
+            # yt-dlp trusts certifi's bundle by default; 'no-certifi' makes it load OpenSSL's
+            # default paths, which honour SSL_CERT_FILE (the bundle ``ctx.ca_bundle`` names).
+            "compat_opts": {"no-certifi"} if ca_bundle else set(),
+        }
+        cache[key] = (_default_factory(params), capture)
+    return cache[key]
+
+
+def extract_video(url: str, proxy: str | None, ca_bundle: str | None, timeout: float) -> Extraction:
+    """One yt-dlp call for ``url``: its metadata, or its error in words (never raises)."""
+    from yt_dlp.networking.exceptions import HTTPError, TransportError
+    from yt_dlp.utils import DownloadError
+
+    ydl, capture = _ydl(proxy, ca_bundle, timeout)
+    capture.reset()
+    try:
+        # process=False: metadata only, no format selection (which would fail on videos
+        # whose formats need a JS runtime or a PO token, although the video is fine).
+        info = ydl.extract_info(url, download=False, process=False)
+    except DownloadError as exc:
+        cause = exc.exc_info[1] if exc.exc_info else None
+        return Extraction(
+            error=_strip_error_prefix(str(exc)),
+            network=isinstance(cause, TransportError) and not isinstance(cause, HTTPError),
+            http_status=cause.status if isinstance(cause, HTTPError) else None,
+            warnings=list(capture.warnings),
+        )
+    except Exception as exc:  # a yt-dlp bug must not abort the whole run
+        return Extraction(
+            error=f"yt-dlp failed: {type(exc).__name__}: {exc}",
+            warnings=list(capture.warnings),
+        )
+    if not isinstance(info, dict):
+        return Extraction(error="yt-dlp returned nothing", warnings=list(capture.warnings))
+    kept = {k: info[k] for k in INFO_KEYS if k in info}
+    return Extraction(info=kept, warnings=list(capture.warnings))
