@@ -226,6 +226,7 @@ class Engine:
         self._client: httpx.AsyncClient | None = None
         self._direct: httpx.AsyncBaseTransport | None = None
         self._cookie_epoch = 0  # bumped whenever a server sets a cookie (see ``fetch``)
+        self._header_sets: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self._timeout_ext: dict[str, float | None] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._processes: multiprocessing.pool.Pool | None = None
@@ -661,8 +662,15 @@ class Engine:
             return self._client.build_request(method, url, headers=headers)
         # What ``AsyncClient.build_request`` does for us, minus the per-request merging that
         # costs more than the request itself at 10,000 links (base URL, params, cookie copies).
-        merged = self._client.headers.copy()
-        merged.update(headers)
+        # The services send a handful of distinct header sets: merge each with the client's
+        # defaults once (httpx copies a Headers instance cheaply, a mapping it re-encodes).
+        key = tuple(headers.items())
+        merged = self._header_sets.get(key)
+        if merged is None:
+            merged = self._client.headers.copy()
+            merged.update(headers)
+            if len(self._header_sets) < 64:  # bounded, should a service vary them per link
+                self._header_sets[key] = merged
         request = httpx.Request(
             method, url, headers=merged, extensions={"timeout": self._timeout_ext}
         )

@@ -14,6 +14,7 @@ Proxies are not handled here: the engine uses httpx's own transport when one is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import ssl
 from collections.abc import AsyncIterator, Iterator
 
@@ -93,6 +94,12 @@ class ExactAiohttpTransport(httpx.AsyncBaseTransport):
             )
         return self._session
 
+    @staticmethod
+    @functools.lru_cache(maxsize=16)
+    def _timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+        # One object per setting, not per request (a run has one or two settings).
+        return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._get_session()
         timeout = request.extensions.get("timeout", {})
@@ -105,11 +112,7 @@ class ExactAiohttpTransport(httpx.AsyncBaseTransport):
                 data=data,
                 allow_redirects=False,
                 compress=False,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
-                ),
+                timeout=self._timeout(timeout.get("connect"), timeout.get("read")),
                 server_hostname=request.extensions.get("sni_hostname"),
             )
         extensions: dict[str, object] = {"http_version": b"HTTP/1.1"}
