@@ -79,6 +79,8 @@ class Case:
     max_links_per_host: int
     first: RunFigures
     second: RunFigures | None
+    floor_wall_s: float | None = None  # floor.py: the same requests with bare aiohttp
+    floor_cpu_s: float | None = None
 
     @property
     def bound_s(self) -> float:
@@ -88,6 +90,12 @@ class Case:
     @property
     def ratio(self) -> float:
         return self.first.wall_s / self.bound_s if self.bound_s else float("inf")
+
+    @property
+    def floor_ratio(self) -> float | None:
+        if self.floor_wall_s is None or not self.bound_s:
+            return None
+        return self.floor_wall_s / self.bound_s
 
 
 # -- the simulator process ---------------------------------------------------------------
@@ -242,6 +250,7 @@ def run_case(n: int, args: argparse.Namespace, workdir: Path) -> Case:
         second = None
         if not args.no_second_run:
             second = one_run(sim, n, catalog, reports, args, workdir / "run2.log")
+        floor = None if args.no_floor else run_floor(sim, catalog, args)
     finally:
         sim.stop()
     return Case(
@@ -254,7 +263,26 @@ def run_case(n: int, args: argparse.Namespace, workdir: Path) -> Case:
         max_links_per_host=per_host_links,
         first=first,
         second=second,
+        floor_wall_s=floor[0] if floor else None,
+        floor_cpu_s=floor[1] if floor else None,
     )
+
+
+def run_floor(sim: Sim, catalog: Path, args: argparse.Namespace) -> tuple[float, float]:
+    """floor.py over the same catalogue and faults: (wall s, CPU s) of bare aiohttp."""
+    sim.get("/reset?faults=1")
+    cmd = [
+        sys.executable,
+        str(HERE / "floor.py"),
+        str(catalog),
+        "--per-host",
+        str(args.per_host),
+        "--concurrency",
+        str(args.concurrency),
+    ]
+    out = subprocess.run(cmd, env=crawler_env(), capture_output=True, text=True, check=True)
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures["wall_s"], figures["cpu_s"]
 
 
 # -- output ------------------------------------------------------------------------------
@@ -303,6 +331,11 @@ def details(c: Case) -> str:
         f"  politeness bound ceil({c.max_links_per_host} / {c.per_host}) × {c.latency_ms:g} ms "
         f"= {c.bound_s:.2f} s; run 1 wall / bound = {c.ratio:.1f}×"
     )
+    if c.floor_wall_s is not None:
+        lines.append(
+            f"  floor (floor.py: the same requests with bare aiohttp, nothing else): wall "
+            f"{c.floor_wall_s:.2f} s = {c.floor_ratio:.2f}× the bound, CPU {c.floor_cpu_s:.2f} s"
+        )
     return "\n".join(lines)
 
 
@@ -322,6 +355,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--video-share", type=float, default=gen_catalog.DEFAULT_VIDEO_SHARE)
     p.add_argument("--clean", action="store_true", help="no faults (404, 429, resets, slow)")
     p.add_argument("--no-second-run", action="store_true")
+    p.add_argument("--no-floor", action="store_true", help="skip the bare-aiohttp floor run")
     p.add_argument("--keep", type=Path, default=None, help="keep catalogues, logs, reports here")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)

@@ -176,3 +176,40 @@ def test_per_host_limit_holds_and_a_429_pauses_only_its_host(sim_factory, tmp_pa
     assert paused_later[-1] > last_other_done
     report = json.loads((tmp_path / "reports" / "latest.json").read_text())
     assert {link["status"] for link in report["links"]} == {"ok"}
+
+
+def test_floor_sends_one_request_per_link_like_the_crawler_s_first(sim_factory, tmp_path) -> None:
+    sim = sim_factory("--hosts", "3", "--latency-ms", "5")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(gen_catalog.generate(30, sim.hosts, video_share=0.1), encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "floor.py"), str(catalog), "--per-host", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(out.stdout)
+    assert figures["links"] == 30 and figures["errors"] == 0
+    assert figures["wall_s"] > 0 and figures["cpu_s"] > 0
+    stats = sim.get("/stats")["total"]
+    assert stats["requests"] == 30
+    assert stats["max_inflight"] <= 2
+
+
+def test_bench_prints_every_figure_with_the_bound_and_the_floor(tmp_path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "bench.py"), "--links", "60", "--hosts", "3",
+         "--latency", "5", "--json", str(tmp_path / "figures.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    text = out.stdout
+    assert "politeness bound" in text and "wall / bound" in text and "floor (floor.py" in text
+    assert "run 2:" in text and "peak RSS" in text
+    [case] = json.loads((tmp_path / "figures.json").read_text())
+    assert case["links"] == 60 and case["first"]["requests"] >= 60
+    assert (
+        case["floor_wall_s"] > 0 and case["second"]["ytdlp_calls"] <= case["first"]["ytdlp_calls"]
+    )
