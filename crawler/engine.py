@@ -9,6 +9,7 @@ to a cap, and network failures returned as plain words instead of raised.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import dataclasses
@@ -438,20 +439,30 @@ class Engine:
         """
         if self._client is None:
             raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
-        groups: dict[tuple[str, str], list[int]] = {}
+        # Compact for 100,000 links: the first index of each (url, field), the later ones only
+        # for the few URLs that repeat, and per host an array of indices, not of keys.
+        first: dict[tuple[str, str], int] = {}
+        repeats: dict[int, list[int]] = {}
+        by_host: dict[str, array.array[int]] = {}
         for index, link in enumerate(links):
-            groups.setdefault((link.url, link.field), []).append(index)
+            owner = first.setdefault((link.url, link.field), index)
+            if owner != index:
+                repeats.setdefault(owner, []).append(index)
+            else:
+                by_host.setdefault(_host_of(link.url), array.array("l")).append(index)
+        first.clear()
         results: list[LinkResult | None] = [None] * len(links)
-        work = iter(_interleave_hosts(list(groups)))
+        work = _interleave(list(by_host.values()))
+        by_host.clear()
 
         async def worker() -> None:
             # One shared iterator: in one event loop, next() hands each item out exactly once.
-            for key in work:
-                indices = groups[key]
+            for index in work:
+                indices = [index, *repeats.get(index, ())]
                 if on_start is not None:
                     for i in indices:
                         on_start(links[i])
-                result = await self.check_link(links[indices[0]])
+                result = await self.check_link(links[index])
                 for n, i in enumerate(indices):
                     copy = result if n == 0 else _copy_for(result, links[i])
                     results[i] = copy
@@ -459,7 +470,8 @@ class Engine:
                         on_result(copy)
 
         # More workers than request slots, so links of a paused host do not idle the run.
-        count = min(len(groups), max(1, self.settings.concurrency) * 2)
+        distinct = len(links) - sum(map(len, repeats.values()))
+        count = min(distinct, max(1, self.settings.concurrency) * 2)
         async with asyncio.TaskGroup() as tasks:
             for _ in range(count):
                 tasks.create_task(worker())
@@ -731,26 +743,24 @@ def _copy_for(result: LinkResult, link: Link) -> LinkResult:
     return dataclasses.replace(result, link=link, redirects=list(result.redirects))
 
 
-def _interleave_hosts(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _host_of(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _interleave(queues: list[array.array[int]]) -> Iterator[int]:
     """Round-robin over hosts, so a run of links to one slow host does not fill every worker."""
-    by_host: dict[str, list[tuple[str, str]]] = {}
-    for key in keys:
-        try:
-            host = urlsplit(key[0]).hostname or ""
-        except ValueError:
-            host = ""
-        by_host.setdefault(host, []).append(key)
-    queues = [iter(q) for q in by_host.values()]
-    order: list[tuple[str, str]] = []
-    while queues:
+    iterators = [iter(q) for q in queues]
+    while iterators:
         still = []
-        for queue in queues:
+        for queue in iterators:
             item = next(queue, None)
             if item is not None:
-                order.append(item)
+                yield item
                 still.append(queue)
-        queues = still
-    return order
+        iterators = still
 
 
 def check_links(

@@ -928,3 +928,31 @@ def test_the_real_services_declare_limits_for_youtube_github_and_slideshare():
     assert asyncio.run(limits("raw.githubusercontent.com")) == (4, 0.25)
     assert asyncio.run(limits("www.slideshare.net")) == (2, 1.0)
     assert asyncio.run(limits("b.mytears.org")) == (4, 0.0)
+
+
+def test_work_goes_round_robin_over_hosts_so_one_slow_host_cannot_fill_every_worker():
+    import array
+
+    from crawler.engine import _interleave
+
+    queues = [array.array("l", [0, 1, 2]), array.array("l", [3]), array.array("l", [4, 5])]
+    assert list(_interleave(queues)) == [0, 3, 4, 1, 5, 2]
+
+
+@respx.mock
+def test_links_are_started_host_by_host_in_turn():
+    respx.route().respond(200)
+    started: list[str] = []
+    links = [make_link(f"https://{h}.example/{i}") for h, i in ("a0", "a1", "a2", "b0")]
+
+    async def main() -> None:
+        async with engine(Settings(concurrency=1, per_host=1)) as e:
+            await e.check_all(links, on_start=lambda lk: started.append(lk.url))
+
+    asyncio.run(main())
+    assert started == [
+        "https://a.example/0",
+        "https://b.example/0",  # b is not left waiting until a is done
+        "https://a.example/1",
+        "https://a.example/2",
+    ]
