@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -490,7 +491,10 @@ class Engine:
             timer = asyncio.timeout(budget)
             try:
                 async with timer:
-                    return await service.check(link, self)
+                    result = await service.check(link, self)
+                # Most details repeat ("reachable (HTTP 200)"): at 100,000 links one copy each.
+                result.detail = sys.intern(result.detail)
+                return result
             except TimeoutError:
                 if not timer.expired():
                     raise
@@ -740,7 +744,7 @@ class Engine:
 
 
 def _copy_for(result: LinkResult, link: Link) -> LinkResult:
-    return dataclasses.replace(result, link=link, redirects=list(result.redirects))
+    return dataclasses.replace(result, link=link, redirects=tuple(result.redirects))
 
 
 def _host_of(url: str) -> str:

@@ -39,7 +39,7 @@ def test_redirect_loop_is_broken_with_its_hops():
     )
     result = unverified_from_fetch(LINK, fetched)
     assert result.status is Status.BROKEN
-    assert result.redirects == hops and result.redirects is not hops
+    assert list(result.redirects) == hops and result.redirects is not hops
     assert result.detail.startswith("redirect loop")
     assert result.network_error is False
 

@@ -28,7 +28,7 @@ def check(url: str, responses: dict) -> tuple[LinkResult, FakeContext]:
 def test_a_200_head_is_ok_with_one_request():
     result, ctx = check(PAGE, {("HEAD", PAGE): answer(PAGE, 200)})
     assert result.status is Status.OK
-    assert (result.http_status, result.final_url, result.redirects) == (200, PAGE, [])
+    assert (result.http_status, result.final_url, list(result.redirects)) == (200, PAGE, [])
     assert result.detail == "reachable (HTTP 200)"
     assert [c.method for c in ctx.calls] == ["HEAD"]
 
@@ -97,7 +97,7 @@ def test_a_permanent_redirect_gives_the_new_url_as_the_fix():
     assert result.status is Status.REDIRECTED
     assert result.fix == f"moved permanently — use {new}"
     assert result.final_url == new
-    assert result.redirects == [Hop(PAGE, 301)]
+    assert list(result.redirects) == [Hop(PAGE, 301)]
 
 
 def test_a_308_anywhere_in_the_chain_counts_as_permanent():
@@ -128,7 +128,7 @@ def test_temporary_redirects_alone_stay_ok_and_note_the_final_url(code):
     assert result.detail == f"reachable (HTTP 200) via a temporary redirect to {end}"
     assert result.final_url == end
     assert result.fix is None
-    assert result.redirects == [Hop(PAGE, code)]
+    assert list(result.redirects) == [Hop(PAGE, code)]
 
 
 def test_a_permanent_redirect_to_a_missing_page_is_broken_not_redirected():
@@ -291,7 +291,7 @@ def test_engine_a_301_chain_is_redirected_with_every_hop_recorded():
     respx.head(landed).respond(200)
     result = check_through_engine(GenericService(), start)
     assert result.status is Status.REDIRECTED
-    assert result.redirects == [Hop(start, 301), Hop(moved, 302)]
+    assert list(result.redirects) == [Hop(start, 301), Hop(moved, 302)]
     assert result.fix == f"moved permanently — use {moved}"
     assert result.final_url == landed
 

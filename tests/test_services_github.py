@@ -119,7 +119,7 @@ def test_a_renamed_repository_is_redirected_with_the_new_blob_url_as_fix():
         "moved permanently — use https://github.com/NewOrg/dl-compiler-study/blob/main/TVM.pdf"
     )
     assert result.final_url == moved_raw
-    assert result.redirects == [Hop(TVM_RAW, 301)]
+    assert list(result.redirects) == [Hop(TVM_RAW, 301)]
     assert "NewOrg/dl-compiler-study" in result.detail
 
 

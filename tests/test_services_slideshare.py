@@ -54,7 +54,7 @@ def test_the_move_to_slideshow_slug_id_is_redirected_with_the_new_url():
     result = check(OLD, fetch)
     assert result.status is Status.REDIRECTED
     assert result.fix == f"moved permanently — use {NEW}"
-    assert result.redirects == [Hop(OLD, 301)]
+    assert list(result.redirects) == [Hop(OLD, 301)]
     assert result.title and result.title.startswith("Efficient execution")
 
 
@@ -203,7 +203,7 @@ def test_engine_a_moved_deck_is_redirected_and_titled():
     result = check_through_engine(SlideShareService(), OLD)
     assert result.status is Status.REDIRECTED
     assert result.fix == f"moved permanently — use {NEW}"
-    assert result.redirects == [Hop(OLD, 301)]
+    assert list(result.redirects) == [Hop(OLD, 301)]
     assert (
         result.title == "Efficient execution of quantized deep learning models a compiler approach"
     )

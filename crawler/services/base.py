@@ -166,7 +166,7 @@ def unverified_from_fetch(link: Link, fetched: FetchResult) -> LinkResult:
     answered, and the answer leads nowhere); a target the safety guard refused is ``skipped``,
     since we chose not to look.
     """
-    redirects = list(fetched.hops)
+    redirects = tuple(fetched.hops)
     kind = fetched.error_kind
     if kind == "refused":
         reason = (fetched.error or "refused").removeprefix("refused: ")

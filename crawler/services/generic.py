@@ -50,7 +50,7 @@ def _base(link: Link, fetch: FetchResult, status: Status, detail: str) -> LinkRe
         detail=detail,
         http_status=fetch.status,
         final_url=fetch.final_url or None,
-        redirects=list(fetch.hops),
+        redirects=tuple(fetch.hops),  # () when none: one shared empty
     )
 
 
