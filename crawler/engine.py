@@ -57,6 +57,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 HOST_PAUSE_STATUSES = frozenset({429, 503})  # their Retry-After pauses the whole host
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a keep-alive connection the server closed meanwhile looks like on the next request.
+STALE_CONNECTION_ERRORS = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
 BACKOFF_INITIAL = 1.0  # seconds before the first retry, doubling, plus up to as much jitter
 BACKOFF_MAX = 30.0
 
@@ -630,6 +632,15 @@ class Engine:
 
     def _backoff(self, state: RetryCallState) -> float:
         outcome = state.outcome
+        if (
+            outcome is not None
+            and outcome.failed
+            and state.attempt_number == 1
+            and isinstance(outcome.exception(), STALE_CONNECTION_ERRORS)
+        ):
+            # Most often a keep-alive connection the server had closed: the retry goes out at
+            # once on a fresh connection (as browsers do); a second failure backs off.
+            return 0.0
         if outcome is not None and not outcome.failed:
             answer: _Answer = outcome.result()
             wait = parse_retry_after(answer.headers.get("retry-after"))

@@ -260,8 +260,20 @@ def test_transient_status_on_every_attempt_is_returned_as_is():
 def test_closed_keepalive_connection_is_retried(error):
     route = respx.get("https://example.org/x")
     route.side_effect = [error("Server disconnected"), httpx.Response(200)]
-    fr = fetch("https://example.org/x")
+    sleeps = Sleeps()
+    fr = fetch("https://example.org/x", sleep=sleeps)
     assert fr.status == 200 and fr.attempts == 2 and route.call_count == 2
+    assert sleeps.calls == []  # at once, on a fresh connection
+
+
+@respx.mock
+def test_a_connection_that_breaks_twice_is_retried_the_second_time_after_a_backoff():
+    route = respx.get("https://example.org/x")
+    route.side_effect = [httpx.ReadError("reset"), httpx.ReadError("reset"), httpx.Response(200)]
+    sleeps = Sleeps()
+    fr = fetch("https://example.org/x", Settings(retries=3), sleep=sleeps)
+    assert fr.status == 200 and fr.attempts == 3
+    assert len(sleeps.calls) == 1 and sleeps.calls[0] >= 1  # the server may be struggling
 
 
 @respx.mock
