@@ -60,6 +60,10 @@ def duplicate_findings(duplicates: Iterable[Duplicate]) -> list[Finding]:
     return out
 
 
+# One copy of each kind and message: a large catalogue has tens of thousands of these findings.
+_MISSING = {fld: (f"missing-{fld}", f"no {fld} link") for fld in UNIQUE_FIELDS}
+
+
 def missing_links(sessions: Sequence[SessionInfo], links: Iterable[Link]) -> list[Finding]:
     """Sessions without slides or without a video (the README writes '-')."""
     have = {(link.session_id, link.field) for link in links}
@@ -67,9 +71,8 @@ def missing_links(sessions: Sequence[SessionInfo], links: Iterable[Link]) -> lis
     for s in sessions:
         for fld in UNIQUE_FIELDS:
             if (s.id, fld) not in have:
-                out.append(
-                    Finding.on_session(s, f"missing-{fld}", "warning", f"no {fld} link", field=fld)
-                )
+                kind, message = _MISSING[fld]
+                out.append(Finding.on_session(s, kind, "warning", message, field=fld))
     return out
 
 

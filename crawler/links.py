@@ -9,6 +9,7 @@ the catalogue's bytes go on the wire as written.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit, urlunsplit
@@ -232,7 +233,7 @@ def make_link(
 def iter_links(catalog: Catalog) -> Iterator[Link]:
     """Every link of the catalogue, in catalogue order: slides, video, then presenter homepages."""
     for s in catalog.sessions:
-        date = s.date.isoformat()
+        date = sys.intern(s.date.isoformat())  # one copy per day, shared by all its links
         if s.slides:
             yield make_link(s.id, s.title, date, "slides", s.slides, s.slides_at)
         if s.video:

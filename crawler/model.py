@@ -7,6 +7,7 @@ speak the same language.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,7 +78,8 @@ class LinkResult:
     detail: str  # plain words: why this status
     http_status: int | None = None
     final_url: str | None = None
-    redirects: list[Hop] = field(default_factory=list)
+    # An immutable empty default: one shared () instead of an empty list on every result.
+    redirects: Sequence[Hop] = ()
     fix: str | None = None  # a suggested fix when one is known ("use https://…")
     title: str | None = None  # video or deck title, PDF file name
     duration: int | None = None  # seconds, videos only

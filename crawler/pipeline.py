@@ -126,6 +126,9 @@ def run_check(
             on_result=on_result,
             **(engine_kwargs or {}),
         )
+        for r in results:  # services give each result a list of hops, mostly empty: share ()
+            if not r.redirects:
+                r.redirects = ()
 
     report = build_report(
         catalog_title=catalog_title,

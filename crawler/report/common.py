@@ -44,7 +44,7 @@ class Summary:
         return self.links - self.skipped
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """One row of "Needs attention" and one GitHub annotation."""
 
@@ -126,6 +126,9 @@ def _failing_since(result: LinkResult) -> str:
     return ""
 
 
+_PROBLEM_STATUSES = frozenset({Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED})
+
+
 def problems(report: RunReport) -> list[Problem]:
     """Every problem of the run, worst first, then in catalogue order."""
     order = {s.id: i for i, s in enumerate(report.sessions)}
@@ -133,6 +136,8 @@ def problems(report: RunReport) -> list[Problem]:
     escalated = {(f.session_id, f.field, f.url) for f in report.findings if f.kind == "escalated"}
 
     for r in report.results:
+        if r.status not in _PROBLEM_STATUSES:
+            continue
         link = r.link
         base = dict(
             session_id=link.session_id,
@@ -211,17 +216,16 @@ def problems(report: RunReport) -> list[Problem]:
             )
         )
 
-    def sort_key(item: tuple[int, Problem]) -> tuple:
-        index, p = item
+    def sort_key(p: Problem) -> tuple:
         return (
             p.rank,
             _WARNING_ORDER.get(p.kind, len(_WARNING_ORDER)) if p.rank >= RANK_WARNING else 0,
             order.get(p.session_id, len(order)),
             FIELD_ORDER.get(p.field, 3),
-            index,
         )
 
-    return [p for _, p in sorted(enumerate(out), key=sort_key)]
+    out.sort(key=sort_key)  # stable: ties stay in the order they were found
+    return out
 
 
 def video_seconds(report: RunReport) -> int:

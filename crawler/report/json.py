@@ -44,38 +44,39 @@ def _link_fields(link: Link) -> dict[str, Any]:
     }
 
 
-def _link_identity(link: Link) -> dict[str, Any]:
-    return {
-        "kind": link.kind.value,
-        "key": link.key,
-        "line": link.line,
-        "column": link.column,
-        "session_title": link.session_title,
-        "session_date": link.session_date,
-    }
+def _with_identity(record: dict[str, Any], link: Link) -> dict[str, Any]:
+    """``record`` with the link's identity added in place (one dict per record, not three:
+    there are 100,000 of them in a large report)."""
+    record["kind"] = link.kind.value
+    record["key"] = link.key
+    record["line"] = link.line
+    record["column"] = link.column
+    record["session_title"] = link.session_title
+    record["session_date"] = link.session_date
+    return record
 
 
 def _result(r: LinkResult) -> dict[str, Any]:
-    return {
-        **_link_fields(r.link),
-        "status": r.status.value,
-        "http_status": r.http_status,
-        "final_url": r.final_url,
-        "detail": r.detail,
-        "fix": r.fix,
-        "title": r.title,
-        "duration": r.duration,
-        "uploader": r.uploader,
-        "upload_date": r.upload_date,
-        "size": r.size,
-        "note": r.note,
-        "redirects": [{"url": h.url, "status": h.status} for h in r.redirects],
-        "network_error": r.network_error,
-        "first_failed": r.first_failed,
-        "consecutive_failures": r.consecutive_failures,
-        "metadata_fetched_at": r.metadata_fetched_at,
-        **_link_identity(r.link),
-    }
+    record = _link_fields(r.link)
+    record.update(
+        status=r.status.value,
+        http_status=r.http_status,
+        final_url=r.final_url,
+        detail=r.detail,
+        fix=r.fix,
+        title=r.title,
+        duration=r.duration,
+        uploader=r.uploader,
+        upload_date=r.upload_date,
+        size=r.size,
+        note=r.note,
+        redirects=[{"url": h.url, "status": h.status} for h in r.redirects],
+        network_error=r.network_error,
+        first_failed=r.first_failed,
+        consecutive_failures=r.consecutive_failures,
+        metadata_fetched_at=r.metadata_fetched_at,
+    )
+    return _with_identity(record, r.link)
 
 
 def _session(s: SessionInfo) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def _duplicate(d: Duplicate) -> dict[str, Any]:
         "key": d.key,
         "urls": list(d.urls),
         "sessions": list(d.sessions),
-        "links": [{**_link_fields(link), **_link_identity(link)} for link in d.links],
+        "links": [_with_identity(_link_fields(link), link) for link in d.links],
     }
 
 
@@ -171,7 +172,13 @@ def to_dict(report: RunReport) -> dict[str, Any]:
     }
 
 
+# One encoder for every record: ``json.dumps`` with options builds a new one per call.
+_RECORD = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
 def _dump(value: Any, **kwargs: Any) -> str:
+    if not kwargs:
+        return _RECORD.encode(value)
     return json.dumps(value, ensure_ascii=False, allow_nan=False, **kwargs)
 
 
@@ -321,7 +328,7 @@ def _read_result(rd: Reader) -> LinkResult:
         detail=sys.intern(rd.text("detail")),  # most details are alike ("HTTP 200")
         http_status=rd.integer("http_status", optional=True),
         final_url=rd.text("final_url", optional=True),
-        redirects=hops,
+        redirects=hops or (),  # as a result that was never redirected has them
         fix=rd.text("fix", optional=True),
         title=rd.text("title", optional=True),
         duration=rd.integer("duration", optional=True),
