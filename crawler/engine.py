@@ -234,6 +234,7 @@ class Engine:
         self._timeout_ext: dict[str, float | None] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._processes: multiprocessing.pool.Pool | None = None
+        self._isolated_slots: asyncio.Semaphore | None = None
         self._global: asyncio.Semaphore | None = None
         self._gates: dict[str, _HostGate] = {}
         self._dns: dict[str, asyncio.Task[list[str]]] = {}
@@ -274,6 +275,7 @@ class Engine:
             max_workers=max(1, s.video_workers), thread_name_prefix="crawler-video"
         )
         self._global = asyncio.Semaphore(max(1, s.concurrency))
+        self._isolated_slots = asyncio.Semaphore(max(1, s.video_workers))
         return self
 
     async def __aexit__(
@@ -323,9 +325,20 @@ class Engine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
 
-    async def run_isolated(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._pool is None:
+    async def run_isolated(
+        self, fn: Callable[..., T], *args: Any, slot_for: str | None = None
+    ) -> T:
+        if self._pool is None or self._isolated_slots is None:
             raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
+        # A free worker first, the host's slot second: a call queued behind busy workers must
+        # not sit on one of its host's slots meanwhile (at 1 % videos that starved hosts).
+        async with self._isolated_slots:
+            if slot_for is None:
+                return await self._in_worker(fn, args)
+            async with self.host_slot(slot_for):
+                return await self._in_worker(fn, args)
+
+    async def _in_worker(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         if self._processes is None:
             # Started on first use (a run without videos never pays for it), with "spawn":
             # forking a process that runs an event loop and threads can copy held locks.

@@ -56,8 +56,14 @@ class FakeContext:
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
 
-    async def run_isolated(self, fn: Callable[..., T], *args: Any) -> T:
-        return fn(*args)  # in-process, so a monkeypatched library stays patched
+    async def run_isolated(
+        self, fn: Callable[..., T], *args: Any, slot_for: str | None = None
+    ) -> T:
+        # In-process, so a monkeypatched library stays patched.
+        if slot_for is None:
+            return fn(*args)
+        async with self.host_slot(slot_for):
+            return fn(*args)
 
     def previous(self, link: Link) -> LinkResult | None:
         return None

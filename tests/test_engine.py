@@ -660,6 +660,30 @@ def test_run_isolated_runs_in_another_process_and_stops_it_with_the_engine():
     assert workers and not any(w.is_alive() for w in workers)  # stopped on the way out
 
 
+def test_a_call_waiting_for_a_worker_does_not_sit_on_a_host_slot():
+    import time
+
+    events: list[str] = []
+    url = "https://videos.example/v"
+
+    async def main() -> None:
+        async with engine(Settings(per_host=2, video_workers=1)) as e:
+
+            async def isolated(name: str) -> None:
+                await e.run_isolated(time.sleep, 1.0, slot_for=url)
+                events.append(f"{name} done")
+
+            first = asyncio.create_task(isolated("first"))
+            second = asyncio.create_task(isolated("second"))  # queued: the one worker is busy
+            await asyncio.sleep(0.05)
+            async with e.host_slot(url):  # the host's other slot is free meanwhile
+                events.append("fetch got a slot")
+            await asyncio.gather(first, second)
+
+    asyncio.run(main())
+    assert events == ["fetch got a slot", "first done", "second done"]
+
+
 @respx.mock
 def test_per_host_limit_holds_while_other_hosts_run_alongside():
     in_flight: Counter[str] = Counter()

@@ -171,9 +171,12 @@ class FakeContext:
     async def run_blocking(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def run_isolated(self, fn, *args):
+    async def run_isolated(self, fn, *args, slot_for=None):
         # A thread, not a process: the monkeypatched ``yt_dlp.YoutubeDL`` must stay in force.
-        return await self.run_blocking(fn, *args)
+        if slot_for is None:
+            return await self.run_blocking(fn, *args)
+        async with self.host_slot(slot_for):
+            return await self.run_blocking(fn, *args)
 
     def previous(self, link):
         return self.earlier

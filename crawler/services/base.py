@@ -94,11 +94,15 @@ class CheckContext(Protocol):
         """Run a synchronous call (yt-dlp) in the engine's bounded worker pool."""
         ...
 
-    async def run_isolated(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run_isolated(
+        self, fn: Callable[..., T], *args: Any, slot_for: str | None = None
+    ) -> T:
         """Run a CPU-heavy synchronous call (yt-dlp) in a worker process of the engine's.
 
         ``fn`` must be a module-level function and its arguments and result picklable. Its
-        CPU then neither competes with the event loop for the GIL nor waits for it.
+        CPU then neither competes with the event loop for the GIL nor waits for it. With
+        ``slot_for`` the call also holds one of that URL's host slots while it runs (for a
+        library that opens its own connections), taken only once a worker is free.
         """
         ...
 

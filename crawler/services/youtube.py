@@ -245,10 +245,9 @@ class YouTubeService(Service):
                 for _ in range(2):
                     # One of the host's slots while yt-dlp talks to it: per-host limits and
                     # Retry-After pauses hold for yt-dlp's own connections too.
-                    async with ctx.host_slot(url):
-                        extraction = await ctx.run_isolated(
-                            extract_video, url, proxy, ca_bundle, settings.read_timeout
-                        )
+                    extraction = await ctx.run_isolated(
+                        extract_video, url, proxy, ca_bundle, settings.read_timeout, slot_for=url
+                    )
                     if not extraction.network:
                         break
         except TimeoutError:
