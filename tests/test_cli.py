@@ -1,5 +1,6 @@
 """The command line, run as a user runs it: `python -m crawler …` in a subprocess."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -139,8 +140,13 @@ def test_quickstart_is_two_lines_and_ci_runs_the_second_verbatim():
     assert second in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
-def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_path):
-    """A real SIGINT while links are being checked (a server that never answers in time)."""
+@pytest.mark.parametrize("with_video", [False, True], ids=["http", "http+yt-dlp-workers"])
+def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_path, with_video):
+    """A real SIGINT while links are being checked (a server that never answers in time).
+
+    With a video, yt-dlp's worker processes are waiting on the server too: they must end with
+    the crawler (their connections are closed), not linger.
+    """
     import signal
     import socket
     import threading
@@ -165,7 +171,9 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_pat
     port = server.getsockname()[1]
     (tmp_path / "catalog.yaml").write_text(
         "study: {title: S}\nsessions:\n"
-        f"  - {{title: T, date: 2021-01-01, slides: 'http://127.0.0.1:{port}/a.pdf'}}\n"
+        f"  - {{title: T, date: 2021-01-01, slides: 'http://127.0.0.1:{port}/a.pdf'"
+        + (f", video: 'http://127.0.0.1:{port}/talk'" if with_video else "")
+        + "}\n"
     )
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -182,9 +190,18 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_pat
     )
     try:
         assert accepted.wait(60), "the crawler never connected"
+        deadline = time.monotonic() + 30
+        while with_video and len(hung) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until yt-dlp's worker has connected too
+        assert len(hung) >= (2 if with_video else 1)
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
+        for conn in hung:  # every client of the hung server is gone: EOF or reset, no wait
+            conn.settimeout(10)  # a client still alive would make recv time out
+            with contextlib.suppress(ConnectionResetError):
+                while conn.recv(65536):  # the request it sent, then EOF
+                    pass
     finally:
         proc.kill()
         server.close()
