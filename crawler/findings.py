@@ -20,20 +20,30 @@ UNIQUE_FIELDS = ("slides", "video")
 
 def find_duplicates(links: Iterable[Link]) -> list[Duplicate]:
     """Canonical keys used by more than one slides/video link, in catalogue order."""
-    groups: dict[str, list[Link]] = defaultdict(list)
+    # The first link of each key, and a list only for the keys seen again: a catalogue has
+    # 50,000 unique slides and videos for a handful of duplicates.
+    first: dict[str, Link] = {}
+    again: dict[str, list[Link]] = defaultdict(list)
     for link in links:
-        if link.field in UNIQUE_FIELDS:
-            groups[link.key].append(link)
-    return [
-        Duplicate(
-            key=key,
-            urls=tuple(dict.fromkeys(link.url for link in group)),
-            sessions=tuple(dict.fromkeys(link.session_id for link in group)),
-            links=tuple(group),
-        )
-        for key, group in groups.items()
-        if len(group) > 1
-    ]
+        if link.field not in UNIQUE_FIELDS:
+            continue
+        if link.key in first:
+            again[link.key].append(link)
+        else:
+            first[link.key] = link
+    out = []
+    for key, link in first.items():  # in the order each key was first used
+        if key in again:
+            group = (link, *again[key])
+            out.append(
+                Duplicate(
+                    key=key,
+                    urls=tuple(dict.fromkeys(lk.url for lk in group)),
+                    sessions=tuple(dict.fromkeys(lk.session_id for lk in group)),
+                    links=group,
+                )
+            )
+    return out
 
 
 def duplicate_findings(duplicates: Iterable[Duplicate]) -> list[Finding]:
@@ -66,11 +76,14 @@ _MISSING = {fld: (f"missing-{fld}", f"no {fld} link") for fld in UNIQUE_FIELDS}
 
 def missing_links(sessions: Sequence[SessionInfo], links: Iterable[Link]) -> list[Finding]:
     """Sessions without slides or without a video (the README writes '-')."""
-    have = {(link.session_id, link.field) for link in links}
+    have: dict[str, set[str]] = {fld: set() for fld in UNIQUE_FIELDS}  # session ids, by field
+    for link in links:
+        if link.field in have:
+            have[link.field].add(link.session_id)
     out = []
     for s in sessions:
         for fld in UNIQUE_FIELDS:
-            if (s.id, fld) not in have:
+            if s.id not in have[fld]:
                 kind, message = _MISSING[fld]
                 out.append(Finding.on_session(s, kind, "warning", message, field=fld))
     return out

@@ -45,6 +45,9 @@ HEALTHY = (Status.OK, Status.REDIRECTED)
 _METADATA = ("title", "duration", "uploader", "upload_date", "size", "metadata_fetched_at")
 
 LinkKey = tuple[str, str, str]
+# Statuses that say nothing for the next run once the streak is 0 (an unverified result with
+# no streak still counts as failing: the next healthy run "recovers" it).
+_FORGETTABLE = frozenset({Status.OK, Status.REDIRECTED, Status.SKIPPED})
 
 
 def link_key(result: LinkResult) -> LinkKey:
@@ -57,8 +60,12 @@ class Remembered:
 
     The attributes are those of ``LinkResult`` that history and the services' metadata cache
     read (``status``, the failure streak, the metadata), so the engine hands it to services
-    where a ``LinkResult`` used to go. A 100,000-link history of full results was 150 MB; most
-    links have no metadata and no streak, and then share one ``Remembered`` per status.
+    where a ``LinkResult`` used to go. A 100,000-link history of full results was 150 MB.
+
+    A previous result with nothing to carry over — ``ok``, ``redirected`` or ``skipped``, no
+    failure streak, no metadata — is not remembered at all: for the counters, the changes and
+    the metadata cache it is the same as a link seen for the first time (``None``). Results
+    alike otherwise share one ``Remembered``.
     """
 
     status: Status
@@ -87,15 +94,18 @@ class History:
     @classmethod
     def of(cls, report: RunReport) -> History:
         memory = _Memory()
+        seen: set[LinkKey] = set()
         for result in report.results:
-            memory.results.setdefault(
-                link_key(result),
-                memory.remember(
-                    result.status,
-                    result.consecutive_failures,
-                    result.first_failed,
-                    tuple(getattr(result, name) for name in _METADATA),
-                ),
+            key = link_key(result)
+            if key in seen:  # the first of repeated links counts, as in the engine's cache
+                continue
+            seen.add(key)
+            memory.remember(
+                key,
+                result.status,
+                result.consecutive_failures,
+                result.first_failed,
+                tuple(getattr(result, name) for name in _METADATA),
             )
         return cls(
             generated_at=report.generated_at,
@@ -114,15 +124,23 @@ class _Memory:
         self._plain: dict[tuple[Status, int, str | None], Remembered] = {}
 
     def remember(
-        self, status: Status, failures: int, first_failed: str | None, metadata: tuple[Any, ...]
-    ) -> Remembered:
+        self,
+        key: LinkKey,
+        status: Status,
+        failures: int,
+        first_failed: str | None,
+        metadata: tuple[Any, ...],
+    ) -> None:
         if any(value is not None for value in metadata):
-            return Remembered(status, failures, first_failed, *metadata)
+            self.results[key] = Remembered(status, failures, first_failed, *metadata)
+            return
+        if status in _FORGETTABLE and not failures and first_failed is None:
+            return  # nothing to carry over: as if first seen (see Remembered)
         plain = (status, failures, first_failed)
         found = self._plain.get(plain)
         if found is None:
             found = self._plain[plain] = Remembered(status, failures, first_failed)
-        return found
+        self.results[key] = found
 
 
 def load_previous(report_dir: Path) -> RunReport | None:
@@ -171,7 +189,17 @@ def load_history(
 def _read_history(
     path: Path, links: Iterable[Link] | None, sessions: Iterable[SessionInfo] | None
 ) -> History | None:
-    wanted = None if links is None else {(lk.session_id, lk.field, lk.url): lk for lk in links}
+    # This run's links by URL (a list where one URL is used more than once), to find the link
+    # a record is about and keep its strings. A record's link is taken out once found: the
+    # first of repeated records counts.
+    wanted: dict[str, Link | list[Link]] | None = None
+    if links is not None:
+        wanted = {}
+        for lk in links:
+            there = wanted.setdefault(lk.url, lk)
+            if there is not lk:
+                wanted[lk.url] = [*there, lk] if isinstance(there, list) else [there, lk]
+    seen: set[LinkKey] = set()  # the same, when every record is kept (no links given)
     current_ids = None if sessions is None else {s.id: s.id for s in sessions}
     memory = _Memory()
     session_ids: set[str] = set()
@@ -188,7 +216,7 @@ def _read_history(
 
     def add_link(item: Any, index: int) -> None:
         rd = json_report.Reader(item, f"report.links[{index}]")
-        key = (rd.text("session"), rd.choice("field", json_report.FIELDS), rd.text("url"))
+        sid, field, url = rd.text("session"), rd.choice("field", json_report.FIELDS), rd.text("url")
         status = json_report.read_status(rd)
         failures = rd.integer("consecutive_failures")
         first_failed = rd.text("first_failed", optional=True)
@@ -200,15 +228,17 @@ def _read_history(
             rd.integer("size", optional=True),
             rd.text("metadata_fetched_at", optional=True),
         )
-        if wanted is not None:
-            link = wanted.get(key)
-            if link is None:
-                return  # not in this run's catalogue: nobody will ask for it
-            key = (link.session_id, link.field, link.url)
+        if wanted is None:
+            key = (sys.intern(sid), sys.intern(field), url)
+            if key in seen:
+                return
+            seen.add(key)
         else:
-            key = (sys.intern(key[0]), sys.intern(key[1]), key[2])
-        if key not in memory.results:  # the first of repeated links, as previous_results did
-            memory.results[key] = memory.remember(status, failures, first_failed, metadata)
+            link = _take(wanted, sid, field, url)
+            if link is None:
+                return  # not in this run's catalogue (or seen already): nobody will ask
+            key = (link.session_id, link.field, link.url)
+        memory.remember(key, status, failures, first_failed, metadata)
 
     data = json_report.read_by_line(
         path, {"sessions": add_session, "links": add_link, "duplicates": None, "findings": None}
@@ -223,6 +253,27 @@ def _read_history(
         session_ids=session_ids,
         sessions=gone,
     )
+
+
+def _take(wanted: dict[str, Link | list[Link]], sid: str, field: str, url: str) -> Link | None:
+    """This run's link ``(sid, field, url)``, taken out of ``wanted`` with its repeats."""
+    there = wanted.get(url)
+    if there is None:
+        return None
+    if not isinstance(there, list):
+        if there.session_id != sid or there.field != field:
+            return None
+        del wanted[url]
+        return there
+    same = [lk for lk in there if lk.session_id == sid and lk.field == field]
+    if not same:
+        return None
+    rest = [lk for lk in there if not (lk.session_id == sid and lk.field == field)]
+    if rest:
+        wanted[url] = rest
+    else:
+        del wanted[url]
+    return same[0]
 
 
 def _history(previous: RunReport | History | None) -> History | None:

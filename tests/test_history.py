@@ -6,6 +6,7 @@ N-1 (usually after a trip through ``latest.json``, as in production).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -159,7 +160,9 @@ def test_previous_results_are_keyed_by_session_field_url():
     cache = history.previous_results(day1)
     key = (result(day1, OTHER).link.session_id, "slides", result(day1, OTHER).link.url)
     assert cache[key].status is Status.BROKEN
-    assert len(cache) == 2
+    # A healthy link without metadata leaves nothing to carry over: not kept, as if first seen.
+    assert history.link_key(result(day1, TALK)) not in cache
+    assert len(cache) == 1
     assert history.previous_results(None) == {}
 
 
@@ -246,31 +249,54 @@ def test_compact_history_keeps_what_the_next_run_asks_for_and_nothing_else(tmp_p
     day2 = simple_report({TALK: Status.OK, OTHER: Status.OK}, generated_at=DAY2)
     links = [r.link for r in day2.results]
     kept = history.load_history(tmp_path, links=links, sessions=day2.sessions)
-    assert set(kept.results) == {(lk.session_id, lk.field, lk.url) for lk in links}
+    # Other (ok, no metadata) has nothing to carry over; Gone is not in this catalogue.
+    talk_key = history.link_key(result(day2, TALK))
+    assert list(kept.results) == [talk_key]
     assert all(type(v) is history.Remembered for v in kept.results.values())  # no LinkResult
-    talk = kept.results[history.link_key(result(day2, TALK))]
+    talk = kept.results[talk_key]
     assert (talk.status, talk.title, talk.duration) == (Status.OK, "Talk title", 3600)
-    # Links alike share one record; the strings are this run's own.
-    other_key = history.link_key(result(day2, OTHER))
-    [stored_key] = [k for k in kept.results if k == other_key]
-    assert stored_key[2] is result(day2, OTHER).link.url
+    [stored_key] = kept.results  # the strings are this run's own
+    assert stored_key[2] is result(day2, TALK).link.url
     assert [s.title for s in kept.sessions] == ["Gone"]  # only the removed keep their details
     assert kept.generated_at == DAY1
 
-    # Unfiltered (a merge), it remembers every link and session of the previous run.
+    # Unfiltered (a merge), it remembers the links and sessions of the whole previous run.
     everything = history.load_history(tmp_path)
-    assert len(everything.results) == 3 and len(everything.sessions) == 3
+    assert len(everything.results) == 2 and len(everything.sessions) == 3
     assert history.previous_results(everything) == history.previous_results(
         history.load_previous(tmp_path)
     )
 
 
-def test_plain_results_share_one_record(tmp_path):
-    report = simple_report({(f"Talk {n}", "slides"): Status.OK for n in range(50)})
+def test_results_alike_share_one_record_and_healthy_ones_none(tmp_path):
+    statuses = {(f"Talk {n}", "slides"): Status.UNVERIFIED for n in range(50)}
+    statuses |= {(f"Fine {n}", "slides"): Status.OK for n in range(50)}
+    report = simple_report(statuses)
     history.apply(report, None)
     write_reports(report, tmp_path)
     kept = history.load_history(tmp_path)
     assert len(kept.results) == 50 and len({id(v) for v in kept.results.values()}) == 1
+    [record] = set(kept.results.values())
+    assert (record.status, record.consecutive_failures) == (Status.UNVERIFIED, 1)
+
+
+def test_the_first_of_repeated_links_counts(tmp_path):
+    # Two presenters of one session with one homepage: one key, the first record counts.
+    day1 = simple_report({TALK: Status.OK, OTHER: Status.BROKEN}, generated_at=DAY1)
+    twin = dataclasses.replace(result(day1, TALK), link=result(day1, OTHER).link)
+    day1.results.insert(0, twin)  # an ok record of OTHER's link before its broken one
+    history.apply(day1, None)
+    write_reports(day1, tmp_path)
+    day2 = simple_report({TALK: Status.OK, OTHER: Status.OK}, generated_at=DAY2)
+    links = [r.link for r in day2.results]
+    for previous in (
+        history.load_history(tmp_path, links=links, sessions=day2.sessions),
+        history.load_history(tmp_path),
+        history.load_previous(tmp_path),
+    ):
+        assert history.link_key(result(day2, OTHER)) not in history.previous_results(previous)
+        history.apply(day2, previous)
+        assert day2.changes.recovered == []
 
 
 def test_compact_history_of_an_unusable_report_is_a_warning(tmp_path, caplog):

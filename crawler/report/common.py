@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.model import Duplicate, LinkResult, RunReport, Status
+from crawler.model import Duplicate, Finding, LinkResult, RunReport, Status
 
 FIELD_LABELS = {"slides": "slides", "video": "video", "presenter": "homepage"}
 FIELD_ORDER = {"slides": 0, "video": 1, "presenter": 2, None: 3}
@@ -126,106 +126,116 @@ def _failing_since(result: LinkResult) -> str:
     return ""
 
 
-_PROBLEM_STATUSES = frozenset({Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED})
+_RESULT_RANKS = {
+    Status.BROKEN: RANK_BROKEN,
+    Status.REDIRECTED: RANK_REDIRECTED,
+    Status.UNVERIFIED: RANK_UNVERIFIED,
+}
+
+# What a problem is about: a link's result, or a finding.
+Source = LinkResult | Finding
 
 
-def problems(report: RunReport) -> list[Problem]:
-    """Every problem of the run, worst first, then in catalogue order."""
-    order = {s.id: i for i, s in enumerate(report.sessions)}
-    out: list[Problem] = []
+def _finding_rank(f: Finding) -> int:
+    if f.kind in _FINDING_RANKS:
+        return _FINDING_RANKS[f.kind]
+    if f.kind == "escalated":
+        return RANK_ESCALATED
+    if f.severity == "error":
+        return RANK_OTHER_ERROR
+    if f.severity == "warning":
+        return RANK_WARNING
+    return RANK_NOTICE
+
+
+def ranked(report: RunReport) -> list[Source]:
+    """What every problem of the run is about, worst first, then in catalogue order.
+
+    The results and findings themselves, not ``Problem``s: a large catalogue can have tens of
+    thousands of problems, and a report that streams them makes each ``Problem`` (``problem``)
+    only when it writes its row.
+    """
     escalated = {(f.session_id, f.field, f.url) for f in report.findings if f.kind == "escalated"}
-
+    out: list[Source] = []
     for r in report.results:
-        if r.status not in _PROBLEM_STATUSES:
+        if r.status not in _RESULT_RANKS:
             continue
-        link = r.link
-        base = dict(
-            session_id=link.session_id,
-            session_title=link.session_title,
-            session_date=link.session_date,
-            field=link.field,
-            url=link.url,
-            line=link.line,
-        )
-        if r.status is Status.BROKEN:
-            out.append(
-                Problem(
-                    rank=RANK_BROKEN,
-                    severity="error",
-                    kind="broken",
-                    what=f"broken: {r.detail or 'the server says it is gone'}{_failing_since(r)}",
-                    fix=r.fix,
-                    **base,
-                )
-            )
-        elif r.status is Status.REDIRECTED:
-            fix, fix_url = r.fix, None
-            if not fix and r.final_url:
-                fix, fix_url = "use", r.final_url
-            out.append(
-                Problem(
-                    rank=RANK_REDIRECTED,
-                    severity="warning",
-                    kind="redirected",
-                    what=f"redirected: {r.detail or 'the link moved'}",
-                    fix=fix,
-                    fix_url=fix_url,
-                    **base,
-                )
-            )
-        elif r.status is Status.UNVERIFIED:
+        if r.status is Status.UNVERIFIED:
+            link = r.link
             if (link.session_id, link.field, link.url) in escalated:
                 continue  # the escalated finding says it, louder
             if report.network_unreachable and r.network_error:
                 continue  # said once in the header, not once per link
-            out.append(
-                Problem(
-                    rank=RANK_UNVERIFIED,
-                    severity="notice",
-                    kind="unverified",
-                    what=f"could not verify: {r.detail or 'no answer'}{_failing_since(r)}",
-                    fix=r.fix,
-                    **base,
-                )
-            )
+        out.append(r)
+    out.extend(report.findings)
 
-    for f in report.findings:
-        if f.kind in _FINDING_RANKS:
-            rank = _FINDING_RANKS[f.kind]
-        elif f.kind == "escalated":
-            rank = RANK_ESCALATED
-        elif f.severity == "error":
-            rank = RANK_OTHER_ERROR
-        elif f.severity == "warning":
-            rank = RANK_WARNING
+    # Rank, then the kind of warning, then catalogue order (session, then field), packed into
+    # one int: tens of thousands of problems each had a tuple as their key.
+    order = {s.id: i for i, s in enumerate(report.sessions)}
+    warnings, positions = len(_WARNING_ORDER) + 1, len(order) + 1
+
+    def sort_key(src: Source) -> int:
+        if isinstance(src, LinkResult):
+            rank, warning = _RESULT_RANKS[src.status], 0
+            session_id, field = src.link.session_id, src.link.field
         else:
-            rank = RANK_NOTICE
-        out.append(
-            Problem(
-                rank=rank,
-                severity=f.severity,
-                kind=f.kind,
-                session_id=f.session_id,
-                session_title=f.session_title,
-                session_date=f.session_date,
-                field=f.field,
-                url=f.url,
-                what=f.message,
-                fix=f.fix,
-                line=f.line,
-            )
-        )
-
-    def sort_key(p: Problem) -> tuple:
-        return (
-            p.rank,
-            _WARNING_ORDER.get(p.kind, len(_WARNING_ORDER)) if p.rank >= RANK_WARNING else 0,
-            order.get(p.session_id, len(order)),
-            FIELD_ORDER.get(p.field, 3),
-        )
+            rank, session_id, field = _finding_rank(src), src.session_id, src.field
+            warning = _WARNING_ORDER.get(src.kind, warnings - 1) if rank >= RANK_WARNING else 0
+        position = order.get(session_id, positions - 1)
+        return ((rank * warnings + warning) * positions + position) * 4 + FIELD_ORDER.get(field, 3)
 
     out.sort(key=sort_key)  # stable: ties stay in the order they were found
     return out
+
+
+def problem(src: Source) -> Problem:
+    """The problem ``src`` (one of ``ranked``) stands for."""
+    if isinstance(src, Finding):
+        return Problem(
+            rank=_finding_rank(src),
+            severity=src.severity,
+            kind=src.kind,
+            session_id=src.session_id,
+            session_title=src.session_title,
+            session_date=src.session_date,
+            field=src.field,
+            url=src.url,
+            what=src.message,
+            fix=src.fix,
+            line=src.line,
+        )
+    r, link = src, src.link
+    fix, fix_url = r.fix, None
+    if r.status is Status.BROKEN:
+        severity, kind = "error", "broken"
+        what = f"broken: {r.detail or 'the server says it is gone'}{_failing_since(r)}"
+    elif r.status is Status.REDIRECTED:
+        severity, kind = "warning", "redirected"
+        what = f"redirected: {r.detail or 'the link moved'}"
+        if not fix and r.final_url:
+            fix, fix_url = "use", r.final_url
+    else:
+        severity, kind = "notice", "unverified"
+        what = f"could not verify: {r.detail or 'no answer'}{_failing_since(r)}"
+    return Problem(
+        rank=_RESULT_RANKS[r.status],
+        severity=severity,
+        kind=kind,
+        session_id=link.session_id,
+        session_title=link.session_title,
+        session_date=link.session_date,
+        field=link.field,
+        url=link.url,
+        what=what,
+        fix=fix,
+        fix_url=fix_url,
+        line=link.line,
+    )
+
+
+def problems(report: RunReport) -> list[Problem]:
+    """Every problem of the run, worst first, then in catalogue order."""
+    return [problem(src) for src in ranked(report)]
 
 
 def video_seconds(report: RunReport) -> int:

@@ -19,7 +19,8 @@ from crawler.report.common import (
     Summary,
     hms,
     human_duration,
-    problems,
+    problem,
+    ranked,
     summarize,
     video_seconds,
     when,
@@ -162,7 +163,7 @@ def _attention_lines(
 ) -> Iterator[str]:
     # Lazily, row by row: at 100,000 links there can be 50,000 rows, and ``render`` streams
     # them to the file instead of holding every row, line and the whole text at once.
-    items = problems(report)
+    items = ranked(report)  # each row's Problem is made as the row is written
     total = len(items)
     left_out = 0
     if limit is not None and total > limit:
@@ -186,14 +187,14 @@ def _attention_lines(
         )
         return
     yield from _table_head(ATTENTION_HEADER)
-    for p in items[:visible]:
-        yield _row_line(_attention_row(p))
+    for src in items[:visible]:
+        yield _row_line(_attention_row(problem(src)))
     if len(items) > visible:
         yield ""
         yield from _folded_open(f"{len(items) - visible} more")
         yield from _table_head(ATTENTION_HEADER)
-        for p in items[visible:]:
-            yield _row_line(_attention_row(p))
+        for src in items[visible:]:
+            yield _row_line(_attention_row(problem(src)))
         yield from _FOLDED_CLOSE
     if left_out:
         yield ""
