@@ -133,6 +133,13 @@ def main() -> None:
     help="Check in this many processes, each with its own hosts (for large catalogues: one "
     "process is CPU-bound at a few hundred links a second).",
 )
+@click.option(
+    "--video-workers",
+    type=click.IntRange(1, 16),
+    default=2,
+    show_default=True,
+    help="yt-dlp worker processes (started on the first video; with --jobs, shared out).",
+)
 @click.option("--host-shard", "host_shard_text", default=None, hidden=True)
 @click.option(
     "--part-out", type=click.Path(path_type=Path, dir_okay=False), default=None, hidden=True
@@ -156,6 +163,7 @@ def check(
     fail_after: int,
     shard_text: str | None,
     jobs: int,
+    video_workers: int,
     host_shard_text: str | None,
     part_out: Path | None,
     no_report: bool,
@@ -187,6 +195,7 @@ def check(
         read_timeout=timeout,
         allow_private=allow_private,
         github_token=os.environ.get("GITHUB_TOKEN") or None,
+        video_workers=video_workers,
     )
     options = CheckOptions(
         catalog_path=catalog_path,
@@ -204,6 +213,8 @@ def check(
                 f"--per-host={per_host}",
                 f"--min-interval={min_interval}",
                 f"--timeout={timeout}",
+                # The machine's yt-dlp workers are shared out, not multiplied by the jobs.
+                f"--video-workers={max(1, video_workers // jobs)}",
                 *(["--allow-private"] if allow_private else []),
             ]
             if not quiet:

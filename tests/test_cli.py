@@ -279,3 +279,23 @@ def test_an_unwritable_report_dir_is_one_clear_line_not_a_traceback(workdir):
     assert run.returncode == 2
     assert "error: cannot write the reports to blocker/reports" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("workers", "jobs", "each"), [(2, 2, 1), (4, 2, 2), (2, 4, 1)])
+def test_jobs_share_the_yt_dlp_worker_processes_out(monkeypatch, workers, jobs, each):
+    from click.testing import CliRunner
+
+    import crawler.cli as cli
+
+    seen: dict[str, object] = {}
+
+    def capture(options, n, child_args):
+        seen.update(settings=options.settings, jobs=n, args=child_args)
+        raise KeyboardInterrupt  # stop before any process starts
+
+    monkeypatch.setattr(cli, "run_in_processes", capture)
+    args = ["check", "--jobs", str(jobs), "--video-workers", str(workers), "-q"]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 130
+    assert seen["jobs"] == jobs and seen["settings"].video_workers == workers
+    assert f"--video-workers={each}" in seen["args"]
