@@ -336,6 +336,7 @@ class _Validator:
         self.problems: list[tuple[int, int, str]] = []
         self.sessions: list[Session] = []
         self.seen: dict[tuple[str, Any], int] = {}
+        self.dates: dict[str, dt.date] = {}  # one date object per day written (sessions share)
 
     def problem(self, pos: Position | None, who: str, what: str) -> None:
         where = f"{self.name}:{pos.line}:{pos.column}" if pos else self.name
@@ -474,8 +475,13 @@ class _Validator:
             self.problem(at, label, "date: missing (write it as YYYY-MM-DD)")
             return None
         value = item["date"]
+        text = str(value)
+        known = self.dates.get(text)
+        if known is not None:
+            return known
         try:
-            return dt.date.fromisoformat(str(value))
+            date = self.dates[text] = dt.date.fromisoformat(text)
+            return date
         except ValueError:
             self.problem(
                 _value_pos(item, "date"), label, f"date: {value!r} is not a date (write YYYY-MM-DD)"

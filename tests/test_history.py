@@ -305,3 +305,26 @@ def test_compact_history_of_an_unusable_report_is_a_warning(tmp_path, caplog):
         assert history.load_history(tmp_path) is None
     assert "ignoring the previous report" in caplog.text
     assert history.load_history(tmp_path / "nowhere") is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('"status": "', '"status": "fine-', "report.links[1].status: unknown status"),
+        ('"consecutive_failures": 0', '"consecutive_failures": "0"', "consecutive_failures"),
+        ('"size": null', '"size": true', "report.links[1].size: expected an integer"),
+    ],
+)
+def test_a_bad_link_record_in_history_is_named_in_the_warning(tmp_path, caplog, old, new, message):
+    report = simple_report({TALK: Status.OK, OTHER: Status.OK})
+    history.apply(report, None)
+    write_reports(report, tmp_path)
+    path = tmp_path / "latest.json"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    second = lines.index('  "links": [\n') + 2
+    assert old in lines[second]
+    lines[second] = lines[second].replace(old, new, 1)
+    path.write_text("".join(lines), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="crawler.history"):
+        assert history.load_history(tmp_path) is None
+    assert message in caplog.text

@@ -474,6 +474,9 @@ def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunRepor
 
 _LIST_CLOSE = ("  ]\n", "  ],\n")
 
+_decode = json.JSONDecoder().raw_decode
+_RECORD_ENDS = (",\n", "\n", ",", "")  # what may follow a record on its line
+
 # What to do with each record of a long list read line by line: a function of the record (a
 # parsed JSON value) and its index, or None to skip the record's line without parsing it.
 RecordHandler = Callable[[Any, int], None] | None
@@ -505,9 +508,12 @@ def read_by_line(path: Path, handlers: dict[str, RecordHandler]) -> Any | None:
                     break
                 if handler is None:
                     continue
+                # Decoded where it stands (after the 4-space indent), without copying the line.
                 try:
-                    item = json.loads(record.strip().removesuffix(","))
+                    item, end = _decode(record, 4)
                 except json.JSONDecodeError:
+                    return None
+                if record[end:] not in _RECORD_ENDS:
                     return None
                 handler(item, index)
             else:
