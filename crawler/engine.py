@@ -339,6 +339,9 @@ class Engine:
                 return await self._in_worker(fn, args)
 
     async def _in_worker(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        # "spawn" re-imports the main module in each worker: a script that drives the engine
+        # must keep its entry point under ``if __name__ == "__main__":`` (``python -m crawler``
+        # and the ``crawler`` console script do), as with any multiprocessing code.
         if self._processes is None:
             # Started on first use (a run without videos never pays for it), with "spawn":
             # forking a process that runs an event loop and threads can copy held locks.
