@@ -229,7 +229,6 @@ class Engine:
         )
         self._client: httpx.AsyncClient | None = None
         self._direct: httpx.AsyncBaseTransport | None = None
-        self._cookie_epoch = 0  # bumped whenever a server sets a cookie (see ``fetch``)
         self._header_sets: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self._timeout_ext: dict[str, float | None] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -386,9 +385,11 @@ class Engine:
             limit = 0
         sent_headers = dict(headers or {})
         hops: list[Hop] = []
-        # URL → the cookie epoch when we asked it. Coming back to a URL is a loop only if no
-        # cookie was set since: "set a consent cookie and come back" is how walls work.
-        seen = {url: self._cookie_epoch}
+        # URL → how many answers of this chain had set a cookie when we asked it. Coming back
+        # to a URL is a loop only if no cookie was set since: "set a consent cookie and come
+        # back" is how walls work.
+        cookies_set = 0
+        seen = {url: cookies_set}
         current = url
         while True:
             refusal = await self._guard(current)
@@ -418,7 +419,8 @@ class Engine:
                     attempts=attempts,
                 )
             hops.append(Hop(current, answer.status))
-            if seen.get(target) == self._cookie_epoch:
+            cookies_set += "set-cookie" in answer.headers
+            if seen.get(target) == cookies_set:
                 return FetchResult(
                     url,
                     target,
@@ -439,7 +441,7 @@ class Engine:
                 sent_headers = {
                     k: v for k, v in sent_headers.items() if k.lower() != "authorization"
                 }
-            seen[target] = self._cookie_epoch
+            seen[target] = cookies_set
             current = target
 
     # -- running the services ------------------------------------------------------------
@@ -727,10 +729,7 @@ class Engine:
         if self._direct is None:
             # A proxy is in force: the client picks the proxy transport for this URL (and
             # keeps the cookies itself).
-            response = await self._client.send(request, stream=True)
-            if "set-cookie" in response.headers:
-                self._cookie_epoch += 1
-            return response
+            return await self._client.send(request, stream=True)
         # Straight to the transport: the client's auth, redirect and hook machinery would only
         # pass the request through (the engine follows redirects itself), and its cookie
         # bookkeeping parses every response's headers into an email.Message.
@@ -738,7 +737,6 @@ class Engine:
         response.request = request
         if "set-cookie" in response.headers:
             self._client.cookies.extract_cookies(response)
-            self._cookie_epoch += 1
         return response
 
     def _gate(self, url: httpx.URL) -> _HostGate:

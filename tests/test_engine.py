@@ -992,3 +992,18 @@ def test_links_are_started_host_by_host_in_turn():
         "https://a.example/1",
         "https://a.example/2",
     ]
+
+
+@respx.mock
+def test_a_loop_is_still_a_loop_when_other_sites_set_cookies_meanwhile():
+    respx.get("https://cookies.example/").respond(200, headers={"Set-Cookie": "a=1"})
+    respx.get("https://example.org/a").respond(302, headers={"Location": "https://example.org/b"})
+    respx.get("https://example.org/b").respond(302, headers={"Location": "https://example.org/a"})
+
+    async def main() -> FetchResult:
+        async with engine(FAST) as e:
+            await e.fetch("https://cookies.example/")  # a cookie set elsewhere in the run
+            return await e.fetch("https://example.org/a")
+
+    fr = asyncio.run(main())
+    assert fr.error_kind == "redirect-loop"
