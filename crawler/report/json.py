@@ -57,26 +57,29 @@ def _with_identity(record: dict[str, Any], link: Link) -> dict[str, Any]:
 
 
 def _result(r: LinkResult) -> dict[str, Any]:
-    record = _link_fields(r.link)
-    record.update(
-        status=r.status.value,
-        http_status=r.http_status,
-        final_url=r.final_url,
-        detail=r.detail,
-        fix=r.fix,
-        title=r.title,
-        duration=r.duration,
-        uploader=r.uploader,
-        upload_date=r.upload_date,
-        size=r.size,
-        note=r.note,
-        redirects=[{"url": h.url, "status": h.status} for h in r.redirects],
-        network_error=r.network_error,
-        first_failed=r.first_failed,
-        consecutive_failures=r.consecutive_failures,
-        metadata_fetched_at=r.metadata_fetched_at,
-    )
-    return _with_identity(record, r.link)
+    link = r.link
+    record = {
+        "session": link.session_id,
+        "field": link.field,
+        "url": link.url,
+        "status": r.status.value,
+        "http_status": r.http_status,
+        "final_url": r.final_url,
+        "detail": r.detail,
+        "fix": r.fix,
+        "title": r.title,
+        "duration": r.duration,
+        "uploader": r.uploader,
+        "upload_date": r.upload_date,
+        "size": r.size,
+        "note": r.note,
+        "redirects": [{"url": h.url, "status": h.status} for h in r.redirects],
+        "network_error": r.network_error,
+        "first_failed": r.first_failed,
+        "consecutive_failures": r.consecutive_failures,
+        "metadata_fetched_at": r.metadata_fetched_at,
+    }
+    return _with_identity(record, link)
 
 
 def _session(s: SessionInfo) -> dict[str, Any]:
@@ -196,7 +199,8 @@ def chunks(report: RunReport) -> Iterator[str]:
             continue
         empty = True
         for record in value:
-            yield ("[\n    " if empty else ",\n    ") + _dump(record)
+            yield "[\n    " if empty else ",\n    "
+            yield _dump(record)  # as it is: no copy of a 1 KB line to prefix it
             empty = False
         yield "[]" if empty else "\n  ]"
     yield "\n}\n"
