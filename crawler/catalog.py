@@ -80,10 +80,13 @@ class CatalogError(Exception):
         self.problems = problems
 
 
+_NON_WORD = re.compile(r"[^\w]+")
+
+
 def slugify(text: str, max_len: int = 60) -> str:
     """Lower-case words joined by '-', letters of any script kept (Hangul titles stay readable)."""
     text = unicodedata.normalize("NFKC", text).lower()
-    slug = re.sub(r"[^\w]+", "-", text).strip("-_")
+    slug = _NON_WORD.sub("-", text).strip("-_")
     if len(slug) > max_len:
         slug = slug[:max_len].rsplit("-", 1)[0] or slug[:max_len]
     return slug or "untitled"
@@ -429,7 +432,7 @@ class _Validator:
             else (f"session #{index + 1}: ")
         )
         before = len(self.problems)
-        for key in item:
+        for key in item if not item.keys() <= SESSION_KEYS else ():  # (the usual: all known)
             if key not in SESSION_KEYS:
                 self.problem(
                     _key_pos(item, key),
@@ -501,7 +504,7 @@ class _Validator:
             if not isinstance(person, YMap):
                 self.problem(pos, label, f"presenters[{i}]: must be a mapping with a name")
                 continue
-            for key in person:
+            for key in person if not person.keys() <= PRESENTER_KEYS else ():
                 if key not in PRESENTER_KEYS:
                     self.problem(
                         _key_pos(person, key),
