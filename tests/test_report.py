@@ -130,3 +130,18 @@ def test_reports_get_ordinary_file_permissions_not_mkstemps_private_ones(tmp_pat
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes == {"latest.md": 0o644, "latest.json": 0o644, "badge.json": 0o644}
+
+
+def test_atomic_write_streams_pieces_and_a_failing_stream_leaves_the_old_file(tmp_path):
+    target = tmp_path / "part.json"
+    report_layer.atomic_write(target, json_report.chunks(sample_report()))
+    assert target.read_text(encoding="utf-8") == json_report.render(sample_report())
+
+    def broken():
+        yield "{"
+        raise ValueError("cannot render")
+
+    with pytest.raises(ValueError, match="cannot render"):
+        report_layer.atomic_write(target, broken())
+    assert target.read_text(encoding="utf-8") == json_report.render(sample_report())
+    assert [p.name for p in tmp_path.iterdir()] == ["part.json"]

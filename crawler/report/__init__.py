@@ -70,8 +70,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically (temp file in the same dir, fsync, rename)."""
+def atomic_write(path: Path, text: str | Iterable[str]) -> None:
+    """Replace ``path`` with ``text`` atomically (temp file in the same dir, fsync, rename).
+
+    ``text`` may come in pieces (``json.chunks(report)``): they are streamed to the file.
+    """
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
@@ -88,8 +91,8 @@ def atomic_write(path: Path, text: str) -> None:
 def write_reports(report: RunReport, out_dir: Path) -> list[Path]:
     """Write latest.md, badge.json and latest.json into ``out_dir`` (created if needed)."""
     out_dir = Path(out_dir)
-    texts = render_all(report)  # may raise (and so may the JSON while it streams to its temp
-    # file): either way before the first rename, so nothing is touched yet
+    texts = render_all(report)  # may raise (and so may latest.md and latest.json while they
+    # stream to their temp files): either way before the first rename, so nothing is touched
     out_dir.mkdir(parents=True, exist_ok=True)
     temps: dict[str, Path] = {}
     try:
