@@ -45,7 +45,14 @@ from tenacity import (
 import crawler
 from crawler import safety
 from crawler.model import Hop, Link, LinkResult, Status
-from crawler.services.base import FetchErrorKind, FetchResult, HostLimits, Service, Settings
+from crawler.services.base import (
+    FetchErrorKind,
+    FetchResult,
+    HostLimits,
+    Remembered,
+    Service,
+    Settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +217,7 @@ class Engine:
         *,
         services: Sequence[Service] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        previous: Mapping[tuple[str, str, str], LinkResult] | None = None,
+        previous: Mapping[tuple[str, str, str], Remembered] | None = None,
         resolver: Resolver | None = None,
         sleep: Sleep | None = None,
     ) -> None:
@@ -300,7 +307,7 @@ class Engine:
 
     # -- CheckContext --------------------------------------------------------------------
 
-    def previous(self, link: Link) -> LinkResult | None:
+    def previous(self, link: Link) -> Remembered | None:
         return self._previous.get((link.session_id, link.field, link.url))
 
     def proxy_for(self, url: str) -> str | None:

@@ -70,6 +70,26 @@ class Settings:
     metadata_max_age_days: float = 7.0  # reuse video titles/durations this long
 
 
+class Remembered(Protocol):
+    """What a service may read of the previous run's result for a link: the metadata cache.
+
+    ``history.Remembered`` (a compact record per link) in a run, a ``LinkResult`` in tests.
+    """
+
+    @property
+    def status(self) -> Status: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def duration(self) -> int | None: ...
+    @property
+    def uploader(self) -> str | None: ...
+    @property
+    def upload_date(self) -> str | None: ...
+    @property
+    def metadata_fetched_at(self) -> str | None: ...
+
+
 class CheckContext(Protocol):
     """What a service may use while checking a link (implemented by ``engine.Engine``)."""
 
@@ -106,8 +126,8 @@ class CheckContext(Protocol):
         """
         ...
 
-    def previous(self, link: Link) -> LinkResult | None:
-        """The previous run's result for this link, if any (a metadata cache)."""
+    def previous(self, link: Link) -> Remembered | None:
+        """What the previous run learnt about this link, if anything (a metadata cache)."""
         ...
 
     def host_slot(self, url: str) -> AbstractAsyncContextManager[None]:

@@ -23,7 +23,13 @@ from urllib.parse import urlencode
 
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
-from crawler.services.base import CheckContext, HostLimits, Service, unverified_from_fetch
+from crawler.services.base import (
+    CheckContext,
+    HostLimits,
+    Remembered,
+    Service,
+    unverified_from_fetch,
+)
 from crawler.services.generic import GenericService
 
 OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
@@ -284,7 +290,7 @@ class YouTubeService(Service):
         )
 
     def _from_error(
-        self, link: Link, extraction: Extraction, previous: LinkResult | None
+        self, link: Link, extraction: Extraction, previous: Remembered | None
     ) -> LinkResult:
         error = extraction.error or "yt-dlp failed without a message"
         rule = None
@@ -340,7 +346,7 @@ class YouTubeService(Service):
         link: Link,
         watch_url: str,
         blocked: LinkResult,
-        previous: LinkResult | None,
+        previous: Remembered | None,
         ctx: CheckContext,
     ) -> LinkResult:
         status, data = await self._oembed(watch_url, ctx)
@@ -380,7 +386,7 @@ class YouTubeService(Service):
     # --- the metadata cache ---------------------------------------------------------------
 
     @staticmethod
-    def _metadata_is_fresh(previous: LinkResult | None, ctx: CheckContext) -> bool:
+    def _metadata_is_fresh(previous: Remembered | None, ctx: CheckContext) -> bool:
         if previous is None or not previous.title or previous.duration is None:
             return False
         fetched = _parse_utc(previous.metadata_fetched_at)
@@ -390,7 +396,7 @@ class YouTubeService(Service):
         return age < dt.timedelta(days=ctx.settings.metadata_max_age_days)
 
     async def _probe_with_cache(
-        self, link: Link, watch_url: str, previous: LinkResult, ctx: CheckContext
+        self, link: Link, watch_url: str, previous: Remembered, ctx: CheckContext
     ) -> LinkResult | None:
         """oEmbed only, reusing fresh metadata; None when the probe settles nothing."""
         status, data = await self._oembed(watch_url, ctx)
@@ -414,7 +420,7 @@ class YouTubeService(Service):
 
     @staticmethod
     async def _probe_page_with_cache(
-        link: Link, previous: LinkResult, ctx: CheckContext
+        link: Link, previous: Remembered, ctx: CheckContext
     ) -> LinkResult | None:
         """A video page on another host: one plain HTTP check instead of yt-dlp while the
         metadata is fresh; None when that check settles nothing (then yt-dlp is asked)."""
@@ -428,7 +434,7 @@ class YouTubeService(Service):
         return page
 
 
-def _carry_metadata(result: LinkResult, previous: LinkResult | None) -> None:
+def _carry_metadata(result: LinkResult, previous: Remembered | None) -> None:
     """Copy what an earlier run learnt (title, duration, …) into ``result`` where it is empty."""
     if previous is None:
         return
