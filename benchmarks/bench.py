@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -206,12 +207,26 @@ def run_crawler(
 
 
 def statuses(report_dir: Path) -> dict[str, int]:
+    """Links per status in ``latest.json``, read line by line (one link record per line).
+
+    Never ``json.loads`` of the whole file: at 100,000 links that took this process to ~400 MB,
+    and the next crawler run, forked from it, inherits that as its peak RSS (``ru_maxrss`` of a
+    child counts what it shared with its parent before ``exec``).
+    """
     path = report_dir / "latest.json"
     if not path.exists():
         return {}
     counts: dict[str, int] = {}
-    for result in json.loads(path.read_text()).get("links", []):
-        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    in_links = False
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not in_links:
+                in_links = line.strip() == '"links": ['
+                continue
+            if line.strip().startswith("]"):
+                break
+            status = json.loads(line.rstrip().rstrip(","))["status"]
+            counts[status] = counts.get(status, 0) + 1
     return counts
 
 
@@ -244,8 +259,22 @@ def run_case(n: int, args: argparse.Namespace, workdir: Path) -> Case:
     sim = Sim(args, workdir, deadline=600 + n * 0.05)
     try:
         catalog = workdir / "catalog.yaml"
-        catalog.write_text(
-            gen_catalog.generate(n, sim.hosts, video_share=args.video_share), encoding="utf-8"
+        # In a process of its own: this one must stay small, because each crawler run is
+        # forked from it and a child's ru_maxrss counts the parent's memory it started with.
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "gen_catalog.py"),
+                "--links",
+                str(n),
+                "--hosts",
+                ",".join(sim.hosts),
+                "--video-share",
+                str(args.video_share),
+                "--out",
+                str(catalog),
+            ],
+            check=True,
         )
         per_host_links = gen_catalog.links_per_host(n, len(sim.hosts))
         reports = workdir / "reports"
@@ -319,6 +348,8 @@ def details(c: Case) -> str:
         f"N = {c.links:,} links over {c.hosts} hosts, latency {c.latency_ms:g} ms, per-host "
         f"{c.per_host}, concurrency {c.concurrency}, videos {c.video_share:.1%} of links",
     ]
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines.append(f"  (bench.py itself: peak RSS {own:.0f} MB, a floor under the peak RSS figures)")
     for name, f in (("run 1", c.first), ("run 2", c.second)):
         if f is None:
             continue
