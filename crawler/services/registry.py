@@ -2,7 +2,8 @@
 
 Adding a host means adding a module with a ``Service`` subclass and one line here; the generic
 service comes last because it handles everything. Fresh instances per run: services may keep
-per-run state (yt-dlp instances per worker thread), never shared across runs.
+per-run state, never shared across runs (yt-dlp's instances live in the engine's worker
+processes, which end with the run).
 """
 
 from __future__ import annotations
