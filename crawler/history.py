@@ -43,6 +43,8 @@ REPORT_FILE = "latest.json"
 FAILING = (Status.BROKEN, Status.UNVERIFIED)
 HEALTHY = (Status.OK, Status.REDIRECTED)
 _METADATA = ("title", "duration", "uploader", "upload_date", "size", "metadata_fetched_at")
+_FETCHED_AT = _METADATA.index("metadata_fetched_at")
+_NO_METADATA = (None,) * len(_METADATA)
 
 LinkKey = tuple[str, str, str]
 # Statuses that say nothing for the next run once the streak is 0 (an unverified result with
@@ -92,8 +94,8 @@ class History:
     sessions: list[SessionInfo]
 
     @classmethod
-    def of(cls, report: RunReport) -> History:
-        memory = _Memory()
+    def of(cls, report: RunReport, *, video_metadata_only: bool = False) -> History:
+        memory = _Memory(video_metadata_only=video_metadata_only)
         seen: set[LinkKey] = set()
         for result in report.results:
             key = link_key(result)
@@ -117,11 +119,18 @@ class History:
 
 
 class _Memory:
-    """Builds ``History.results``, sharing one ``Remembered`` among links alike."""
+    """Builds ``History.results``, sharing one ``Remembered`` among links alike.
 
-    def __init__(self) -> None:
+    ``video_metadata_only``: for an online run, which fetches every page again. A PDF's size
+    and file name, or a deck's title, would only be carried to a link that ends ``skipped``
+    (refused), so they are not kept (at 100,000 links, 80,000 records and their strings); a
+    video's metadata is the cache that spares yt-dlp calls, and stays.
+    """
+
+    def __init__(self, *, video_metadata_only: bool = False) -> None:
         self.results: dict[LinkKey, Remembered] = {}
         self._plain: dict[tuple[Status, int, str | None], Remembered] = {}
+        self._video_metadata_only = video_metadata_only
 
     def remember(
         self,
@@ -131,6 +140,8 @@ class _Memory:
         first_failed: str | None,
         metadata: tuple[Any, ...],
     ) -> None:
+        if self._video_metadata_only and metadata[_FETCHED_AT] is None:
+            metadata = _NO_METADATA  # not a video's (only videos record when it was fetched)
         if any(value is not None for value in metadata):
             self.results[key] = Remembered(status, failures, first_failed, *metadata)
             return
@@ -165,21 +176,22 @@ def load_history(
     *,
     links: Iterable[Link] | None = None,
     sessions: Iterable[SessionInfo] | None = None,
+    video_metadata_only: bool = False,
 ) -> History | None:
     """What the next run needs of ``report_dir/latest.json``, or None (as ``load_previous``).
 
     Read line by line into ``Remembered`` records, never as full results. With this run's
     ``links`` and ``sessions``, only their links are remembered (the others can never be
     asked for) and their strings are shared with this run's, and only the sessions that are
-    gone keep their details.
+    gone keep their details. ``video_metadata_only`` is for an online run (see ``_Memory``).
     """
     path = Path(report_dir) / REPORT_FILE
     if not path.exists():
         return None
     try:
-        history = _read_history(path, links, sessions)
+        history = _read_history(path, links, sessions, video_metadata_only)
         if history is None:  # not laid out one record per line, or damaged: read it whole
-            history = History.of(json_report.load(path))
+            history = History.of(json_report.load(path), video_metadata_only=video_metadata_only)
         return history
     except Exception as exc:  # a bad previous report must never stop tonight's run
         log.warning("ignoring the previous report %s: %s (treating this as a first run)", path, exc)
@@ -187,7 +199,10 @@ def load_history(
 
 
 def _read_history(
-    path: Path, links: Iterable[Link] | None, sessions: Iterable[SessionInfo] | None
+    path: Path,
+    links: Iterable[Link] | None,
+    sessions: Iterable[SessionInfo] | None,
+    video_metadata_only: bool = False,
 ) -> History | None:
     # This run's links by URL (a list where one URL is used more than once), to find the link
     # a record is about and keep its strings. A record's link is taken out once found: the
@@ -201,7 +216,7 @@ def _read_history(
                 wanted[lk.url] = [*there, lk] if isinstance(there, list) else [there, lk]
     seen: set[LinkKey] = set()  # the same, when every record is kept (no links given)
     current_ids = None if sessions is None else {s.id: s.id for s in sessions}
-    memory = _Memory()
+    memory = _Memory(video_metadata_only=video_metadata_only)
     session_ids: set[str] = set()
     gone: list[SessionInfo] = []
 

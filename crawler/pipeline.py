@@ -121,7 +121,12 @@ def run_check(
     if on_plan:
         on_plan(len(links))
     # The previous run as far as this one needs it: a compact record per link of this catalogue.
-    previous = history.load_history(options.report_dir, links=all_links, sessions=sessions)
+    previous = history.load_history(
+        options.report_dir,
+        links=all_links,
+        sessions=sessions,
+        video_metadata_only=not options.offline,  # an online run fetches the pages again
+    )
     cache = history.previous_results(previous)
     if options.offline:
         results = offline_results(links)

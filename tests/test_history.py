@@ -328,3 +328,22 @@ def test_a_bad_link_record_in_history_is_named_in_the_warning(tmp_path, caplog, 
     with caplog.at_level(logging.WARNING, logger="crawler.history"):
         assert history.load_history(tmp_path) is None
     assert message in caplog.text
+
+
+@pytest.mark.parametrize("online", [True, False])
+def test_an_online_run_remembers_video_metadata_but_not_what_it_fetches_again(tmp_path, online):
+    day1 = simple_report({TALK: Status.OK, OTHER: Status.OK}, generated_at=DAY1)
+    video, pdf = result(day1, TALK), result(day1, OTHER)
+    video.title, video.duration, video.metadata_fetched_at = "Talk title", 3600, DAY1
+    pdf.title, pdf.size = "slides.pdf", 123_456
+    history.apply(day1, None)
+    write_reports(day1, tmp_path)
+
+    kept = history.load_history(tmp_path, video_metadata_only=online)
+    by_field = {key[1]: record for key, record in kept.results.items()}
+    # The video's metadata is the cache that spares yt-dlp calls: always kept.
+    assert (by_field["video"].title, by_field["video"].duration) == ("Talk title", 3600)
+    if online:  # the PDF is fetched again: nothing of it to carry, so nothing kept
+        assert "slides" not in by_field
+    else:  # an offline run carries the size and file name into its report
+        assert (by_field["slides"].title, by_field["slides"].size) == ("slides.pdf", 123_456)
