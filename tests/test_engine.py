@@ -1007,3 +1007,21 @@ def test_a_loop_is_still_a_loop_when_other_sites_set_cookies_meanwhile():
 
     fr = asyncio.run(main())
     assert fr.error_kind == "redirect-loop"
+
+
+def test_results_share_what_repeats_without_changing_a_value():
+    from crawler.engine import _shared
+
+    links = [make_link(f"https://example.org/{n}", session=f"s{n}") for n in range(3)]
+    results = [
+        LinkResult(lk, Status.OK, "".join(["reachable ", "(HTTP 200)"]), redirects=[])
+        for lk in links
+    ]
+    results[0].final_url = "".join(["https://example.org/", "0"])  # equal, not the same
+    results[1].final_url = "https://example.org/moved"
+    before = [(r.detail, r.final_url, list(r.redirects)) for r in results]
+    results = [_shared(r) for r in results]  # as the engine does with each result
+    assert [(r.detail, r.final_url, list(r.redirects)) for r in results] == before
+    assert results[0].detail is results[1].detail is results[2].detail
+    assert results[0].final_url is links[0].url
+    assert all(r.redirects == () for r in results)

@@ -280,24 +280,3 @@ def test_one_host_down_is_not_the_network_being_unreachable():
     assert network_unreachable([*one_host, failed("https://b.example/x")])
     ok = LinkResult(make_link("s", "S", "2021-01-01", "video", "https://c.example/"), Status.OK, "")
     assert not network_unreachable([*one_host, failed("https://b.example/x"), ok])
-
-
-def test_results_share_what_repeats_without_changing_a_value():
-    from crawler.pipeline import _share_repeats
-
-    links = [
-        make_link(f"s{n}", "Talk", "2024-01-01", "slides", f"https://example.org/{n}")
-        for n in range(3)
-    ]
-    results = [
-        LinkResult(lk, Status.OK, "".join(["reachable ", "(HTTP 200)"]), redirects=[])
-        for lk in links
-    ]
-    results[0].final_url = "".join(["https://example.org/", "0"])  # equal, not the same
-    results[1].final_url = "https://example.org/moved"
-    before = [(r.detail, r.final_url, list(r.redirects)) for r in results]
-    _share_repeats(results)
-    assert [(r.detail, r.final_url, list(r.redirects)) for r in results] == before
-    assert results[0].detail is results[1].detail is results[2].detail
-    assert results[0].final_url is links[0].url
-    assert all(r.redirects == () for r in results)
