@@ -187,6 +187,9 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_pat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a shell starts background jobs (a CI step run with '&') with
+        # SIGINT ignored, and the crawler rightly keeps that; the test is about Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert accepted.wait(60), "the crawler never connected"
