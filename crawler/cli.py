@@ -295,13 +295,10 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
 @quiet_option
 def merge(parts: tuple[Path, ...], report_dir: Path, quiet: bool) -> None:
     """Merge the partial reports of `check --shard K/N` runs into one report."""
-    from crawler import history
-    from crawler.pipeline import merge_reports
-    from crawler.report import json as json_report
+    from crawler.pipeline import merge_parts
 
     try:
-        loaded = [json_report.load(p) for p in parts]
-        report = merge_reports(loaded, history.load_previous(report_dir))
+        report = merge_parts(parts, report_dir)
     except ValueError as exc:
         click.echo(f"error: cannot merge: {terminal_safe(str(exc))}", err=True)
         sys.exit(EXIT_INVALID)

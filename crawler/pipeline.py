@@ -200,6 +200,35 @@ def exit_code(report: RunReport) -> int:
     return EXIT_OK
 
 
+def load_parts(paths: Sequence[Path]) -> list[RunReport]:
+    """The partial reports of ``check --shard`` runs, read for ``merge_reports``.
+
+    In little memory: every part lists the whole catalogue's sessions and findings, so the
+    sessions are shared with the first part's, and only the findings a merge keeps
+    (escalations; the rest it finds again over all links) are read.
+    """
+    from crawler.report import json as json_report
+
+    parts: list[RunReport] = []
+    for path in paths:
+        like = parts[0] if parts else None
+        parts.append(json_report.load(path, like=like, finding_kinds={"escalated"}))
+    return parts
+
+
+def merge_parts(paths: Sequence[Path], report_dir: Path) -> RunReport:
+    """``merge_reports`` of the parts at ``paths``, against the previous run in ``report_dir``."""
+    parts = load_parts(paths)
+    # What the changes section needs of the previous run, for these links only (a previous
+    # report read whole was most of a 100,000-link merge's memory).
+    previous = history.load_history(
+        report_dir,
+        links=[r.link for part in parts for r in part.results],
+        sessions=parts[0].sessions if parts else None,
+    )
+    return merge_reports(parts, previous)
+
+
 def merge_reports(
     parts: Sequence[RunReport], previous: RunReport | history.History | None
 ) -> RunReport:
@@ -265,8 +294,6 @@ def run_in_processes(options: CheckOptions, jobs: int, child_args: Sequence[str]
     import subprocess
     import tempfile
 
-    from crawler.report import json as json_report
-
     load(options.catalog_path)  # an invalid catalogue fails here, before any process starts
     with tempfile.TemporaryDirectory(prefix="crawler-jobs-") as tmp:
         parts = [Path(tmp) / f"part-{k}-of-{jobs}.json" for k in range(1, jobs + 1)]
@@ -299,5 +326,4 @@ def run_in_processes(options: CheckOptions, jobs: int, child_args: Sequence[str]
         if failed:
             k, code = failed[0]
             raise RuntimeError(f"process {k} of {jobs} failed (exit {code})")
-        loaded = [json_report.load(part) for part in parts]
-    return merge_reports(loaded, history.load_history(options.report_dir))
+        return merge_parts(parts, options.report_dir)

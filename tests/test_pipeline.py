@@ -164,6 +164,47 @@ def test_two_shards_merged_equal_one_whole_run(site, tmp_path):
     assert [x for x in md_a if "took" not in x] == [x for x in md_b if "took" not in x]
 
 
+def test_a_second_merged_run_reports_the_same_changes_and_escalations(site, tmp_path):
+    """Against a previous report, merge finds what one whole run finds: the changes (from the
+    previous run, read compactly) and the escalations each shard made (kept from the parts)."""
+    base = site.url_for("").rstrip("/")
+    write_catalog(tmp_path / "catalog.yaml", base)
+    common = ("--catalog", "catalog.yaml", "--allow-private", "--timeout", "5", "--fail-after", "2")
+
+    def both_ways() -> tuple[dict, dict]:
+        whole = crawler("check", *common, "-q", "--report-dir", "whole", cwd=tmp_path)
+        for k in (1, 2):
+            crawler("check", *common, "-q", "--report-dir", "merged", "--shard", f"{k}/2",
+                    "--part-out", f"part-{k}.json", cwd=tmp_path)  # fmt: skip
+        merged = crawler("merge", "part-1.json", "part-2.json", "--report-dir", "merged", "-q",
+                         cwd=tmp_path)  # fmt: skip
+        assert merged.returncode == whole.returncode, merged.stderr
+        a = json.loads((tmp_path / "whole" / "latest.json").read_text())
+        b = json.loads((tmp_path / "merged" / "latest.json").read_text())
+        return a, b
+
+    both_ways()  # the first run of each: the previous report of the second
+    site.clear()
+    for i in range(1, 12):
+        site.expect_request(f"/slides/{i}.pdf").respond_with_data(PDF)
+    site.expect_request("/slides/0.pdf").respond_with_data("no", status=404)  # newly broken
+    site.expect_request("/slides/gone.pdf").respond_with_data(PDF)  # recovered
+    site.expect_request("/slides/html.pdf").respond_with_data("<html>login</html>")
+    site.expect_request("/old").respond_with_data("home")
+    site.expect_request("/flaky").respond_with_data("down", status=500)  # 2nd run: escalated
+    a, b = both_ways()
+
+    assert comparable(a) == comparable(b)
+    changes = {key: [r["url"].rsplit("/", 1)[1] for r in a["changes"][key]]
+               for key in ("newly_broken", "recovered")}  # fmt: skip
+    assert changes == {"newly_broken": ["0.pdf"], "recovered": ["gone.pdf"]}
+    assert {k: v for k, v in a["changes"].items() if k != "baseline_at"} == {
+        k: v for k, v in b["changes"].items() if k != "baseline_at"
+    }
+    escalated = [f["url"].rsplit("/", 1)[1] for f in b["findings"] if f["kind"] == "escalated"]
+    assert escalated == ["flaky"]
+
+
 def test_merge_refuses_incomplete_or_mixed_parts(site, tmp_path):
     write_catalog(tmp_path / "catalog.yaml", site.url_for("").rstrip("/"))
     common = ("--catalog", "catalog.yaml", "--offline", "--report-dir", "parts", "-q")

@@ -175,3 +175,41 @@ def test_a_bad_link_line_is_named(tmp_path):
     path.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(ValueError, match=r"latest.json: report.links\[1\].status: unknown status"):
         json_report.load(path)
+
+
+def test_load_for_a_merge_shares_sessions_and_keeps_only_the_findings_asked_for(tmp_path):
+    report = sample_report()
+    path = tmp_path / "latest.json"
+    path.write_text(json_report.render(report), encoding="utf-8")
+    first = json_report.load(path)
+    kinds = {f.kind for f in report.findings}
+    assert len(kinds) > 1
+    kept = sorted(kinds)[0]
+
+    again = json_report.load(path, like=first, finding_kinds={kept})
+    assert again.sessions == report.sessions
+    assert all(a is b for a, b in zip(again.sessions, first.sessions, strict=True))
+    assert again.findings == [f for f in report.findings if f.kind == kept]
+    assert again.results == report.results
+
+    # A session that differs from the one it stands beside is read as it is, not shared.
+    changed = json_report.to_dict(report)
+    changed["sessions"][0]["title"] = "Renamed"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(changed), encoding="utf-8")
+    read = json_report.load(other, like=first)
+    assert read.sessions[0].title == "Renamed" and read.sessions[0] is not first.sessions[0]
+    assert read.sessions[1] is first.sessions[1]
+
+
+def test_a_link_read_back_shares_its_url_with_its_key_and_final_url(tmp_path):
+    report = sample_report()
+    report.results[0].final_url = report.results[0].link.url  # answered where it was asked
+    path = tmp_path / "latest.json"
+    path.write_text(json_report.render(report), encoding="utf-8")
+    results = json_report.load(path).results
+    assert results == report.results
+    same = [r for r in results if r.link.key == r.link.url]
+    assert same and all(r.link.key is r.link.url for r in same)
+    direct = [r for r in results if r.final_url == r.link.url]
+    assert direct and all(r.final_url is r.link.url for r in direct)

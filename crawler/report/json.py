@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -298,15 +298,18 @@ def _read_link(rd: Reader) -> Link:
     except ValueError:
         raise ValueError(f"{rd.where}.kind: unknown link kind {kind!r:.60}") from None
     # Interned: a session's id, title and date repeat on each of its links, and a 100,000-link
-    # report read back as history would otherwise hold 100,000 copies of each.
+    # report read back as history would otherwise hold 100,000 copies of each. Most keys are
+    # the URL itself: one string for both.
+    url = rd.text("url")
+    key = rd.text("key")
     return Link(
         session_id=sys.intern(rd.text("session")),
         session_title=sys.intern(rd.text("session_title")),
         session_date=sys.intern(rd.text("session_date")),
         field=rd.choice("field", FIELDS),
-        url=rd.text("url"),
+        url=url,
         kind=link_kind,
-        key=rd.text("key"),
+        key=url if key == url else key,
         line=rd.integer("line"),
         column=rd.integer("column"),
     )
@@ -326,12 +329,14 @@ def _read_result(rd: Reader) -> LinkResult:
     for i, hop in enumerate(rd.items("redirects", required=False)):
         hr = Reader(hop, f"{rd.where}.redirects[{i}]")
         hops.append(Hop(url=hr.text("url"), status=hr.integer("status", required=True)))
+    link = _read_link(rd)
+    final_url = rd.text("final_url", optional=True)
     return LinkResult(
-        link=_read_link(rd),
+        link=link,
         status=verdict,
         detail=sys.intern(rd.text("detail")),  # most details are alike ("HTTP 200")
         http_status=rd.integer("http_status", optional=True),
-        final_url=rd.text("final_url", optional=True),
+        final_url=link.url if final_url == link.url else final_url,  # most were not redirected
         redirects=hops or (),  # as a result that was never redirected has them
         fix=rd.text("fix", optional=True),
         title=rd.text("title", optional=True),
@@ -344,6 +349,21 @@ def _read_result(rd: Reader) -> LinkResult:
         first_failed=rd.text("first_failed", optional=True),
         consecutive_failures=rd.integer("consecutive_failures"),
         metadata_fetched_at=rd.text("metadata_fetched_at", optional=True),
+    )
+
+
+def read_finding(rd: Reader) -> Finding:
+    return Finding(
+        kind=rd.text("kind"),
+        severity=rd.choice("severity", _SEVERITIES),
+        session_id=rd.text("session"),
+        session_title=rd.text("session_title"),
+        session_date=rd.text("session_date"),
+        message=rd.text("message"),
+        field=rd.choice("field", FIELDS, optional=True),
+        url=rd.text("url", optional=True),
+        fix=rd.text("fix", optional=True),
+        line=rd.integer("line"),
     )
 
 
@@ -409,19 +429,26 @@ def check_version(data: Any) -> Reader:
     return rd
 
 
-def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunReport:
+def from_dict(
+    data: Any,
+    *,
+    results: list[LinkResult] | None = None,
+    sessions: list[SessionInfo] | None = None,
+    findings: list[Finding] | None = None,
+) -> RunReport:
     """Rebuild a ``RunReport`` from ``to_dict`` output; ``ValueError`` names what is wrong.
 
-    ``results``: the links already read (``load`` reads them line by line), instead of
-    ``data["links"]``.
+    ``results``, ``sessions``, ``findings``: those lists already read (``load`` reads them line
+    by line), instead of ``data["links"]`` and so on.
     """
     rd = check_version(data)
     catalog = rd.obj("catalog")
-    sessions = [
-        read_session(Reader(item, f"report.sessions[{i}]"))
-        for i, item in enumerate(rd.items("sessions"))
-    ]
-    links = rd.items("links")  # checked even when the links were read already
+    items = rd.items("sessions")  # each list is checked even when its records were read already
+    if sessions is None:
+        sessions = [
+            read_session(Reader(item, f"report.sessions[{i}]")) for i, item in enumerate(items)
+        ]
+    links = rd.items("links")
     if results is None:
         results = [_read_result(Reader(item, f"report.links[{i}]")) for i, item in enumerate(links)]
     duplicates = []
@@ -439,23 +466,11 @@ def from_dict(data: Any, *, results: list[LinkResult] | None = None) -> RunRepor
                 links=links,
             )
         )
-    findings = []
-    for i, item in enumerate(rd.items("findings")):
-        fr = Reader(item, f"report.findings[{i}]")
-        findings.append(
-            Finding(
-                kind=fr.text("kind"),
-                severity=fr.choice("severity", _SEVERITIES),
-                session_id=fr.text("session"),
-                session_title=fr.text("session_title"),
-                session_date=fr.text("session_date"),
-                message=fr.text("message"),
-                field=fr.choice("field", FIELDS, optional=True),
-                url=fr.text("url", optional=True),
-                fix=fr.text("fix", optional=True),
-                line=fr.integer("line"),
-            )
-        )
+    items = rd.items("findings")
+    if findings is None:
+        findings = [
+            read_finding(Reader(item, f"report.findings[{i}]")) for i, item in enumerate(items)
+        ]
     changes = None
     if data.get("changes") is not None:
         changes = _read_changes(rd.obj("changes"), results, sessions)
@@ -534,25 +549,46 @@ def read_by_line(path: Path, handlers: dict[str, RecordHandler]) -> Any | None:
     return data
 
 
-def load(path: Path) -> RunReport:
-    """Read a ``latest.json``; ``ValueError`` (or ``OSError``) when it cannot be used."""
-    results: list[LinkResult] = []
+def load(
+    path: Path,
+    *,
+    like: RunReport | None = None,
+    finding_kinds: Container[str] | None = None,
+) -> RunReport:
+    """Read a ``latest.json``; ``ValueError`` (or ``OSError``) when it cannot be used.
 
-    def add(item: Any, index: int) -> None:
+    For reading many partial reports of one catalogue (a shard merge) in little memory:
+    ``like``, a report read before, whose equal sessions are shared rather than copied;
+    ``finding_kinds``, the only kinds of finding to keep (None: all).
+    """
+    results: list[LinkResult] = []
+    sessions: list[SessionInfo] = []
+    findings: list[Finding] = []
+    known = like.sessions if like is not None else []
+
+    def add_result(item: Any, index: int) -> None:
         results.append(_read_result(Reader(item, f"report.links[{index}]")))
 
+    def add_session(item: Any, index: int) -> None:
+        session = read_session(Reader(item, f"report.sessions[{index}]"))
+        if index < len(known) and known[index] == session:
+            session = known[index]
+        sessions.append(session)
+
+    def add_finding(item: Any, index: int) -> None:
+        if finding_kinds is None or (isinstance(item, dict) and item.get("kind") in finding_kinds):
+            findings.append(read_finding(Reader(item, f"report.findings[{index}]")))
+
+    handlers = {"sessions": add_session, "links": add_result, "findings": add_finding}
     try:
-        data = read_by_line(Path(path), {"links": add})
+        data = read_by_line(Path(path), handlers)
         if data is None:  # a damaged line: parse it whole, to say where
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            results = None  # type: ignore[assignment]
+            return from_dict(data)
+        return from_dict(data, results=results, sessions=sessions, findings=findings)
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not JSON: {exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    try:
-        return from_dict(data, results=results)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
