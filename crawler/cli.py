@@ -31,7 +31,7 @@ from crawler.pipeline import (
     run_in_processes,
 )
 from crawler.report.escape import terminal_safe
-from crawler.services.base import Settings
+from crawler.services.base import HostLimits, Settings
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -104,6 +104,18 @@ def main() -> None:
     "gentler built-in limits).",
 )
 @click.option(
+    "--host-limit",
+    "host_limit_texts",
+    metavar="DOMAIN=N[/S]",
+    multiple=True,
+    envvar="CRAWLER_HOST_LIMITS",
+    show_envvar=True,
+    help="At most N requests in flight to DOMAIN and its subdomains, S seconds apart; "
+    "replaces --per-host, --min-interval and the built-in limits there (repeatable, or "
+    "space-separated in the environment; e.g. github.com=8/0.1 with a token, or "
+    "youtube.com=1/3).",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(0.1, 600),
     default=20.0,
@@ -159,6 +171,7 @@ def check(
     concurrency: int,
     per_host: int,
     min_interval: float,
+    host_limit_texts: tuple[str, ...],
     timeout: float,
     fail_after: int,
     shard_text: str | None,
@@ -187,10 +200,15 @@ def check(
             shard = dataclasses.replace(Shard.parse(host_shard_text), by_host=True)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
+    try:
+        host_limits = tuple(HostLimits.parse(text) for text in host_limit_texts)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--host-limit") from None
     settings = Settings(
         concurrency=concurrency,
         per_host=per_host,
         min_interval=min_interval,
+        host_limits=host_limits,
         connect_timeout=timeout,
         read_timeout=timeout,
         allow_private=allow_private,
@@ -212,6 +230,7 @@ def check(
                 f"--concurrency={-(-concurrency // jobs)}",
                 f"--per-host={per_host}",
                 f"--min-interval={min_interval}",
+                *(f"--host-limit={text}" for text in host_limit_texts),
                 f"--timeout={timeout}",
                 # The machine's yt-dlp workers are shared out, not multiplied by the jobs.
                 f"--video-workers={max(1, video_workers // jobs)}",

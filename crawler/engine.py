@@ -52,6 +52,7 @@ from crawler.services.base import (
     Remembered,
     Service,
     Settings,
+    limits_for,
 )
 
 log = logging.getLogger(__name__)
@@ -749,21 +750,19 @@ class Engine:
         gate = self._gates.get(key)
         if gate is None:
             per_host, interval = self.settings.per_host, self.settings.min_interval
-            limits = self._host_limits(url.host)
-            if limits is not None:
-                per_host = min(per_host, limits.per_host)
-                interval = max(interval, limits.min_interval)
+            chosen = limits_for(url.host, self.settings.host_limits)
+            if chosen is not None:  # the user's word for this domain, as given
+                per_host, interval = chosen.per_host, chosen.min_interval
+            elif (declared := self._declared_limits(url.host)) is not None:
+                per_host = min(per_host, declared.per_host)
+                interval = max(interval, declared.min_interval)
             gate = self._gates[key] = _HostGate(per_host, interval)
         return gate
 
-    def _host_limits(self, host: str) -> HostLimits | None:
+    def _declared_limits(self, host: str) -> HostLimits | None:
         """The limits a service declares for ``host`` or a parent domain of it."""
-        host = host.lower().rstrip(".")
-        for service in self._services_list():
-            for name, limits in service.host_limits.items():
-                if host == name or host.endswith("." + name):
-                    return limits
-        return None
+        table = (pair for s in self._services_list() for pair in s.host_limits.items())
+        return limits_for(host, table)
 
     async def _wait_turn(self, gate: _HostGate) -> None:
         """Wait for the host's pause and spacing; the slot is reserved before sleeping."""

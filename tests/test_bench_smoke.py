@@ -178,6 +178,25 @@ def test_per_host_limit_holds_and_a_429_pauses_only_its_host(sim_factory, tmp_pa
     assert {link["status"] for link in report["links"]} == {"ok"}
 
 
+def test_a_host_limit_holds_on_the_wire_for_its_host_only_in_every_process(
+    sim_factory, tmp_path
+) -> None:
+    sim = sim_factory("--hosts", "3", "--latency-ms", "20", "--not-found", "0")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(gen_catalog.generate(60, sim.hosts, video_share=0), encoding="utf-8")
+    strict = sim.hosts[0].split(":")[0]  # a domain, not a host:port
+    run = crawler(
+        "check", "--catalog", str(catalog), "--report-dir", str(tmp_path / "reports"),
+        "--allow-private", "--per-host=4", f"--host-limit={strict}=1", "--jobs=2", "-q",
+        cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    hosts = sim.get("/stats")["hosts"]
+    assert [h["requests"] for h in hosts] == [20, 20, 20]
+    assert hosts[0]["max_inflight"] == 1  # the --jobs process that owns it got the limit
+    assert all(1 < h["max_inflight"] <= 4 for h in hosts[1:]), hosts
+
+
 def test_floor_sends_one_request_per_link_like_the_crawler_s_first(sim_factory, tmp_path) -> None:
     sim = sim_factory("--hosts", "3", "--latency-ms", "5")
     catalog = tmp_path / "catalog.yaml"

@@ -302,3 +302,35 @@ def test_jobs_share_the_yt_dlp_worker_processes_out(monkeypatch, workers, jobs, 
     assert result.exit_code == 130
     assert seen["jobs"] == jobs and seen["settings"].video_workers == workers
     assert f"--video-workers={each}" in seen["args"]
+
+
+def test_host_limits_come_from_the_options_or_the_environment(monkeypatch):
+    from click.testing import CliRunner
+
+    import crawler.cli as cli
+    from crawler.services.base import HostLimits
+
+    seen: dict[str, object] = {}
+
+    def capture(options, **_):
+        seen["limits"] = options.settings.host_limits
+        raise KeyboardInterrupt  # stop before anything is checked
+
+    monkeypatch.setattr(cli, "run_check", capture)
+    runner = CliRunner()
+    args = ["check", "-q", "--host-limit", "github.com=8/0.1", "--host-limit", "YouTube.com=1"]
+    assert runner.invoke(cli.main, args).exit_code == 130
+    assert seen["limits"] == (
+        ("github.com", HostLimits(8, 0.1)),
+        ("youtube.com", HostLimits(1, 0.0)),
+    )
+    # The nightly workflow passes a repository variable through the environment.
+    env = {"CRAWLER_HOST_LIMITS": "slideshare.net=1/2 example.org=2"}
+    assert runner.invoke(cli.main, ["check", "-q"], env=env).exit_code == 130
+    assert seen["limits"] == (
+        ("slideshare.net", HostLimits(1, 2.0)),
+        ("example.org", HostLimits(2, 0.0)),
+    )
+    bad = runner.invoke(cli.main, ["check", "-q"], env={"CRAWLER_HOST_LIMITS": "github.com"})
+    assert bad.exit_code == 2
+    assert "--host-limit" in bad.output and "DOMAIN=N or DOMAIN=N/SECONDS" in bad.output

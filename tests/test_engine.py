@@ -951,6 +951,39 @@ def test_a_service_declares_gentler_limits_for_its_hosts_and_subdomains():
     assert sorted(sleeps.calls) == [pytest.approx(3, abs=0.5), pytest.approx(6, abs=0.5)]
 
 
+@respx.mock
+def test_the_users_host_limits_replace_the_built_in_ones_both_ways():
+    """--host-limit: looser than a service's limits on its site, stricter than the run's
+    elsewhere; the most specific domain wins, subdomains included."""
+    in_flight: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+
+    async def counted(request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        in_flight[host] += 1
+        peak[host] = max(peak[host], in_flight[host])
+        await asyncio.sleep(0.01)
+        in_flight[host] -= 1
+        return httpx.Response(200)
+
+    respx.route().mock(side_effect=counted)
+    sleeps = Sleeps()
+    gentle = [make_link(f"https://www.gentle.example/{i}") for i in range(3)]
+    others = [make_link(f"https://example.org/{i}") for i in range(3)]
+    mine = (
+        ("example.org", HostLimits(per_host=1, min_interval=2.0)),
+        ("gentle.example", HostLimits(per_host=1, min_interval=9.0)),
+        ("www.gentle.example", HostLimits(per_host=3, min_interval=0.0)),  # more specific
+    )
+    settings = Settings(per_host=4, min_interval=0.0, host_limits=mine)
+    results = run_links(gentle + others, settings, sleep=sleeps, services=[Gentle()])
+    assert all(r.status is Status.OK for r in results)
+    # The gentle host was not held (its service asks for 1 at a time, 3 s apart), example.org
+    # was: one at a time, starts 2 s apart.
+    assert peak == {"www.gentle.example": 3, "example.org": 1}
+    assert sorted(sleeps.calls) == [pytest.approx(2, abs=0.5), pytest.approx(4, abs=0.5)]
+
+
 def test_the_real_services_declare_limits_for_youtube_github_and_slideshare():
     from crawler.services.registry import default_services
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.model import Hop, Link, LinkKind, Status
-from crawler.services.base import FetchResult, unverified_from_fetch
+from crawler.services.base import FetchResult, HostLimits, limits_for, unverified_from_fetch
 
 LINK = Link("s1", "A talk", "2024-01-01", "slides", "https://example.org/a", LinkKind.GENERIC, "k")
 
@@ -75,3 +75,51 @@ def test_transient_answer_after_retries_is_unverified_with_its_status():
 def test_unknown_status_code_is_still_said():
     result = unverified_from_fetch(LINK, FetchResult(LINK.url, LINK.url, status=599))
     assert result.detail == "the server answered 599"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("github.com=8/0.1", ("github.com", HostLimits(8, 0.1))),
+        ("GitHub.com.=2", ("github.com", HostLimits(2, 0.0))),
+        ("*.example.org=1/3", ("example.org", HostLimits(1, 3.0))),
+        ("127.0.0.1=1/0", ("127.0.0.1", HostLimits(1, 0.0))),
+    ],
+)
+def test_a_host_limit_is_domain_count_and_optional_seconds(text, expected):
+    assert HostLimits.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "github.com",
+        "github.com=",
+        "github.com=x",
+        "github.com=2/x",
+        "https://github.com/=2",
+        "=2",
+        "github.com=0",
+        "github.com=65",
+        "github.com=2/-1",
+        "github.com=2/nan",
+        "github.com=2/inf",
+        "git hub.com=2",
+    ],
+)
+def test_a_bad_host_limit_says_what_it_takes(text):
+    with pytest.raises(ValueError, match=r"DOMAIN=N|1 <= N <= 64"):
+        HostLimits.parse(text)
+
+
+def test_limits_for_picks_the_most_specific_domain():
+    table = [
+        ("youtube.com", HostLimits(2, 1.0)),
+        ("www.youtube.com", HostLimits(1, 5.0)),
+        ("tube.com", HostLimits(9, 0.0)),
+    ]
+    assert limits_for("WWW.YouTube.com.", table) == HostLimits(1, 5.0)
+    assert limits_for("m.youtube.com", table) == HostLimits(2, 1.0)
+    assert limits_for("youtube.com", table) == HostLimits(2, 1.0)
+    assert limits_for("notyoutube.com", table) is None  # a suffix, not a parent domain
+    assert limits_for("example.org", table) is None

@@ -134,6 +134,8 @@ def test_nightly_can_be_started_by_hand_with_a_fail_after(nightly: dict[str, Any
     # The crawler uses it against GitHub's rate limit; the job's token is read-only.
     assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
     assert '--fail-after "${FAIL_AFTER}"' in step["run"]
+    # Per-site politeness is tuned with a repository variable, read by the crawler itself.
+    assert step["env"]["CRAWLER_HOST_LIMITS"] == "${{ vars.CRAWLER_HOST_LIMITS }}"
 
 
 def test_nightly_runs_never_overlap(nightly: dict[str, Any]) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import abc
 import http
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
@@ -50,6 +51,53 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
+class HostLimits:
+    """How gently to treat one host: at most ``per_host`` requests in flight, and at least
+    ``min_interval`` seconds between request starts.
+
+    A service declares them for its site (the stricter of these and the run's own settings
+    wins); a user sets them per domain (``--host-limit``), and then they hold as given.
+    """
+
+    per_host: int
+    min_interval: float
+
+    @classmethod
+    def parse(cls, text: str) -> tuple[str, HostLimits]:
+        """``DOMAIN=N`` or ``DOMAIN=N/SECONDS`` → (domain, limits); ``ValueError`` otherwise."""
+        usage = f"takes DOMAIN=N or DOMAIN=N/SECONDS, e.g. github.com=8/0.1 (got {text!r:.80})"
+        domain, sep, rest = text.partition("=")
+        count, _, interval = rest.partition("/")
+        domain = domain.strip().lower().removeprefix("*.").rstrip(".")
+        if not sep or not _DOMAIN.fullmatch(domain):
+            raise ValueError(usage)
+        try:
+            limits = cls(int(count), float(interval) if interval else 0.0)
+        except ValueError:
+            raise ValueError(usage) from None
+        if not 1 <= limits.per_host <= 64 or not 0 <= limits.min_interval <= 60:
+            raise ValueError(f"needs 1 <= N <= 64 and 0 <= SECONDS <= 60 (got {text!r:.80})")
+        return domain, limits
+
+
+# A host name or an IPv4 address, as the engine compares them (lower case, no port).
+_DOMAIN = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
+
+
+def limits_for(host: str, table: Iterable[tuple[str, HostLimits]]) -> HostLimits | None:
+    """The limits of ``table`` for ``host``: the longest domain that is ``host`` or a parent
+    of it (``www.youtube.com`` → ``youtube.com``), the first one listed on a tie."""
+    host = host.lower().rstrip(".")
+    best: tuple[int, HostLimits] | None = None
+    for domain, limits in table:
+        if (host == domain or host.endswith("." + domain)) and (
+            best is None or len(domain) > best[0]
+        ):
+            best = (len(domain), limits)
+    return best[1] if best else None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Knobs of one run; the CLI fills them, tests build them directly."""
 
@@ -68,6 +116,9 @@ class Settings:
     user_agent: str = ""  # filled by the engine when empty
     video_workers: int = 2  # yt-dlp worker processes (started on the first video)
     metadata_max_age_days: float = 7.0  # reuse video titles/durations this long
+    # The user's own limits by domain (--host-limit): they replace both the per_host and
+    # min_interval above and a service's built-in limits for that domain and its subdomains.
+    host_limits: tuple[tuple[str, HostLimits], ...] = ()
 
 
 class Remembered(Protocol):
@@ -152,16 +203,6 @@ class CheckContext(Protocol):
     def ca_bundle(self) -> str | None:
         """Path of the CA bundle in force (``SSL_CERT_FILE``), or None for the default."""
         ...
-
-
-@dataclass(frozen=True)
-class HostLimits:
-    """How gently to treat one host: at most ``per_host`` requests in flight, and at least
-    ``min_interval`` seconds between request starts. The stricter of these and the run's own
-    settings wins."""
-
-    per_host: int
-    min_interval: float
 
 
 class Service(abc.ABC):
