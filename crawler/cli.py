@@ -10,7 +10,6 @@ Exit codes (also in ``--help`` and README):
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
@@ -28,7 +27,6 @@ from crawler.pipeline import (
     Shard,
     exit_code,
     run_check,
-    run_in_processes,
 )
 from crawler.report.escape import terminal_safe
 from crawler.services.base import HostLimits, Settings
@@ -139,11 +137,13 @@ def main() -> None:
 )
 @click.option(
     "--jobs",
-    type=click.IntRange(1, 64),
-    default=1,
+    "jobs_text",
+    metavar="N|auto",
+    default="1",
     show_default=True,
-    help="Check in this many processes, each with its own hosts (for large catalogues: one "
-    "process is CPU-bound at a few hundred links a second).",
+    help="Check in N processes, each with its own hosts, for catalogues of many thousands of "
+    "links (one process is CPU-bound at about a thousand links a second); auto: one per "
+    "core, at least 2,000 links each.",
 )
 @click.option(
     "--video-workers",
@@ -151,10 +151,6 @@ def main() -> None:
     default=2,
     show_default=True,
     help="yt-dlp worker processes (started on the first video; with --jobs, shared out).",
-)
-@click.option("--host-shard", "host_shard_text", default=None, hidden=True)
-@click.option(
-    "--part-out", type=click.Path(path_type=Path, dir_okay=False), default=None, hidden=True
 )
 @click.option(
     "--no-report",
@@ -175,10 +171,8 @@ def check(
     timeout: float,
     fail_after: int,
     shard_text: str | None,
-    jobs: int,
+    jobs_text: str,
     video_workers: int,
-    host_shard_text: str | None,
-    part_out: Path | None,
     no_report: bool,
     quiet: bool,
     verbose: bool,
@@ -188,18 +182,19 @@ def check(
         raise click.UsageError("-q and -v cannot be used together")
     if no_report and shard_text:
         raise click.UsageError("--no-report cannot be used with --shard (its output is a report)")
-    if jobs > 1 and (offline or shard_text):
-        raise click.UsageError("--jobs is for an online check of the whole catalogue")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
         shard = Shard.parse(shard_text) if shard_text else None
-        if host_shard_text:  # one of --jobs' processes
-            shard = dataclasses.replace(Shard.parse(host_shard_text), by_host=True)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
+    jobs = None if jobs_text == "auto" else _int_or_none(jobs_text)
+    if jobs_text != "auto" and not (jobs is not None and 1 <= jobs <= 64):
+        raise click.BadParameter(
+            f"takes 1 to 64 or auto (got {jobs_text!r:.40})", param_hint="--jobs"
+        )
     try:
         host_limits = tuple(HostLimits.parse(text) for text in host_limit_texts)
     except ValueError as exc:
@@ -222,35 +217,17 @@ def check(
         fail_after=fail_after,
         shard=shard,
         settings=settings,
+        jobs=jobs,
     )
     out = Output(quiet=quiet, verbose=verbose)
     try:
-        if jobs > 1:
-            child_args = [
-                f"--concurrency={-(-concurrency // jobs)}",
-                f"--per-host={per_host}",
-                f"--min-interval={min_interval}",
-                *(f"--host-limit={text}" for text in host_limit_texts),
-                f"--timeout={timeout}",
-                # The machine's yt-dlp workers are shared out, not multiplied by the jobs.
-                f"--video-workers={max(1, video_workers // jobs)}",
-                *(["--allow-private"] if allow_private else []),
-            ]
-            if not quiet:
-                click.echo(f"checking in {jobs} processes…", err=True)
-            report = run_in_processes(options, jobs, child_args)
-            if not quiet:
-                for r in report.results:
-                    if r.status in PROBLEM_STATUSES and not r.network_error:
-                        click.echo(out.result_line(r), err=True)
-        else:
-            with out.progress() as progress:
-                report = run_check(
-                    options,
-                    on_plan=progress.planned,
-                    on_start=progress.started,
-                    on_result=progress.finished,
-                )
+        with out.progress() as progress:
+            report = run_check(
+                options,
+                on_plan=progress.planned,
+                on_start=progress.started,
+                on_result=progress.finished,
+            )
     except CatalogError as exc:
         for line in exc.problems:
             click.echo(terminal_safe(line), err=True)
@@ -263,7 +240,7 @@ def check(
     except KeyboardInterrupt:
         click.echo("interrupted: no report written; the previous reports are untouched", err=True)
         sys.exit(130)
-    except RuntimeError as exc:  # a --jobs process failed: its own error is on stderr above
+    except RuntimeError as exc:  # a --jobs process failed (its traceback is logged above)
         click.echo(f"error: {terminal_safe(str(exc))}; no report written", err=True)
         sys.exit(EXIT_INVALID)
 
@@ -271,7 +248,7 @@ def check(
         from crawler.report import atomic_write
         from crawler.report import json as json_report
 
-        path = part_out or report_dir / f"shard-{shard.index}-of-{shard.total}.json"
+        path = report_dir / f"shard-{shard.index}-of-{shard.total}.json"
         try:
             atomic_write(path, json_report.chunks(report))  # streamed: 100 MB at 100k links
         except OSError as exc:
@@ -405,6 +382,13 @@ class Output:
             click.echo("reports: " + ", ".join(str(p) for p in written))
 
 
+def _int_or_none(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
@@ -452,7 +436,13 @@ class _Progress:
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
-    def planned(self, total: int) -> None:
+    def planned(self, total: int, processes: int = 1) -> None:
+        if processes > 1 and not self.out.quiet:
+            line = f"checking in {processes} processes, each with its own hosts…"
+            if self.bar is not None:
+                self.bar.console.print(line, markup=False, highlight=False)
+            else:
+                click.echo(line, err=True)
         if self.bar is not None:
             self.bar.update(self.task, total=total)
 

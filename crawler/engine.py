@@ -520,7 +520,7 @@ class Engine:
             try:
                 async with timer:
                     result = await service.check(link, self)
-                return _shared(result)
+                return shared_values(result)
             except TimeoutError:
                 if not timer.expired():
                     raise
@@ -772,7 +772,7 @@ class Engine:
         await self._pause(start - now)
 
 
-def _shared(result: LinkResult) -> LinkResult:
+def shared_values(result: LinkResult) -> LinkResult:
     """The result with one object for what repeats across results, values unchanged: at
     100,000 links, 100,000 copies of "reachable (HTTP 200)", of each URL as its own final
     URL, and of an empty redirect chain."""

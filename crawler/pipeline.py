@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ class Shard:
     """``K/N``: this run checks the K-th of N deterministic slices of the links (1-based).
 
     ``by_host``: slice by host name instead of by link, so that each host is checked by one
-    process only and its politeness limits hold (``check --jobs``, processes on one machine).
+    process only and its politeness limits hold (``check --jobs``, see ``processes.py``).
     """
 
     index: int
@@ -70,6 +69,7 @@ class CheckOptions:
     fail_after: int = 1
     shard: Shard | None = None
     settings: Settings = field(default_factory=Settings)
+    jobs: int | None = 1  # processes for the online checks; None: processes.auto_jobs decides
 
 
 def offline_results(links: Sequence[Link]) -> list[LinkResult]:
@@ -91,7 +91,7 @@ def network_unreachable(results: Sequence[LinkResult]) -> bool:
 def run_check(
     options: CheckOptions,
     *,
-    on_plan: Callable[[int], None] | None = None,
+    on_plan: Callable[[int, int], None] | None = None,
     on_start: Callable[[Link], None] | None = None,
     on_result: Callable[[LinkResult], None] | None = None,
     engine_kwargs: dict[str, Any] | None = None,
@@ -106,8 +106,15 @@ def run_check(
     del catalog  # its sessions, presenters and positions are not needed any more
     links = [lk for lk in all_links if options.shard.owns(lk)] if options.shard else all_links
 
+    groups: list[list[int]] = []
+    if not options.offline and not engine_kwargs:  # an injected transport stays in-process
+        from crawler.processes import auto_jobs, split_by_host
+
+        jobs = options.jobs or auto_jobs(len(links))
+        if jobs > 1:
+            groups = split_by_host(links, jobs)  # fewer when there are fewer hosts
     if on_plan:
-        on_plan(len(links))
+        on_plan(len(links), max(1, len(groups)))
     # The previous run as far as this one needs it: a compact record per link of this catalogue.
     previous = history.load_history(
         options.report_dir,
@@ -121,6 +128,17 @@ def run_check(
         for r in results:
             if on_result:
                 on_result(r)
+    elif len(groups) > 1:
+        from crawler.processes import check_in_processes
+
+        results = check_in_processes(
+            links,
+            options.settings,
+            groups,
+            previous=cache,
+            on_start=on_start,
+            on_result=on_result,
+        )
     else:
         from crawler.engine import check_links  # the network stack loads only when needed
 
@@ -282,48 +300,3 @@ def merge_reports(
     report.findings += [f for p in parts for f in p.findings if f.kind == "escalated"]
     report.changes = history.changes(report, previous)
     return report
-
-
-def run_in_processes(options: CheckOptions, jobs: int, child_args: Sequence[str]) -> RunReport:
-    """The same run spread over ``jobs`` processes, for CPU-bound large catalogues.
-
-    Each process checks the links of its own hosts (``Shard(by_host=True)``), so every host's
-    politeness limits are kept by exactly one process; the parts are merged as shards are.
-    ``child_args`` are the options every process gets (timeouts, limits, ``--allow-private``).
-    """
-    import subprocess
-    import tempfile
-
-    load(options.catalog_path)  # an invalid catalogue fails here, before any process starts
-    with tempfile.TemporaryDirectory(prefix="crawler-jobs-") as tmp:
-        parts = [Path(tmp) / f"part-{k}-of-{jobs}.json" for k in range(1, jobs + 1)]
-        procs = [
-            subprocess.Popen(
-                [
-                    sys.executable, "-m", "crawler", "check",
-                    "--catalog", str(options.catalog_path),
-                    "--report-dir", str(options.report_dir),  # read as history, not written
-                    "--fail-after", str(options.fail_after),
-                    "--host-shard", f"{k}/{jobs}",
-                    "--part-out", str(part),
-                    "-q",
-                    *child_args,
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-            for k, part in enumerate(parts, start=1)
-        ]  # fmt: skip
-        try:
-            codes = [proc.wait() for proc in procs]
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-        if 130 in codes or -2 in codes:
-            raise KeyboardInterrupt
-        failed = [(k, c) for k, c in enumerate(codes, start=1) if c not in (0, 1, 3)]
-        if failed:
-            k, code = failed[0]
-            raise RuntimeError(f"process {k} of {jobs} failed (exit {code})")
-        return merge_parts(parts, options.report_dir)

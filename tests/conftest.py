@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 NETGUARD_DIR = Path(__file__).parent / "netguard"
 sys.path.insert(0, str(NETGUARD_DIR))
@@ -36,3 +38,32 @@ def _no_stray_network(tmp_path_factory, monkeypatch):
     yield
     if log.exists() and log.read_text().strip():
         pytest.fail("a test tried to leave 127.0.0.1:\n" + log.read_text(), pytrace=False)
+
+
+PDF = b"%PDF-1.4\n%%EOF\n"
+# Two loopback hosts whose links land in different processes of two (--jobs 2): by the hash of
+# the host name, 127.0.0.7 → 1/2 and 127.0.0.2 → 2/2.
+TWO_HOSTS = ("127.0.0.7", "127.0.0.2")
+
+
+@pytest.fixture
+def two_hosts() -> Iterator[list[HTTPServer]]:
+    """A server on each of ``TWO_HOSTS``: /slides/0.pdf … 5.pdf are PDFs, /slides/gone.pdf is
+    a 404, /talk is an HTML page."""
+    servers = []
+    try:
+        for host in TWO_HOSTS:
+            server = HTTPServer(host=host, port=0)
+            server.start()
+            servers.append(server)
+            for i in range(6):
+                server.expect_request(f"/slides/{i}.pdf").respond_with_data(
+                    PDF, content_type="application/pdf"
+                )
+            server.expect_request("/slides/gone.pdf").respond_with_data("no", status=404)
+            server.expect_request("/talk").respond_with_data("<html><p>a talk</p></html>")
+        yield servers
+    finally:
+        for server in servers:
+            server.clear()
+            server.stop()

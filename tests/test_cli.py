@@ -140,49 +140,61 @@ def test_quickstart_is_two_lines_and_ci_runs_the_second_verbatim():
     assert second in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
-@pytest.mark.parametrize("with_video", [False, True], ids=["http", "http+yt-dlp-workers"])
-def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_path, with_video):
-    """A real SIGINT while links are being checked (a server that never answers in time).
+@pytest.mark.parametrize(
+    ("with_video", "jobs"),
+    [(False, 1), (True, 1), (True, 2)],
+    ids=["http", "http+yt-dlp-workers", "jobs-2+yt-dlp-workers"],
+)
+def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(
+    tmp_path, with_video, jobs
+):
+    """A real SIGINT while links are being checked (servers that never answer in time).
 
-    With a video, yt-dlp's worker processes are waiting on the server too: they must end with
-    the crawler (their connections are closed), not linger.
+    With a video, yt-dlp's worker processes are waiting on a server too; with --jobs 2, two
+    check processes each wait on their own host. All of them must end with the crawler
+    (their connections are closed), not linger.
     """
     import signal
     import socket
     import threading
     import time
 
+    from conftest import TWO_HOSTS
+
     hung: list[socket.socket] = []
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
     accepted = threading.Event()
+    servers = []
+    for host in TWO_HOSTS if jobs > 1 else ("127.0.0.1",):
+        server = socket.socket()
+        server.bind((host, 0))
+        server.listen()
+        servers.append(server)
 
-    def accept_and_hang() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            hung.append(conn)  # never answer: the crawler waits for its read timeout
-            accepted.set()
+        def accept_and_hang(server: socket.socket = server) -> None:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                hung.append(conn)  # never answer: the crawler waits for its read timeout
+                accepted.set()
 
-    threading.Thread(target=accept_and_hang, daemon=True).start()
-    port = server.getsockname()[1]
-    (tmp_path / "catalog.yaml").write_text(
-        "study: {title: S}\nsessions:\n"
-        f"  - {{title: T, date: 2021-01-01, slides: 'http://127.0.0.1:{port}/a.pdf'"
-        + (f", video: 'http://127.0.0.1:{port}/talk'" if with_video else "")
-        + "}\n"
-    )
+        threading.Thread(target=accept_and_hang, daemon=True).start()
+    where = [f"http://{host}:{port}" for host, port in (s.getsockname() for s in servers)]
+    sessions = [f"  - {{title: T{i}, date: 2021-01-0{i + 1}, slides: '{w}/a.pdf'}}\n"
+                for i, w in enumerate(where)]  # fmt: skip
+    if with_video:
+        sessions[0] = sessions[0].replace("}", f", video: '{where[0]}/talk'}}")
+    (tmp_path / "catalog.yaml").write_text("study: {title: S}\nsessions:\n" + "".join(sessions))
     reports = tmp_path / "reports"
     reports.mkdir()
     old = {name: f"previous {name}\n" for name in ("latest.md", "latest.json", "badge.json")}
     for name, text in old.items():
         (reports / name).write_text(text)
 
+    command = ["check", "--allow-private", "--timeout", "60", "--jobs", str(jobs)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "check", "--allow-private", "--timeout", "60"],
+        [sys.executable, "-m", "crawler", *command],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -193,10 +205,11 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_pat
     )
     try:
         assert accepted.wait(60), "the crawler never connected"
+        expected = len(servers) + with_video
         deadline = time.monotonic() + 30
-        while with_video and len(hung) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)  # until yt-dlp's worker has connected too
-        assert len(hung) >= (2 if with_video else 1)
+        while len(hung) < expected and time.monotonic() < deadline:
+            time.sleep(0.05)  # until every process (and yt-dlp's worker) has connected
+        assert len(hung) >= expected
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -207,7 +220,8 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_the_previous_reports_intact(tmp_pat
                     pass
     finally:
         proc.kill()
-        server.close()
+        for server in servers:
+            server.close()
         for conn in hung:
             conn.close()
     assert proc.returncode == 130, err
@@ -284,24 +298,28 @@ def test_an_unwritable_report_dir_is_one_clear_line_not_a_traceback(workdir):
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize(("workers", "jobs", "each"), [(2, 2, 1), (4, 2, 2), (2, 4, 1)])
-def test_jobs_share_the_yt_dlp_worker_processes_out(monkeypatch, workers, jobs, each):
+@pytest.mark.parametrize(("text", "jobs"), [("1", 1), ("3", 3), ("auto", None)])
+def test_jobs_is_a_count_or_auto(monkeypatch, text, jobs):
     from click.testing import CliRunner
 
     import crawler.cli as cli
 
     seen: dict[str, object] = {}
 
-    def capture(options, n, child_args):
-        seen.update(settings=options.settings, jobs=n, args=child_args)
-        raise KeyboardInterrupt  # stop before any process starts
+    def capture(options, **_):
+        seen["jobs"] = options.jobs
+        raise KeyboardInterrupt  # stop before anything is checked
 
-    monkeypatch.setattr(cli, "run_in_processes", capture)
-    args = ["check", "--jobs", str(jobs), "--video-workers", str(workers), "-q"]
-    result = CliRunner().invoke(cli.main, args)
-    assert result.exit_code == 130
-    assert seen["jobs"] == jobs and seen["settings"].video_workers == workers
-    assert f"--video-workers={each}" in seen["args"]
+    monkeypatch.setattr(cli, "run_check", capture)
+    assert CliRunner().invoke(cli.main, ["check", "--jobs", text, "-q"]).exit_code == 130
+    assert seen["jobs"] == jobs
+
+
+@pytest.mark.parametrize("text", ["0", "65", "two", ""])
+def test_a_bad_jobs_value_is_a_usage_error(tmp_path, text):
+    run = crawler("check", "--jobs", text, cwd=tmp_path)
+    assert run.returncode == 2
+    assert "--jobs" in run.stderr and "1 to 64 or auto" in run.stderr
 
 
 def test_host_limits_come_from_the_options_or_the_environment(monkeypatch):

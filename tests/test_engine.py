@@ -1043,7 +1043,7 @@ def test_a_loop_is_still_a_loop_when_other_sites_set_cookies_meanwhile():
 
 
 def test_results_share_what_repeats_without_changing_a_value():
-    from crawler.engine import _shared
+    from crawler.engine import shared_values
 
     links = [make_link(f"https://example.org/{n}", session=f"s{n}") for n in range(3)]
     results = [
@@ -1053,7 +1053,7 @@ def test_results_share_what_repeats_without_changing_a_value():
     results[0].final_url = "".join(["https://example.org/", "0"])  # equal, not the same
     results[1].final_url = "https://example.org/moved"
     before = [(r.detail, r.final_url, list(r.redirects)) for r in results]
-    results = [_shared(r) for r in results]  # as the engine does with each result
+    results = [shared_values(r) for r in results]  # as the engine does with each result
     assert [(r.detail, r.final_url, list(r.redirects)) for r in results] == before
     assert results[0].detail is results[1].detail is results[2].detail
     assert results[0].final_url is links[0].url

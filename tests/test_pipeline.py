@@ -175,9 +175,9 @@ def test_a_second_merged_run_reports_the_same_changes_and_escalations(site, tmp_
         whole = crawler("check", *common, "-q", "--report-dir", "whole", cwd=tmp_path)
         for k in (1, 2):
             crawler("check", *common, "-q", "--report-dir", "merged", "--shard", f"{k}/2",
-                    "--part-out", f"part-{k}.json", cwd=tmp_path)  # fmt: skip
-        merged = crawler("merge", "part-1.json", "part-2.json", "--report-dir", "merged", "-q",
-                         cwd=tmp_path)  # fmt: skip
+                    cwd=tmp_path)  # fmt: skip
+        parts = [f"merged/shard-{k}-of-2.json" for k in (1, 2)]
+        merged = crawler("merge", *parts, "--report-dir", "merged", "-q", cwd=tmp_path)
         assert merged.returncode == whole.returncode, merged.stderr
         a = json.loads((tmp_path / "whole" / "latest.json").read_text())
         b = json.loads((tmp_path / "merged" / "latest.json").read_text())
@@ -249,37 +249,21 @@ def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(t
     assert "broken:" not in text
 
 
-def test_jobs_spreads_hosts_over_processes_and_merges_to_the_single_run(tmp_path):
-    """Two hosts that hash to different processes (127.0.0.7 → 1/2, 127.0.0.2 → 2/2)."""
-    servers = []
-    try:
-        for host in ("127.0.0.7", "127.0.0.2"):
-            server = HTTPServer(host=host, port=0)
-            server.start()
-            servers.append(server)
-            for i in range(4):
-                server.expect_request(f"/slides/{i}.pdf").respond_with_data(
-                    PDF, content_type="application/pdf"
-                )
-            server.expect_request("/slides/gone.pdf").respond_with_data("no", status=404)
-        lines = ["study:", "  title: Jobs Study", "sessions:"]
-        for n, server in enumerate(servers):
-            for i, name in enumerate(["0", "1", "2", "3", "gone"]):
-                lines += [
-                    f'  - title: "Talk {n}-{i}"',
-                    f"    date: 2021-0{n + 1}-{i + 1:02d}",
-                    f"    slides: {server.url_for(f'/slides/{name}.pdf')}",
-                ]
-        (tmp_path / "catalog.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        common = ("--allow-private", "--timeout", "5")
-        whole = crawler("check", *common, "--report-dir", "whole", cwd=tmp_path)
-        jobs = crawler("check", *common, "--jobs", "2", "--report-dir", "jobs", cwd=tmp_path)
-        # Each host was asked by exactly one process, once per link.
-        assert [len(s.log) for s in servers] == [10, 10]  # 5 links each, in each of 2 runs
-    finally:
-        for server in servers:
-            server.clear()
-            server.stop()
+def test_jobs_spreads_hosts_over_processes_and_merges_to_the_single_run(two_hosts, tmp_path):
+    lines = ["study:", "  title: Jobs Study", "sessions:"]
+    for n, server in enumerate(two_hosts):
+        for i, name in enumerate(["0", "1", "2", "3", "gone"]):
+            lines += [
+                f'  - title: "Talk {n}-{i}"',
+                f"    date: 2021-0{n + 1}-{i + 1:02d}",
+                f"    slides: {server.url_for(f'/slides/{name}.pdf')}",
+            ]
+    (tmp_path / "catalog.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    common = ("--allow-private", "--timeout", "5")
+    whole = crawler("check", *common, "--report-dir", "whole", cwd=tmp_path)
+    jobs = crawler("check", *common, "--jobs", "2", "--report-dir", "jobs", cwd=tmp_path)
+    # Each host was asked by exactly one process, once per link.
+    assert [len(s.log) for s in two_hosts] == [10, 10]  # 5 links each, in each of 2 runs
     assert whole.returncode == jobs.returncode == EXIT_PROBLEMS, jobs.stderr
     assert "checking in 2 processes" in jobs.stderr
     assert sum("BROKEN" in ln for ln in jobs.stderr.splitlines()) == 2
@@ -287,7 +271,11 @@ def test_jobs_spreads_hosts_over_processes_and_merges_to_the_single_run(tmp_path
     b = json.loads((tmp_path / "jobs" / "latest.json").read_text())
     assert comparable(a) == comparable(b)
     assert b["shard"] is None and len(b["links"]) == 10
-    assert not list((tmp_path / "jobs").glob("*part*"))  # the parts were temporary
+    assert sorted(p.name for p in (tmp_path / "jobs").iterdir()) == [
+        "badge.json",
+        "latest.json",
+        "latest.md",
+    ]
 
 
 def test_host_shards_keep_each_host_in_one_slice():
@@ -303,10 +291,21 @@ def test_host_shards_keep_each_host_in_one_slice():
         assert owner_of_host.setdefault(host, owner) == owner
 
 
-def test_jobs_is_for_an_online_run_of_the_whole_catalogue(tmp_path):
-    for extra in (("--offline",), ("--shard", "1/2")):
-        run = crawler("check", "--jobs", "2", *extra, cwd=tmp_path)
-        assert run.returncode == 2 and "--jobs" in run.stderr
+def test_jobs_combine_with_a_shard_and_an_offline_run_needs_none(site, tmp_path):
+    write_catalog(tmp_path / "catalog.yaml", site.url_for("").rstrip("/"))
+    common = ("--catalog", "catalog.yaml", "--allow-private", "--timeout", "5", "--shard", "1/2")
+    alone = crawler("check", *common, "--report-dir", "alone", cwd=tmp_path)
+    jobs = crawler("check", *common, "--jobs", "2", "--report-dir", "jobs", cwd=tmp_path)
+    assert alone.returncode == jobs.returncode, jobs.stderr
+    part = "shard-1-of-2.json"
+    a = json.loads((tmp_path / "alone" / part).read_text())
+    b = json.loads((tmp_path / "jobs" / part).read_text())
+    assert comparable(a) == comparable(b) and b["shard"] == "1/2"
+
+    offline = crawler("check", "--catalog", "catalog.yaml", "--offline", "--jobs", "2",
+                      "--report-dir", "offline", cwd=tmp_path)  # fmt: skip
+    assert offline.returncode == EXIT_PROBLEMS  # the duplicate; nothing to spread
+    assert "processes" not in offline.stderr
 
 
 def test_one_host_down_is_not_the_network_being_unreachable():

@@ -1,0 +1,220 @@
+"""Checking in several processes (``check --jobs``): each owns its hosts, results stream back.
+
+One process checks about 1,300 links a second here and is then CPU-bound (httpx, aiohttp and
+the checks cost ≈ 0.75 ms per link; see ``benchmarks/README.md``), so a large catalogue on a
+machine with spare cores is split by host over worker processes. Each host belongs to exactly
+one of them, so its per-host limit, minimum interval and Retry-After pauses hold exactly as in
+one process. The parent keeps the catalogue, the history and the report: a worker gets its
+links and what the metadata cache knows of them, and sends back its results as they come, so
+progress, problem lines and the report are the same as a run in one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.connection import Connection, wait
+
+from crawler.model import Link, LinkResult
+from crawler.services.base import Remembered, Settings
+
+log = logging.getLogger(__name__)
+
+# Below this many links per process, starting one (an interpreter and the network stack,
+# ≈ 0.4 s) costs more than it saves.
+LINKS_PER_PROCESS = 2000
+_BATCH = 64  # results per message; a message is also sent after _FLUSH_S without one
+_FLUSH_S = 0.2
+_INTERRUPTED = 130  # a worker's exit code after Ctrl-C
+_GRACE_S = 5.0  # for a worker to stop after SIGINT
+
+
+def auto_jobs(links: int) -> int:
+    """How many processes ``--jobs auto`` uses for ``links`` links: one per usable core, as
+    long as each gets at least ``LINKS_PER_PROCESS`` links."""
+    try:
+        cores = len(os.sched_getaffinity(0))  # what this process may use (containers, CI)
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, links // LINKS_PER_PROCESS))
+
+
+def split_by_host(links: Sequence[Link], jobs: int) -> list[list[int]]:
+    """Indices of ``links`` for each of ``jobs`` processes, every host in exactly one
+    (the same deterministic slices as ``Shard(by_host=True)``); empty groups dropped."""
+    from crawler.pipeline import Shard
+
+    shards = [Shard(k, jobs, by_host=True) for k in range(1, jobs + 1)]
+    groups: list[list[int]] = [[] for _ in shards]
+    owner: dict[str, int] = {}
+    for index, link in enumerate(links):
+        host = link.url.split("/", 3)[2] if "//" in link.url else link.url
+        k = owner.get(host)
+        if k is None:
+            k = owner[host] = next(i for i, s in enumerate(shards) if s.owns(link))
+        groups[k].append(index)
+    return [g for g in groups if g]
+
+
+def worker_settings(settings: Settings, processes: int) -> Settings:
+    """Each process's settings: the machine's global limits shared out, not multiplied (the
+    per-host ones stay: each host is in one process)."""
+    return dataclasses.replace(
+        settings,
+        concurrency=max(1, -(-settings.concurrency // processes)),
+        video_workers=max(1, settings.video_workers // processes),
+    )
+
+
+def check_in_processes(
+    links: Sequence[Link],
+    settings: Settings,
+    groups: Sequence[Sequence[int]],
+    *,
+    previous: Mapping[tuple[str, str, str], Remembered] | None = None,
+    on_start: Callable[[Link], None] | None = None,
+    on_result: Callable[[LinkResult], None] | None = None,
+) -> list[LinkResult]:
+    """``engine.check_links`` in one worker process per group of indices of ``links`` (from
+    ``split_by_host``); results in the order of ``links``.
+
+    Raises ``RuntimeError`` when a worker fails, and ``KeyboardInterrupt`` after stopping
+    every worker when the run is interrupted.
+    """
+    from crawler.engine import shared_values
+
+    share = len(groups)
+    own = worker_settings(settings, share)
+    remembered = previous or {}
+    # Spawned, not forked: a fork of a process with threads (rich's progress bar) or an
+    # event loop is unsafe, and spawn behaves the same on every platform.
+    context = multiprocessing.get_context("spawn")
+    workers: dict[Connection, tuple[int, multiprocessing.process.BaseProcess]] = {}
+    results: list[LinkResult | None] = [None] * len(links)
+    try:
+        for k, group in enumerate(groups):
+            mine = [links[i] for i in group]
+            known = {}
+            for link in mine:
+                key = (link.session_id, link.field, link.url)
+                if key in remembered:
+                    known[key] = remembered[key]
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_work, args=(mine, own, known, send), name=f"crawler-job-{k + 1}"
+            )
+            process.start()
+            send.close()  # the worker's end: EOF here once the worker is gone
+            workers[receive] = (k, process)
+        while workers:
+            for conn in wait(list(workers)):
+                k, process = workers[conn]
+                group = groups[k]
+                try:
+                    kind, payload = conn.recv()
+                except EOFError:
+                    process.join()
+                    if process.exitcode == _INTERRUPTED:  # Ctrl-C reached it before us
+                        raise KeyboardInterrupt from None
+                    raise RuntimeError(
+                        f"process {k + 1} of {share} stopped without finishing "
+                        f"(exit {process.exitcode})"
+                    ) from None
+                if kind == "error":
+                    log.error("process %d of %d failed:\n%s", k + 1, share, payload)
+                    last = payload.strip().splitlines()[-1]
+                    raise RuntimeError(f"process {k + 1} of {share} failed: {last}")
+                if kind == "done":
+                    del workers[conn]
+                    conn.close()
+                    process.join()
+                    continue
+                started, done = payload
+                if on_start is not None:
+                    for i in started:
+                        on_start(links[group[i]])
+                for i, result in done:
+                    index = group[i]
+                    # The parent's own Link (one copy in memory), and its shared strings.
+                    result = shared_values(dataclasses.replace(result, link=links[index]))
+                    results[index] = result
+                    if on_result is not None:
+                        on_result(result)
+    finally:
+        _stop([process for _, process in workers.values()])
+    missing = [links[i].url for i, r in enumerate(results) if r is None]
+    if missing:  # every worker said it was done, so this would be a bug here
+        raise RuntimeError(f"no result for {missing[:3]}")
+    return [r for r in results if r is not None]
+
+
+def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    """Stop workers still running as Ctrl-C would (each closes its connections and its own
+    yt-dlp processes), and for good if one has not after a few seconds."""
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + _GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _work(
+    links: list[Link],
+    settings: Settings,
+    previous: dict[tuple[str, str, str], Remembered],
+    conn: Connection,
+) -> None:
+    """A worker: check ``links`` and send ("batch", (started, done)) messages, then ("done")."""
+    from crawler.engine import check_links
+
+    started: list[int] = []
+    done: list[tuple[int, LinkResult]] = []
+    # Where each link stands in ``links``, by identity (the engine hands the very objects
+    # back), in order should one object stand twice.
+    starts: dict[int, deque[int]] = {}
+    for i, link in enumerate(links):
+        starts.setdefault(id(link), deque()).append(i)
+    ends = {key: deque(places) for key, places in starts.items()}
+    last = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last
+        if started or done:
+            conn.send(("batch", (started[:], done[:])))
+            started.clear()
+            done.clear()
+        last = time.monotonic()
+
+    def on_start(link: Link) -> None:
+        started.append(starts[id(link)].popleft())
+
+    def on_result(result: LinkResult) -> None:
+        done.append((ends[id(result.link)].popleft(), result))
+        if len(done) >= _BATCH or time.monotonic() - last >= _FLUSH_S:
+            flush()
+
+    try:
+        check_links(links, settings, previous=previous, on_start=on_start, on_result=on_result)
+        flush()
+        conn.send(("done", None))
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group: the parent stops the run and says so.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        conn.close()
+        sys.exit(_INTERRUPTED)
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()

@@ -1,0 +1,131 @@
+"""check --jobs: links split by host over spawned processes, results streamed back in order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import signal
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from crawler.history import Remembered
+from crawler.links import make_link
+from crawler.model import Link, LinkResult, Status
+from crawler.pipeline import Shard
+from crawler.processes import (
+    LINKS_PER_PROCESS,
+    auto_jobs,
+    check_in_processes,
+    split_by_host,
+    worker_settings,
+)
+from crawler.services.base import Settings
+
+SETTINGS = Settings(allow_private=True, connect_timeout=5, read_timeout=5, link_timeout=20)
+
+
+def test_each_host_goes_to_exactly_one_process_as_shards_by_host_do():
+    links = [
+        make_link(
+            f"s{i}", "S", "2021-01-01", "slides", f"https://h{i % 7}.example:{80 + i % 2}/{i}"
+        )
+        for i in range(70)
+    ]
+    groups = split_by_host(links, 3)
+    assert sorted(i for g in groups for i in g) == list(range(70))  # all, once
+    for group in groups:
+        assert group == sorted(group)  # catalogue order within a process
+    hosts = [{links[i].url.split("/")[2].split(":")[0] for i in g} for g in groups]
+    assert sum(len(h) for h in hosts) == 7  # no host in two processes, ports or not
+    shards = [Shard(k, 3, by_host=True) for k in (1, 2, 3)]
+    owners = [{next(s for s in shards if s.owns(links[i])) for i in g} for g in groups]
+    assert all(len(o) == 1 for o in owners) and len(set.union(*owners)) == len(groups)
+    # Fewer hosts than processes: no empty process is started.
+    assert len(split_by_host(links[:1], 3)) == 1
+
+
+def test_the_machine_s_limits_are_shared_out_and_auto_uses_the_cores(monkeypatch):
+    settings = Settings(concurrency=200, per_host=4, video_workers=2)
+    two = worker_settings(settings, 2)
+    assert (two.concurrency, two.per_host, two.video_workers) == (100, 4, 1)
+    three = worker_settings(settings, 3)
+    assert (three.concurrency, three.video_workers) == (67, 1)  # rounded up; at least one
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert auto_jobs(100) == 1  # a small catalogue: starting processes would cost more
+    assert auto_jobs(3 * LINKS_PER_PROCESS) == 3
+    assert auto_jobs(100 * LINKS_PER_PROCESS) == 4  # one per usable core
+
+
+def catalogue(servers: list[HTTPServer]) -> list[Link]:
+    links = []
+    for n, server in enumerate(servers):
+        for name in ["0", "1", "gone", "2", "3", "4", "5"]:
+            url = server.url_for(f"/slides/{name}.pdf")
+            links.append(make_link(f"s{n}-{name}", f"Talk {name}", "2021-01-01", "slides", url))
+    return links
+
+
+def test_results_come_back_in_catalogue_order_with_the_parent_s_links(two_hosts):
+    links = catalogue(two_hosts)
+    started: list[Link] = []
+    finished: list[LinkResult] = []
+    results = check_in_processes(
+        links, SETTINGS, split_by_host(links, 2), on_start=started.append, on_result=finished.append
+    )
+    assert [r.link for r in results] == links
+    assert all(r.link is lk for r, lk in zip(results, links, strict=True))  # not copies
+    assert sorted(map(id, started)) == sorted(map(id, links))  # each started once
+    assert sorted(map(id, finished)) == sorted(map(id, results))  # each reported once
+    statuses = {r.link.url.rsplit("/", 1)[1]: r.status for r in results}
+    assert statuses["gone.pdf"] is Status.BROKEN
+    assert [r.status for r in results].count(Status.OK) == 12
+    # Each host was asked by one process only, once per link.
+    assert [len(s.log) for s in two_hosts] == [7, 7]
+    assert not multiprocessing.active_children()  # every worker was waited for
+
+
+def test_the_metadata_cache_reaches_the_worker_processes(two_hosts):
+    """A video page whose title and duration are fresh is probed, not read with yt-dlp: the
+    result carries the remembered title, which only the parent knew."""
+    page = make_link("v", "A talk", "2021-01-01", "video", two_hosts[0].url_for("/talk"))
+    other = make_link("s", "A talk", "2021-01-01", "slides", two_hosts[1].url_for("/slides/0.pdf"))
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    previous = {
+        ("v", "video", page.url): Remembered(
+            Status.OK, title="A talk, remembered", duration=600, metadata_fetched_at=now
+        )
+    }
+    links = [page, other]
+    groups = split_by_host(links, 2)
+    assert len(groups) == 2
+    video, slides = check_in_processes(links, SETTINGS, groups, previous=previous)
+    assert video.status is Status.OK, video.detail
+    assert (video.title, video.duration) == ("A talk, remembered", 600)
+    assert "reused from a recent run" in video.detail
+    assert slides.status is Status.OK
+
+
+def test_a_worker_that_dies_fails_the_run_and_none_is_left_behind(two_hosts):
+    links = catalogue(two_hosts)
+
+    def kill_one(link: Link) -> None:
+        children = multiprocessing.active_children()
+        if children:
+            os.kill(children[0].pid, signal.SIGKILL)
+
+    with pytest.raises(RuntimeError, match=r"process \d of 2 stopped without finishing"):
+        check_in_processes(links, SETTINGS, split_by_host(links, 2), on_start=kill_one)
+    assert not multiprocessing.active_children()
+
+
+def test_an_interrupted_run_stops_every_worker(two_hosts):
+    links = catalogue(two_hosts)
+
+    def interrupt(result: LinkResult) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        check_in_processes(links, SETTINGS, split_by_host(links, 2), on_result=interrupt)
+    assert not multiprocessing.active_children()
