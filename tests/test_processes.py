@@ -64,6 +64,9 @@ def catalogue(servers: list[HTTPServer]) -> list[Link]:
         for name in ["0", "1", "gone", "2", "3", "4", "5"]:
             url = server.url_for(f"/slides/{name}.pdf")
             links.append(make_link(f"s{n}-{name}", f"Talk {name}", "2021-01-01", "slides", url))
+        # A homepage shared by two sessions' presenters: checked once, reported for each.
+        home = server.url_for("/talk")
+        links += [make_link(f"s{n}-{i}", "T", "2021-01-01", "presenter", home) for i in (0, 1)]
     return links
 
 
@@ -80,9 +83,9 @@ def test_results_come_back_in_catalogue_order_with_the_parent_s_links(two_hosts)
     assert sorted(map(id, finished)) == sorted(map(id, results))  # each reported once
     statuses = {r.link.url.rsplit("/", 1)[1]: r.status for r in results}
     assert statuses["gone.pdf"] is Status.BROKEN
-    assert [r.status for r in results].count(Status.OK) == 12
-    # Each host was asked by one process only, once per link.
-    assert [len(s.log) for s in two_hosts] == [7, 7]
+    assert [r.status for r in results].count(Status.OK) == 16
+    # Each host was asked by one process only, once per distinct link.
+    assert [len(s.log) for s in two_hosts] == [8, 8]
     assert not multiprocessing.active_children()  # every worker was waited for
 
 
