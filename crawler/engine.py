@@ -473,13 +473,23 @@ class Engine:
         first: dict[tuple[str, str], int] = {}
         repeats: dict[int, list[int]] = {}
         by_host: dict[str, array.array[int]] = {}
+        # Videos go first on each host: a video may need yt-dlp (worker processes to start,
+        # seconds of CPU), which then runs beside the plain checks instead of after them.
+        videos: dict[str, list[int]] = {}
         for index, link in enumerate(links):
             owner = first.setdefault((link.url, link.field), index)
             if owner != index:
                 repeats.setdefault(owner, []).append(index)
             else:
-                by_host.setdefault(_host_of(link.url), array.array("l")).append(index)
+                host = _host_of(link.url)
+                queue = by_host.setdefault(host, array.array("l"))
+                if link.field == "video":
+                    videos.setdefault(host, []).append(index)
+                else:
+                    queue.append(index)
         first.clear()
+        for host, indices in videos.items():
+            by_host[host] = array.array("l", indices) + by_host[host]
         results: list[LinkResult | None] = [None] * len(links)
         work = _interleave(list(by_host.values()))
         by_host.clear()

@@ -1028,6 +1028,35 @@ def test_links_are_started_host_by_host_in_turn():
 
 
 @respx.mock
+def test_each_host_starts_with_its_videos_and_results_keep_catalogue_order():
+    """A video may need yt-dlp (worker processes to start, seconds of CPU): started first,
+    it runs beside the plain checks instead of lengthening the end of the run."""
+    respx.route().respond(200)
+    started: list[str] = []
+    links = [
+        make_link("https://a.example/page"),
+        make_link("https://a.example/talk", session="s2", field="video"),
+        make_link("https://b.example/page"),
+        make_link("https://a.example/other"),
+        make_link("https://b.example/talk", session="s3", field="video"),
+    ]
+
+    async def main() -> list[LinkResult]:
+        async with engine(Settings(concurrency=1, per_host=1)) as e:
+            return await e.check_all(links, on_start=lambda lk: started.append(lk.url))
+
+    results = asyncio.run(main())
+    assert started == [
+        "https://a.example/talk",
+        "https://b.example/talk",
+        "https://a.example/page",
+        "https://b.example/page",
+        "https://a.example/other",
+    ]
+    assert [r.link for r in results] == links
+
+
+@respx.mock
 def test_a_loop_is_still_a_loop_when_other_sites_set_cookies_meanwhile():
     respx.get("https://cookies.example/").respond(200, headers={"Set-Cookie": "a=1"})
     respx.get("https://example.org/a").respond(302, headers={"Location": "https://example.org/b"})
