@@ -11,6 +11,7 @@ progress, problem lines and the report are the same as a run in one process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -215,6 +216,7 @@ def _work(
         conn.close()
         sys.exit(_INTERRUPTED)
     except BaseException:
-        conn.send(("error", traceback.format_exc()))
+        with contextlib.suppress(OSError):  # the parent may be gone already
+            conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
