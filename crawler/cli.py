@@ -15,6 +15,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,6 +56,23 @@ report_dir_option = click.option(
 quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print only problems and the summary line."
 )
+
+
+class _JobsType(click.ParamType):
+    """``--jobs``: a count of processes, or ``auto`` (None: decided from the cores)."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or value == "auto":
+            return None
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            count = 0
+        if not 1 <= count <= 64:
+            self.fail(f"takes 1 to 64 or auto (got {value!r:.40})", param, ctx)
+        return count
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -137,7 +155,7 @@ def main() -> None:
 )
 @click.option(
     "--jobs",
-    "jobs_text",
+    type=_JobsType(),
     metavar="N|auto",
     default="1",
     show_default=True,
@@ -171,7 +189,7 @@ def check(
     timeout: float,
     fail_after: int,
     shard_text: str | None,
-    jobs_text: str,
+    jobs: int | None,
     video_workers: int,
     no_report: bool,
     quiet: bool,
@@ -190,11 +208,6 @@ def check(
         shard = Shard.parse(shard_text) if shard_text else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
-    jobs = None if jobs_text == "auto" else _int_or_none(jobs_text)
-    if jobs_text != "auto" and not (jobs is not None and 1 <= jobs <= 64):
-        raise click.BadParameter(
-            f"takes 1 to 64 or auto (got {jobs_text!r:.40})", param_hint="--jobs"
-        )
     try:
         host_limits = tuple(HostLimits.parse(text) for text in host_limit_texts)
     except ValueError as exc:
@@ -380,13 +393,6 @@ class Output:
         )
         if not self.quiet and written:
             click.echo("reports: " + ", ".join(str(p) for p in written))
-
-
-def _int_or_none(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
 
 
 def _plural(n: int, word: str) -> str:

@@ -132,3 +132,12 @@ def test_an_interrupted_run_stops_every_worker(two_hosts):
     with pytest.raises(KeyboardInterrupt):
         check_in_processes(links, SETTINGS, split_by_host(links, 2), on_result=interrupt)
     assert not multiprocessing.active_children()
+
+
+def test_the_same_link_object_twice_gets_a_result_in_each_place(two_hosts):
+    links = catalogue(two_hosts)[:3]
+    links = [links[0], links[1], links[0], links[2], links[0]]
+    results = check_in_processes(links, SETTINGS, [[0, 1, 2, 3, 4]])
+    assert [r.link for r in results] == links
+    assert len({id(r) for r in results}) == 5  # a result of its own in each place
+    assert len(two_hosts[0].log) == 3  # the repeated link was fetched once
