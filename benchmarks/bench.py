@@ -175,7 +175,7 @@ def crawler_env() -> dict[str, str]:
 
 
 def run_crawler(
-    catalog: Path, report_dir: Path, per_host: int, concurrency: int, log: Path, jobs: int = 1
+    catalog: Path, report_dir: Path, per_host: int, concurrency: int, log: Path, jobs: str = "auto"
 ) -> tuple[int, float, float, float]:
     """Run the CLI once; (exit code, wall s, CPU s, peak RSS MB) of that process alone."""
     cmd = [
@@ -193,7 +193,7 @@ def run_crawler(
         "--concurrency",
         str(concurrency),
         "-q",
-        *(["--jobs", str(jobs)] if jobs > 1 else []),
+        f"--jobs={jobs}",
     ]
     with log.open("w") as out:
         started = time.perf_counter()
@@ -390,7 +390,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clean", action="store_true", help="no faults (404, 429, resets, slow)")
     p.add_argument("--no-second-run", action="store_true")
     p.add_argument("--no-floor", action="store_true", help="skip the bare-aiohttp floor run")
-    p.add_argument("--jobs", type=int, default=1, help="run the CLI with --jobs J")
+    p.add_argument("--jobs", default="auto", help="the CLI's --jobs: N or auto (its default)")
     p.add_argument("--keep", type=Path, default=None, help="keep catalogues, logs, reports here")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
         f"{load[0]:.1f} at start; crawler run through the CLI (python -m crawler check"
-        + (f" --jobs {args.jobs}" if args.jobs > 1 else "")
+        + f" --jobs {args.jobs}"
         + ")",
         flush=True,
     )

@@ -157,11 +157,10 @@ def main() -> None:
     "--jobs",
     type=_JobsType(),
     metavar="N|auto",
-    default="1",
+    default="auto",
     show_default=True,
-    help="Check in N processes, each with its own hosts, for catalogues of many thousands of "
-    "links (one process is CPU-bound at about a thousand links a second); auto: one per "
-    "core, at least 2,000 links each.",
+    help="Check in N processes, each with its own hosts (one process is CPU-bound at about a "
+    "thousand links a second); auto: one per core, at least 10,000 links each.",
 )
 @click.option(
     "--video-workers",

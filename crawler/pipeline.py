@@ -69,7 +69,7 @@ class CheckOptions:
     fail_after: int = 1
     shard: Shard | None = None
     settings: Settings = field(default_factory=Settings)
-    jobs: int | None = 1  # processes for the online checks; None: processes.auto_jobs decides
+    jobs: int | None = None  # processes for the online checks; None: processes.auto_jobs
 
 
 def offline_results(links: Sequence[Link]) -> list[LinkResult]:

@@ -298,8 +298,8 @@ def test_an_unwritable_report_dir_is_one_clear_line_not_a_traceback(workdir):
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize(("text", "jobs"), [("1", 1), ("3", 3), ("auto", None)])
-def test_jobs_is_a_count_or_auto(monkeypatch, text, jobs):
+@pytest.mark.parametrize(("text", "jobs"), [("1", 1), ("3", 3), ("auto", None), (None, None)])
+def test_jobs_is_a_count_or_auto_by_default(monkeypatch, text, jobs):
     from click.testing import CliRunner
 
     import crawler.cli as cli
@@ -311,7 +311,8 @@ def test_jobs_is_a_count_or_auto(monkeypatch, text, jobs):
         raise KeyboardInterrupt  # stop before anything is checked
 
     monkeypatch.setattr(cli, "run_check", capture)
-    assert CliRunner().invoke(cli.main, ["check", "--jobs", text, "-q"]).exit_code == 130
+    args = ["check", "-q", *(["--jobs", text] if text else [])]
+    assert CliRunner().invoke(cli.main, args).exit_code == 130
     assert seen["jobs"] == jobs
 
 
