@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 import email.utils
-import functools
 import logging
 import multiprocessing
 import multiprocessing.pool
@@ -25,7 +24,6 @@ import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -239,7 +237,6 @@ class Engine:
         self._direct: httpx.AsyncBaseTransport | None = None
         self._header_sets: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self._timeout_ext: dict[str, float | None] = {}
-        self._pool: ThreadPoolExecutor | None = None
         self._processes: multiprocessing.pool.Pool | None = None
         self._isolated_slots: asyncio.Semaphore | None = None
         self._global: asyncio.Semaphore | None = None
@@ -278,9 +275,6 @@ class Engine:
             trust_env=True,
         )
         self._timeout_ext = self._client.timeout.as_dict()
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, s.video_workers), thread_name_prefix="crawler-video"
-        )
         self._global = asyncio.Semaphore(max(1, s.concurrency))
         self._isolated_slots = asyncio.Semaphore(max(1, s.video_workers))
         return self
@@ -294,9 +288,6 @@ class Engine:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
         if self._processes is not None:
             # Every result is in (or the run is being abandoned): stop the workers now rather
             # than wait for a yt-dlp call that nobody will read.
@@ -325,12 +316,6 @@ class Engine:
     def ca_bundle(self) -> str | None:
         path = os.environ.get("SSL_CERT_FILE")
         return path if path and os.path.isfile(path) else None
-
-    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._pool is None:
-            raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
 
     async def run_isolated(
         self, fn: Callable[..., T], *args: Any, slot_for: str | None = None

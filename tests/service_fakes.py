@@ -53,9 +53,6 @@ class FakeContext:
             return scripted.pop(0)
         return scripted
 
-    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        return fn(*args)
-
     async def run_isolated(
         self, fn: Callable[..., T], *args: Any, slot_for: str | None = None
     ) -> T:

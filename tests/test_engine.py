@@ -636,14 +636,6 @@ def test_previous_results_are_offered_by_session_field_and_url():
     assert e.previous(make_link("https://example.org/v", "s8", "video")) is None
 
 
-def test_run_blocking_uses_the_worker_pool():
-    async def main() -> str:
-        async with engine() as e:
-            return await e.run_blocking(lambda a, b: f"{a}-{b}", "x", "y")
-
-    assert asyncio.run(main()) == "x-y"
-
-
 def test_run_isolated_runs_in_another_process_and_stops_it_with_the_engine():
     import multiprocessing
 

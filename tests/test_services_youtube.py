@@ -168,15 +168,15 @@ class FakeContext:
         self.requested.append(url)
         return self.answers.get(url) or fetched(url, None, error="connection refused")
 
-    async def run_blocking(self, fn, *args):
+    async def _in_thread(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def run_isolated(self, fn, *args, slot_for=None):
         # A thread, not a process: the monkeypatched ``yt_dlp.YoutubeDL`` must stay in force.
         if slot_for is None:
-            return await self.run_blocking(fn, *args)
+            return await self._in_thread(fn, *args)
         async with self.host_slot(slot_for):
-            return await self.run_blocking(fn, *args)
+            return await self._in_thread(fn, *args)
 
     def previous(self, link):
         return self.earlier

@@ -161,10 +161,6 @@ class CheckContext(Protocol):
         """
         ...
 
-    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a synchronous call (yt-dlp) in the engine's bounded worker pool."""
-        ...
-
     async def run_isolated(
         self, fn: Callable[..., T], *args: Any, slot_for: str | None = None
     ) -> T:
