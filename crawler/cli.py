@@ -160,7 +160,8 @@ def main() -> None:
     default="auto",
     show_default=True,
     help="Check in N processes, each with its own hosts (one process is CPU-bound at about a "
-    "thousand links a second); auto: one per core, at least 10,000 links each.",
+    "thousand links a second); auto: one per usable core (at most 8), at least 10,000 links "
+    "each.",
 )
 @click.option(
     "--video-workers",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -22,6 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 
 from crawler.model import Link, LinkResult
 from crawler.services.base import Remembered, Settings
@@ -38,14 +40,46 @@ _INTERRUPTED = 130  # a worker's exit code after Ctrl-C
 _GRACE_S = 5.0  # for a worker to stop after SIGINT
 
 
-def auto_jobs(links: int) -> int:
-    """How many processes ``--jobs auto`` uses for ``links`` links: one per usable core, as
-    long as each gets at least ``LINKS_PER_PROCESS`` links."""
+MAX_AUTO_JOBS = 8  # each process holds its share of the links and its own network stack
+
+# Where a container's CPU quota is (cgroup v2, then v1): a container limited to 2 CPUs on a
+# 64-core host still sees 64 cores in its affinity mask.
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def usable_cores() -> int:
+    """The cores this process may use: its affinity mask, bounded by a container's quota."""
     try:
-        cores = len(os.sched_getaffinity(0))  # what this process may use (containers, CI)
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, links // LINKS_PER_PROCESS))
+    quota = _cgroup_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return max(1, cores)
+
+
+def _cgroup_quota() -> float | None:
+    """CPUs allowed by the cgroup's quota, or None when there is none (or none is readable)."""
+    try:
+        if CGROUP_CPU_MAX.exists():
+            quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
+        else:
+            quota = CGROUP_V1_QUOTA.read_text().strip()
+            period = CGROUP_V1_PERIOD.read_text().strip()
+        if quota in ("max", "-1"):
+            return None
+        return int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def auto_jobs(links: int) -> int:
+    """How many processes ``--jobs auto`` uses for ``links`` links: one per usable core (at
+    most ``MAX_AUTO_JOBS``), as long as each gets at least ``LINKS_PER_PROCESS`` links."""
+    return max(1, min(usable_cores(), MAX_AUTO_JOBS, links // LINKS_PER_PROCESS))
 
 
 def split_by_host(links: Sequence[Link], jobs: int) -> list[list[int]]:

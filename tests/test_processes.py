@@ -10,6 +10,7 @@ import signal
 import pytest
 from pytest_httpserver import HTTPServer
 
+from crawler import processes
 from crawler.history import Remembered
 from crawler.links import make_link
 from crawler.model import Link, LinkResult, Status
@@ -52,10 +53,37 @@ def test_the_machine_s_limits_are_shared_out_and_auto_uses_the_cores(monkeypatch
     assert (two.concurrency, two.per_host, two.video_workers) == (100, 4, 1)
     three = worker_settings(settings, 3)
     assert (three.concurrency, three.video_workers) == (67, 1)  # rounded up; at least one
+    monkeypatch.setattr(processes, "_cgroup_quota", lambda: None)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     assert auto_jobs(100) == 1  # a small catalogue: starting processes would cost more
     assert auto_jobs(3 * LINKS_PER_PROCESS) == 3
     assert auto_jobs(100 * LINKS_PER_PROCESS) == 4  # one per usable core
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert auto_jobs(100 * LINKS_PER_PROCESS) == processes.MAX_AUTO_JOBS
+
+
+@pytest.mark.parametrize(
+    ("v2", "v1", "cores"),
+    [
+        ("200000 100000\n", None, 2),  # cgroup v2: 2 CPUs
+        ("150000 100000\n", None, 2),  # 1.5 CPUs: a second process still helps
+        ("max 100000\n", None, 64),  # no quota
+        (None, ("300000", "100000"), 3),  # cgroup v1
+        (None, ("-1", "100000"), 64),
+        ("garbage\n", None, 64),  # unreadable: the affinity mask stands
+    ],
+)
+def test_a_container_s_cpu_quota_bounds_the_cores(monkeypatch, tmp_path, v2, v1, cores):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(processes, "CGROUP_CPU_MAX", tmp_path / "cpu.max")
+    monkeypatch.setattr(processes, "CGROUP_V1_QUOTA", tmp_path / "quota")
+    monkeypatch.setattr(processes, "CGROUP_V1_PERIOD", tmp_path / "period")
+    if v2 is not None:
+        (tmp_path / "cpu.max").write_text(v2)
+    if v1 is not None:
+        (tmp_path / "quota").write_text(v1[0])
+        (tmp_path / "period").write_text(v1[1])
+    assert processes.usable_cores() == cores
 
 
 def catalogue(servers: list[HTTPServer]) -> list[Link]:
