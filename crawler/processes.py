@@ -124,6 +124,20 @@ def check_in_processes(
     Raises ``RuntimeError`` when a worker fails, and ``KeyboardInterrupt`` after stopping
     every worker when the run is interrupted.
     """
+    from crawler.engine import fewer_collections
+
+    with fewer_collections():  # the parent builds 100,000 results from the workers' messages
+        return _check_in_processes(links, settings, groups, previous, on_start, on_result)
+
+
+def _check_in_processes(
+    links: Sequence[Link],
+    settings: Settings,
+    groups: Sequence[Sequence[int]],
+    previous: Mapping[tuple[str, str, str], Remembered] | None,
+    on_start: Callable[[Link], None] | None,
+    on_result: Callable[[LinkResult], None] | None,
+) -> list[LinkResult]:
     from crawler.engine import shared_values
 
     share = len(groups)

@@ -17,7 +17,7 @@ import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -637,19 +637,27 @@ def test_previous_results_are_offered_by_session_field_and_url():
 
 
 def test_run_isolated_runs_in_another_process_and_stops_it_with_the_engine():
+    import gc
     import multiprocessing
+    import signal
 
-    async def main() -> tuple[int, list[multiprocessing.Process]]:
+    from crawler.engine import GC_THRESHOLD
+
+    async def main() -> tuple[int, list[multiprocessing.Process], Any, Any]:
         async with engine() as e:
             pid = await e.run_isolated(os.getpid)
             with pytest.raises(ZeroDivisionError):  # the worker's exception, re-raised here
                 await e.run_isolated(divmod, 1, 0)
+            # Set up as the engine wants its workers: Ctrl-C left to the parent, few collections.
+            sigint = await e.run_isolated(signal.getsignal, signal.SIGINT)
+            threshold = await e.run_isolated(gc.get_threshold)
             workers = multiprocessing.active_children()
-        return pid, workers
+        return pid, workers, sigint, threshold
 
-    pid, workers = asyncio.run(main())
+    pid, workers, sigint, threshold = asyncio.run(main())
     assert pid != os.getpid()
     assert workers and not any(w.is_alive() for w in workers)  # stopped on the way out
+    assert sigint == signal.SIG_IGN and threshold == GC_THRESHOLD
 
 
 def test_a_call_waiting_for_a_worker_does_not_sit_on_a_host_slot():
@@ -862,6 +870,39 @@ class Remembering(Service):
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
         old = ctx.previous(link)
         return LinkResult(link, Status.OK, "cached", title=old.title if old else None)
+
+
+class GcWatching(Service):
+    """Notes the collector's settings while a link is checked."""
+
+    name = "gc"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[tuple[int, int, int], int]] = []
+
+    def handles(self, link: Link) -> bool:
+        return True
+
+    async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        import gc
+
+        self.seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return LinkResult(link, Status.OK, "seen")
+
+
+def test_a_run_collects_garbage_rarely_and_puts_the_collector_back():
+    import gc
+
+    from crawler.engine import GC_THRESHOLD
+
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    watching = GcWatching()
+    check_links([make_link("https://example.org/a")], FAST, services=[watching])
+    [(threshold, freeze_count)] = watching.seen
+    assert threshold == GC_THRESHOLD != before
+    assert freeze_count > frozen  # what was alive before the run is left out of collections
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
 
 
 def test_check_links_passes_previous_results_to_the_services():
