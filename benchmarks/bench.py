@@ -55,6 +55,7 @@ class RunFigures:
     max_inflight_crawler: int  # most engine requests in flight to one host
     max_inflight: int  # the same, yt-dlp's requests included
     statuses: dict[str, int]
+    simulator_cpu_s: float = 0.0  # the simulator's CPU meanwhile, on the same cores
 
     @property
     def links_per_s(self) -> float:
@@ -250,6 +251,7 @@ def one_run(sim: Sim, n: int, catalog: Path, report_dir: Path, args, log: Path) 
         max_inflight_crawler=total["max_inflight_crawler"],
         max_inflight=total["max_inflight"],
         statuses=statuses(report_dir),
+        simulator_cpu_s=total.get("cpu_s", 0.0),
     )
 
 
@@ -359,7 +361,8 @@ def details(c: Case) -> str:
             f"{f.crawler_requests}, yt-dlp calls {f.ytdlp_calls}), conditional {f.conditional} "
             f"(304: {f.not_modified}), CPU {f.cpu_s:.1f} s ({f.cpu_per_1k:.2f} s/1k links), "
             f"peak RSS {f.peak_rss_mb:.0f} MB, max in flight per host {f.max_inflight_crawler} "
-            f"engine / {f.max_inflight} with yt-dlp, statuses {f.statuses}"
+            f"engine / {f.max_inflight} with yt-dlp, statuses {f.statuses}; the simulator's "
+            f"CPU meanwhile {f.simulator_cpu_s:.1f} s"
         )
     lines.append(
         f"  politeness bound ceil({c.max_links_per_host} / {c.per_host}) × {c.latency_ms:g} ms "

@@ -105,6 +105,7 @@ def test_simulator_serves_pdf_ranges_and_video_pages(sim_factory) -> None:
     assert httpx.get(f"http://{host}/nowhere").status_code == 404
     total = sim.get("/stats")["total"]
     assert (total["requests"], total["conditional"], total["not_modified"]) == (4, 1, 1)
+    assert total["cpu_s"] > 0  # its own CPU, which the crawler's cores lose
 
 
 def test_generated_catalogue_is_valid_and_spread_evenly() -> None:
@@ -226,7 +227,7 @@ def test_bench_prints_every_figure_with_the_bound_and_the_floor(tmp_path) -> Non
     )  # fmt: skip
     text = out.stdout
     assert "politeness bound" in text and "wall / bound" in text and "floor (floor.py" in text
-    assert "run 2:" in text and "peak RSS" in text
+    assert "run 2:" in text and "peak RSS" in text and "the simulator's CPU meanwhile" in text
     [case] = json.loads((tmp_path / "figures.json").read_text())
     assert case["links"] == 60 and case["first"]["requests"] >= 60
     assert (
