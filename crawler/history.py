@@ -236,8 +236,10 @@ def _read_history(
         sid, field, url, status, failures, first_failed, metadata = fields
         if first_failed is not None:  # a run's time, on every link that failed in it: one copy
             first_failed = sys.intern(first_failed)
-        if metadata[5] is not None:  # metadata_fetched_at, likewise
-            metadata = (*metadata[:5], sys.intern(metadata[5]))
+        fetched_at = metadata[_FETCHED_AT]
+        if fetched_at is not None:  # likewise
+            i = _FETCHED_AT
+            metadata = (*metadata[:i], sys.intern(fetched_at), *metadata[i + 1 :])
         if wanted is None:
             key = (sys.intern(sid), sys.intern(field), url)
             if key in seen:
