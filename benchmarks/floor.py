@@ -3,9 +3,11 @@
     python benchmarks/floor.py CATALOG --per-host 4 --concurrency 200
 
 One request per link, as the crawler's first request for it: ``GET`` with ``Range: bytes=0-1023``
-for a ``.pdf``, ``GET`` for a video page, ``HEAD`` for anything else. The same per-host limit,
-no retries, no safety checks, no verdicts, no catalogue validation, no reports, no yt-dlp:
-the URLs are read from the catalogue with a regular expression. It prints one JSON line:
+for a ``.pdf``, ``GET`` for a video page, ``HEAD`` for anything else. The same politeness as the
+crawler, and only that: the per-host limit, and a ``429`` with ``Retry-After`` pauses its host
+and is asked again once, as a reset connection is (any polite checker has to). No other
+retries, no safety checks, no verdicts, no catalogue validation, no reports, no yt-dlp: the
+URLs are read from the catalogue with a regular expression. It prints one JSON line:
 ``{"links": N, "wall_s": …, "cpu_s": …}`` (wall time from the first request to the last answer).
 
 What it shows is how close any Python checker built on aiohttp can come to the politeness
@@ -25,17 +27,25 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import aiohttp
-
 URL = re.compile(r'^\s*(?:-\s*)?(?:slides|video|homepage|url):\s*"?(http[^"\s]+)"?\s*$', re.M)
 
 
 def urls_of(catalog: Path) -> list[str]:
-    return URL.findall(catalog.read_text(encoding="utf-8"))
+    return urls_of_text(catalog.read_text(encoding="utf-8"))
+
+
+def urls_of_text(text: str) -> list[str]:
+    return URL.findall(text)
 
 
 async def fetch_all(urls: list[str], per_host: int, concurrency: int) -> int:
+    # Imported here: bench.py reads URLs with this module and must stay small (each crawler
+    # run it starts counts bench.py's memory in its own peak RSS).
+    import aiohttp
+
     slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
+    not_before: dict[str, float] = defaultdict(float)  # a host's Retry-After pause ends
+    loop = asyncio.get_running_loop()
     errors = 0
     work = iter(urls)
     connector = aiohttp.TCPConnector(limit=concurrency * 2)
@@ -51,12 +61,23 @@ async def fetch_all(urls: list[str], per_host: int, concurrency: int) -> int:
                     method, headers = "GET", {}
                 else:
                     method, headers = "HEAD", {}
-                async with slots[urlsplit(url).netloc]:
-                    try:
-                        async with session.request(method, url, headers=headers) as response:
-                            await response.content.read(64 * 1024)
-                    except aiohttp.ClientError:
-                        errors += 1
+                host = urlsplit(url).netloc
+                async with slots[host]:
+                    for attempt in (1, 2):
+                        if (pause := not_before[host] - loop.time()) > 0:
+                            await asyncio.sleep(pause)
+                        try:
+                            async with session.request(method, url, headers=headers) as response:
+                                await response.content.read(64 * 1024)
+                                wait = response.headers.get("Retry-After", "")
+                        except aiohttp.ClientError:
+                            if attempt == 2:
+                                errors += 1
+                            continue
+                        if response.status == 429 and wait.isdigit() and attempt == 1:
+                            not_before[host] = max(not_before[host], loop.time() + int(wait))
+                            continue
+                        break
 
         await asyncio.gather(*(worker() for _ in range(concurrency * 2)))
     return errors

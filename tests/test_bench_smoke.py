@@ -29,11 +29,13 @@ def _module(name: str):
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
 gen_catalog = _module("gen_catalog")
+bench = _module("bench")
 
 
 class Sim:
@@ -198,22 +200,91 @@ def test_a_host_limit_holds_on_the_wire_for_its_host_only_in_every_process(
     assert all(1 < h["max_inflight"] <= 4 for h in hosts[1:]), hosts
 
 
-def test_floor_sends_one_request_per_link_like_the_crawler_s_first(sim_factory, tmp_path) -> None:
-    sim = sim_factory("--hosts", "3", "--latency-ms", "5")
+class Scripted:
+    """Faults by path, as ``simulator.Faults.kind`` decides them (by hash) in a real run."""
+
+    retry_after = 1
+    slow_ms = 250.0
+
+    def __init__(self, **kinds: str) -> None:
+        self.kinds = kinds
+
+    def kind(self, path: str) -> str:
+        return self.kinds.get(path.strip("/"), "ok")
+
+
+def _urls(*paths: str, host: str = "127.0.0.2:8000") -> list[str]:
+    return [f"http://{host}/{p}" for p in paths]
+
+
+def test_bound_without_faults_is_the_formula_for_the_busiest_host() -> None:
+    hosts = ["127.0.0.2:8000", "127.0.0.3:8000", "127.0.0.4:8000"]
+    text = gen_catalog.generate(61, hosts, video_share=0.1)
+    urls = bench.floor.urls_of_text(text)
+    assert len(urls) == 61
+    # 21 links on the busiest host, 4 at a time: 6 rounds of 50 ms.
+    assert bench.ideal_s(urls, bench.NO_FAULTS, 50, 4) == pytest.approx(0.30)
+
+
+def test_bound_with_faults_honours_retry_after_resets_and_slow_answers() -> None:
+    four = ["a", "b", "c", "d"]
+    assert bench.ideal_s(_urls(*four), Scripted(), 50, 2) == pytest.approx(0.10)
+    # a is answered 429 at 0.05 s: nothing starts until 1.05 s (b had started at 0), then a
+    # again and c; d once a slot frees at 1.10 s.
+    assert bench.ideal_s(_urls(*four), Scripted(a="rate_limit"), 50, 2) == pytest.approx(1.15)
+    # A reset is asked again at once: its slot is busy for two latencies.
+    assert bench.ideal_s(_urls(*four), Scripted(a="reset"), 50, 2) == pytest.approx(0.15)
+    # A slow answer holds its slot 300 ms; a, c and d go through the other one meanwhile.
+    assert bench.ideal_s(_urls(*four), Scripted(b="slow"), 50, 2) == pytest.approx(0.30)
+    # The pause is its host's: another host's links are not held up.
+    other = _urls("e", "f", host="127.0.0.3:8000")
+    paused = Scripted(a="rate_limit")
+    assert bench.ideal_s(other, paused, 50, 2) == pytest.approx(0.05)
+    assert bench.ideal_s(_urls(*four) + other, paused, 50, 2) == pytest.approx(1.15)
+
+
+def test_bench_passes_its_faults_to_the_simulator() -> None:
+    args = bench.fault_args(bench.FAULTS)
+    parsed, _ = bench.simulator.parse_args(["--hosts", "2", *args])
+    assert parsed.faults == bench.FAULTS
+    assert bench.simulator.parse_args(bench.fault_args(bench.NO_FAULTS))[0].faults == (
+        bench.NO_FAULTS
+    )
+
+
+def _floor(sim: Sim, tmp_path: Path, *, links: int, video_share: float) -> dict:
+    """floor.py, 2 per host, over a generated catalogue on ``sim``: its JSON figures."""
     catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(gen_catalog.generate(30, sim.hosts, video_share=0.1), encoding="utf-8")
+    text = gen_catalog.generate(links, sim.hosts, video_share=video_share)
+    catalog.write_text(text, encoding="utf-8")
     out = subprocess.run(
         [sys.executable, str(BENCH / "floor.py"), str(catalog), "--per-host", "2"],
         capture_output=True,
         text=True,
         check=True,
     )
-    figures = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def test_floor_sends_one_request_per_link_like_the_crawler_s_first(sim_factory, tmp_path) -> None:
+    sim = sim_factory("--hosts", "3", "--latency-ms", "5")
+    figures = _floor(sim, tmp_path, links=30, video_share=0.1)
     assert figures["links"] == 30 and figures["errors"] == 0
     assert figures["wall_s"] > 0 and figures["cpu_s"] > 0
     stats = sim.get("/stats")["total"]
     assert stats["requests"] == 30
     assert stats["max_inflight"] <= 2
+
+
+def test_floor_is_as_polite_as_the_crawler_with_retry_after_and_resets(
+    sim_factory, tmp_path
+) -> None:
+    # Host 0's first request is answered 429 Retry-After: 1; one path in 5 is reset once.
+    sim = sim_factory("--hosts", "2", "--latency-ms", "5", "--host-429", "0", "--reset", "0.2")
+    figures = _floor(sim, tmp_path, links=20, video_share=0)
+    stats = sim.get("/stats")["total"]
+    assert figures["errors"] == 0  # every reset and the 429 were asked again, and answered
+    assert stats["requests"] == 20 + 1 + stats["resets"] and stats["resets"] >= 1
 
 
 def test_bench_prints_every_figure_with_the_bound_and_the_floor(tmp_path) -> None:
