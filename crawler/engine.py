@@ -254,7 +254,8 @@ class Engine:
         if transport is None and not uses_proxy:
             from crawler.transport import ExactAiohttpTransport
 
-            transport = ExactAiohttpTransport(limit=max(1, s.concurrency) * 2)
+            # Connections go to the addresses the safety check judged (no DNS rebinding).
+            transport = ExactAiohttpTransport(limit=max(1, s.concurrency) * 2, lookup=self._lookup)
         # transport None here means a proxy is in force: httpx's own transport handles it
         # (and reads SSL_CERT_FILE) through trust_env.
         # Without a proxy, requests go straight to the transport (see ``_exchange``).
@@ -586,7 +587,12 @@ class Engine:
         return ("refused", refusal) if refusal is not None else None
 
     async def _lookup(self, host: str) -> list[str]:
+        """The addresses of ``host``, looked up once per run: the safety check judges them and
+        the transport connects to them (``transport.PinnedResolver``). A failed lookup is
+        tried again next time; a host the check refused never reaches the transport."""
         task = self._dns.get(host)
+        if task is not None and task.done() and (task.cancelled() or task.exception()):
+            task = None
         if task is None:
             task = asyncio.ensure_future(self._resolve(host))
             # Mark a failure as seen even if every waiter was cancelled meanwhile.

@@ -6,7 +6,9 @@ differs from ``httpx_aiohttp.AiohttpTransport`` in two ways that matter to a lin
 * the URL goes to aiohttp already encoded, so percent-escapes reach the wire byte for byte
   (yarl would otherwise decode ``%41`` to ``A`` or ``%2F`` in a query to ``/``);
 * aiohttp's exceptions become the httpx exception that says what happened (a server that
-  closed the connection is a ``RemoteProtocolError``, not a "connect timeout").
+  closed the connection is a ``RemoteProtocolError``, not a "connect timeout");
+* given the engine's ``lookup``, it connects to the addresses that lookup gave, the ones the
+  engine's safety check judged, never to a second lookup's answer (see ``PinnedResolver``).
 
 Proxies are not handled here: the engine uses httpx's own transport when one is in force.
 """
@@ -15,12 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import aiohttp
 import httpx
 import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+Lookup = Callable[[str], Awaitable[list[str]]]
 
 # First match wins, so subclasses come before their bases.
 _ERROR_MAP: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -71,18 +77,78 @@ class _Stream(httpx.AsyncByteStream):
         self._response.release()
 
 
-class ExactAiohttpTransport(httpx.AsyncBaseTransport):
-    """Send httpx requests through one aiohttp session, URLs byte-exact."""
+class PinnedResolver(AbstractResolver):
+    """Names resolve through the engine's own lookup, asked once per host and run.
 
-    def __init__(self, *, ssl_context: ssl.SSLContext | None = None, limit: int = 100) -> None:
+    The engine refuses a link whose host resolves to a private address, judging the addresses
+    its lookup returned. If aiohttp looked the name up again to connect, a DNS server could
+    answer with a public address for the check and ``127.0.0.1`` for the connection
+    (DNS rebinding). Connecting only to the judged addresses closes that gap.
+    """
+
+    def __init__(self, lookup: Lookup) -> None:
+        self._lookup = lookup
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await self._lookup(host)  # OSError when it fails, as aiohttp expects
+        results: list[ResolveResult] = []
+        for address in addresses:
+            kind = socket.AF_INET6 if ":" in address else socket.AF_INET
+            if family in (socket.AF_INET, socket.AF_INET6) and kind != family:
+                continue
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=address,
+                    port=port,
+                    family=kind,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            )
+        if not results:
+            raise OSError(f"no usable address for {host}")
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+class ExactAiohttpTransport(httpx.AsyncBaseTransport):
+    """Send httpx requests through one aiohttp session, URLs byte-exact.
+
+    ``lookup``: resolve names with it (``PinnedResolver``); None: aiohttp's own resolver.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        limit: int = 100,
+        lookup: Lookup | None = None,
+    ) -> None:
         # SSL_CERT_FILE/SSL_CERT_DIR are honoured here, exactly as httpx itself reads them.
         self._ssl = ssl_context or httpx.create_ssl_context(trust_env=True)
         self._limit = limit
+        self._lookup = lookup
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=self._limit, ttl_dns_cache=300)
+            if self._lookup is not None:
+                # The lookup caches per run; aiohttp must not keep answers of its own.
+                connector = aiohttp.TCPConnector(
+                    ssl=self._ssl,
+                    limit=self._limit,
+                    resolver=PinnedResolver(self._lookup),
+                    use_dns_cache=False,
+                )
+            else:
+                connector = aiohttp.TCPConnector(
+                    ssl=self._ssl, limit=self._limit, ttl_dns_cache=300
+                )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -16,7 +17,7 @@ from werkzeug import Request, Response
 
 from crawler.engine import Engine
 from crawler.services.base import FetchResult, Settings
-from crawler.transport import ExactAiohttpTransport
+from crawler.transport import ExactAiohttpTransport, PinnedResolver
 
 LOCAL = Settings(allow_private=True, retries=2, connect_timeout=2.0, read_timeout=0.3)
 
@@ -199,3 +200,101 @@ def test_long_response_headers_are_accepted(httpserver: HTTPServer):
     fr = fetch_with_engine(httpserver.url_for("/"))
     assert fr.status == 200
     assert fr.headers["content-security-policy"] == policy.strip()
+
+
+# -- names resolve through the engine's lookup (no DNS rebinding) -------------------------
+
+
+def test_pinned_resolver_answers_in_aiohttp_s_shape_by_family():
+    async def lookup(host: str) -> list[str]:
+        return ["93.184.216.34", "2606:2800:220:1::1"]
+
+    resolver = PinnedResolver(lookup)
+    both = asyncio.run(resolver.resolve("example.org", 443, socket.AF_UNSPEC))
+    assert [(r["host"], r["family"], r["port"], r["hostname"]) for r in both] == [
+        ("93.184.216.34", socket.AF_INET, 443, "example.org"),
+        ("2606:2800:220:1::1", socket.AF_INET6, 443, "example.org"),
+    ]
+    v6 = asyncio.run(resolver.resolve("example.org", 80, socket.AF_INET6))
+    assert [r["host"] for r in v6] == ["2606:2800:220:1::1"]
+
+    async def only_v6(host: str) -> list[str]:
+        return ["2606:2800:220:1::1"]
+
+    with pytest.raises(OSError, match=r"no usable address for example\.org"):
+        asyncio.run(PinnedResolver(only_v6).resolve("example.org", 80, socket.AF_INET))
+
+
+def test_transport_connects_to_the_address_its_lookup_gave(httpserver: HTTPServer):
+    # "pinned.test" exists nowhere (the test network guard would refuse looking it up): the
+    # request can only reach the local server through the lookup handed to the transport.
+    httpserver.expect_request("/a").respond_with_data(b"pinned")
+    asked: list[str] = []
+
+    async def lookup(host: str) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    async def main() -> bytes:
+        transport = ExactAiohttpTransport(lookup=lookup)
+        async with httpx.AsyncClient(transport=transport) as client:
+            return (await client.get(f"http://pinned.test:{httpserver.port}/a")).content
+
+    assert asyncio.run(main()) == b"pinned"
+    assert asked == ["pinned.test"]
+
+
+def test_engine_connects_to_the_addresses_its_safety_check_judged(
+    httpserver: HTTPServer, monkeypatch
+):
+    # A DNS server that answers a public address for the check and an internal one for the
+    # connection (DNS rebinding) is never asked twice. Here the local server stands for the
+    # public address: the check is told to accept it, and records what it judged.
+    from crawler import safety
+
+    judged: list[tuple[str, list[str]]] = []
+
+    def accept(host: str, addresses) -> None:
+        judged.append((host, list(addresses)))
+
+    monkeypatch.setattr(safety, "addresses_refusal", accept)
+    httpserver.expect_request("/a").respond_with_data(b"a")
+    httpserver.expect_request("/b").respond_with_data(b"b")
+    answers = iter([["127.0.0.1"], ["10.0.0.99"]])  # the second would be the rebinding
+    asked: list[str] = []
+
+    async def resolver(host: str) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    checked = Settings(allow_private=False, retries=2, connect_timeout=2.0, read_timeout=0.3)
+
+    async def main() -> list[FetchResult]:
+        async with Engine(checked, services=[], resolver=resolver, sleep=_no_sleep) as engine:
+            base = f"http://pinned.test:{httpserver.port}"
+            return [await engine.fetch(f"{base}/a"), await engine.fetch(f"{base}/b")]
+
+    first, second = asyncio.run(main())
+    assert (first.status, second.status) == (200, 200), (first.error, second.error)
+    assert judged == [("pinned.test", ["127.0.0.1"])]
+    assert asked == ["pinned.test"]  # the check and both connections: one lookup
+
+
+def test_a_failed_lookup_is_asked_again_not_remembered(httpserver: HTTPServer):
+    httpserver.expect_request("/a").respond_with_data(b"a")
+    answers: list[list[str] | OSError] = [socket.gaierror("temporary failure"), ["127.0.0.1"]]
+
+    async def resolver(host: str) -> list[str]:
+        answer = answers.pop(0)
+        if isinstance(answer, OSError):
+            raise answer
+        return answer
+
+    async def main() -> list[FetchResult]:
+        async with Engine(LOCAL, services=[], resolver=resolver, sleep=_no_sleep) as engine:
+            url = f"http://flaky.test:{httpserver.port}/a"
+            return [await engine.fetch(url), await engine.fetch(url)]
+
+    failed, answered = asyncio.run(main())
+    assert failed.status is None and failed.error_kind == "network", failed
+    assert answered.status == 200 and answers == []
