@@ -3,15 +3,20 @@
 A catalogue is edited by many hands and the crawler runs in CI next to internal services, so a
 link (or a redirect) pointing at ``http://127.0.0.1/`` or a name resolving to ``10.x`` must not
 be fetched unless the user asked for it (``--allow-private``). The engine applies these checks
-to every redirect hop.
+to every redirect hop. yt-dlp opens its own connections and follows redirects itself, so its
+worker processes vet the address of every connection instead (``refusing_private``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 Resolver = Callable[[str], Awaitable[list[str]]]
@@ -105,3 +110,64 @@ async def system_resolver(host: str) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# -- connections opened by code that connects by itself (yt-dlp) -----------------------------
+
+# Per thread, the refusals made while the thread is inside ``refusing_private`` (None outside).
+# Process-wide by nature: the guard patches the socket type, as only a socket sees the address
+# a redirect or a second DNS answer finally leads to.
+_policy = threading.local()
+
+
+def refusing_private() -> contextlib.AbstractContextManager[list[str]]:
+    """Within the block, this thread's connections to non-public addresses fail with
+    ``ConnectionRefusedError``; the block gets the list of refusal texts made meanwhile.
+
+    For yt-dlp, which follows redirects and resolves names itself, past the engine's checks:
+    the address judged is the one each connection really goes to.
+    """
+    _install_connection_guard()
+    return _refusing()
+
+
+@contextlib.contextmanager
+def _refusing() -> Iterator[list[str]]:
+    outer = getattr(_policy, "refusals", None)
+    refusals: list[str] = []
+    _policy.refusals = refusals
+    try:
+        yield refusals
+    finally:
+        _policy.refusals = outer
+
+
+def _vet(sock: socket.socket, address: Any) -> None:
+    refusals: list[str] | None = getattr(_policy, "refusals", None)
+    if refusals is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = str(address[0])
+    kind = address_kind(host)
+    if kind:
+        refusals.append(f"refused: {host} is a {kind} address {_HINT}")
+        raise ConnectionRefusedError(errno.ECONNREFUSED, refusals[-1])
+
+
+def _install_connection_guard() -> None:
+    """Patch ``socket.socket`` once per process so that ``_vet`` sees every connection."""
+    if getattr(socket.socket.connect, "_crawler_guard", False):
+        return
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        _vet(sock, address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        _vet(sock, address)
+        return real_connect_ex(sock, address)
+
+    connect._crawler_guard = True  # type: ignore[attr-defined]
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 
 import pytest
 
@@ -97,3 +99,69 @@ def test_system_resolver_resolves_localhost():
     addresses = asyncio.run(safety.system_resolver("localhost"))
     assert addresses
     assert all(safety.address_kind(a) == "loopback" for a in addresses)
+
+
+# -- refusing_private: the connection guard of yt-dlp's worker processes ---------------------
+
+
+def _listener(host: str = "127.0.0.1") -> socket.socket:
+    server = socket.socket()
+    server.bind((host, 0))
+    server.listen()
+    return server
+
+
+def _connect(address) -> None:
+    with socket.create_connection(address, timeout=2):
+        pass
+
+
+def test_refusing_private_refuses_non_public_peers_within_the_block_only():
+    server = _listener()
+    address = server.getsockname()
+    with server:
+        loopback = r"127\.0\.0\.1 is a loopback address"
+        with (
+            safety.refusing_private() as refusals,
+            pytest.raises(ConnectionRefusedError, match=loopback),
+        ):
+            _connect(address)
+        assert refusals == [
+            "refused: 127.0.0.1 is a loopback address (use --allow-private to check it)"
+        ]
+        _connect(address)  # after the block, as before it
+
+
+def test_refusing_private_is_per_thread():
+    # yt-dlp runs in worker processes with one thread; the engine's own thread, if it ever
+    # shared a process with one, must not be refused anything.
+    server = _listener()
+    address = server.getsockname()
+    other: list[BaseException | None] = []
+
+    def elsewhere() -> None:
+        try:
+            _connect(address)
+            other.append(None)
+        except OSError as exc:
+            other.append(exc)
+
+    with server, safety.refusing_private():
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        thread.join()
+    assert other == [None]
+
+
+def test_refusing_private_judges_the_address_connected_to_not_the_name(monkeypatch):
+    # What a redirect or a second DNS answer leads to is what counts: here 127.0.0.1 stands
+    # for a public address and 127.0.0.2 for an internal one.
+    monkeypatch.setattr(
+        safety, "address_kind", lambda a: "private" if a.startswith("127.0.0.2") else None
+    )
+    public, internal = _listener("127.0.0.1"), _listener("127.0.0.2")
+    with public, internal, safety.refusing_private() as refusals:
+        _connect(public.getsockname())
+        with pytest.raises(ConnectionRefusedError):
+            _connect(internal.getsockname())
+    assert refusals == ["refused: 127.0.0.2 is a private address (use --allow-private to check it)"]

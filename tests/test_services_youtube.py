@@ -624,3 +624,91 @@ def test_previous_without_a_fetch_time_is_not_trusted(fake_ydl):
     earlier.metadata_fetched_at = None
     check(video_link(), FakeContext(earlier=earlier))
     assert len(fake_ydl.instances[0].calls) == 1
+
+
+# --- where yt-dlp is led: every connection it opens is vetted -----------------------------
+
+
+def _video_page(title: str) -> str:
+    video = {
+        "@context": "https://schema.org",
+        "@type": "VideoObject",
+        "name": title,
+        "duration": "PT1M",
+        "contentUrl": "http://127.0.0.2/talk.mp4",
+        "encodingFormat": "video/mp4",
+    }
+    return f'<html><script type="application/ld+json">{json.dumps(video)}</script></html>'
+
+
+@pytest.fixture
+def redirect_to_internal(httpserver, monkeypatch):
+    """A public-looking page (127.0.0.1 counts as public here) that redirects to a video page
+    on an internal address (127.0.0.2): a redirect the engine's guard never sees."""
+    monkeypatch.setattr(
+        safety, "address_kind", lambda a: "private" if a.startswith("127.0.0.2") else None
+    )
+    from pytest_httpserver import HTTPServer
+
+    internal = HTTPServer(host="127.0.0.2", port=0)
+    internal.expect_request("/talk").respond_with_data(
+        _video_page("Internal"), content_type="text/html"
+    )
+    internal.start()
+    target = f"http://127.0.0.2:{internal.port}/talk"
+    httpserver.expect_request("/talk").respond_with_data("", 302, {"Location": target})
+    yield f"http://127.0.0.1:{httpserver.port}/talk", internal
+    internal.clear()
+    internal.stop()
+
+
+def test_yt_dlp_led_to_an_internal_address_is_refused_not_fetched(redirect_to_internal):
+    url, internal = redirect_to_internal
+    ctx = FakeContext(settings=Settings(link_timeout=10.0, allow_private=False))
+    result = check(video_link(url), ctx)  # real yt-dlp, in a thread as in its worker
+    assert result.status is Status.SKIPPED, result
+    assert result.detail.startswith("not checked: 127.0.0.2 is a private address"), result
+    assert result.title is None
+    assert internal.log == []  # the internal server was never asked anything
+
+
+def test_yt_dlp_follows_the_same_redirect_when_private_addresses_are_allowed(
+    redirect_to_internal,
+):
+    url, internal = redirect_to_internal
+    ctx = FakeContext(settings=Settings(link_timeout=10.0, allow_private=True))
+    result = check(video_link(url), ctx)
+    # The redirect's target was read for its metadata (process=False alone would have left
+    # yt-dlp's "see that URL" answer unresolved, without a title).
+    assert result.status is Status.OK and result.title == "Internal", result
+    assert result.duration == 60 and internal.log
+
+
+def test_a_page_pointing_elsewhere_is_read_where_it_points(fake_ydl):
+    page, player = "https://talks.example.org/tvm", "https://player.example/v/1"
+
+    def script(url: str) -> dict[str, Any]:
+        if url == page:  # the page embeds the video; its own title overrides the player's
+            return {"_type": "url_transparent", "url": player, "title": "TVM talk"}
+        return {"_type": "video", "id": "1", "title": "Untitled", "duration": 60}
+
+    fake_ydl.script = script
+    result = check(video_link(page), FakeContext())
+    assert result.status is Status.OK and result.detail == "video found"
+    assert (result.title, result.duration) == ("TVM talk", 60)
+    [ydl] = fake_ydl.instances
+    assert [c[0] for c in ydl.calls] == [page, player]
+
+
+def test_a_hop_that_fails_keeps_the_page_s_answer(fake_ydl):
+    page, player = "https://talks.example.org/tvm", "https://player.example/v/1"
+    unavailable = youtube_error("Video unavailable")
+
+    def script(url: str) -> dict[str, Any]:
+        if url == page:
+            return {"_type": "url", "url": player}
+        raise unavailable
+
+    fake_ydl.script = script
+    result = check(video_link(page), FakeContext())
+    assert result.status is Status.OK and result.title is None  # as before following

@@ -12,6 +12,7 @@ metadata is fresh (``Settings.metadata_max_age_days``), only that cheap oEmbed p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import re
@@ -21,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
+from crawler import safety
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import (
     CheckContext,
+    FetchResult,
     HostLimits,
     Remembered,
     Service,
@@ -198,6 +201,7 @@ class Extraction:
     network: bool = False  # the error's cause was a transport failure, not an answer
     http_status: int | None = None
     warnings: list[str] = field(default_factory=list)
+    refused: bool = False  # yt-dlp was led to a non-public address, and not let in
 
 
 def _default_factory(params: dict[str, Any]) -> Any:
@@ -227,7 +231,8 @@ class YouTubeService(Service):
         # yt-dlp opens its own connections, past the engine's guard: ask the guard first (it
         # resolves the name, so a public-looking name for a private address is refused too,
         # and a name that does not resolve is not handed to yt-dlp to fail slowly again).
-        # Redirects yt-dlp follows itself are not vetted; see README "Safety".
+        # Where yt-dlp is led after that (redirects, its own DNS answers) is vetted in its
+        # worker, connection by connection (``extract_video``).
         blocked = await ctx.guard(url)
         if blocked is not None:
             return unverified_from_fetch(link, blocked)
@@ -252,7 +257,13 @@ class YouTubeService(Service):
                     # One of the host's slots while yt-dlp talks to it: per-host limits and
                     # Retry-After pauses hold for yt-dlp's own connections too.
                     extraction = await ctx.run_isolated(
-                        extract_video, url, proxy, ca_bundle, settings.read_timeout, slot_for=url
+                        extract_video,
+                        url,
+                        proxy,
+                        ca_bundle,
+                        settings.read_timeout,
+                        settings.allow_private,
+                        slot_for=url,
                     )
                     if not extraction.network:
                         break
@@ -263,6 +274,9 @@ class YouTubeService(Service):
                 detail=f"yt-dlp did not finish within {settings.link_timeout:g} s",
                 network_error=True,
             )
+        if extraction.refused:
+            refused = FetchResult(url, url, error=extraction.error, error_kind="refused")
+            return unverified_from_fetch(link, refused)
         if extraction.info is not None:
             return self._from_info(link, extraction.info)
         result = self._from_error(link, extraction, previous)
@@ -518,30 +532,79 @@ def _ydl(proxy: str | None, ca_bundle: str | None, timeout: float) -> tuple[Any,
     return cache[key]
 
 
-def extract_video(url: str, proxy: str | None, ca_bundle: str | None, timeout: float) -> Extraction:
-    """One yt-dlp call for ``url``: its metadata, or its error in words (never raises)."""
+# How many "see that URL" answers of yt-dlp to follow (a page that redirected, a page that
+# embeds a video hosted elsewhere). ``process=False`` leaves them unresolved, without a title.
+URL_RESULT_HOPS = 2
+
+
+def _follow_url_results(ydl: Any, info: Any) -> Any:
+    """``info``, or what the URL it points to gives, up to ``URL_RESULT_HOPS`` times.
+
+    A hop that fails keeps the answer before it: the page answered and names a video, which
+    is what the check needed; its metadata is then unknown, as before following.
+    """
+    for _ in range(URL_RESULT_HOPS):
+        if not isinstance(info, dict) or info.get("_type") not in ("url", "url_transparent"):
+            break
+        target_url = info.get("url")
+        if not isinstance(target_url, str) or not target_url:
+            break
+        try:
+            target = ydl.extract_info(target_url, download=False, process=False)
+        except Exception:
+            break
+        if not isinstance(target, dict):
+            break
+        if info["_type"] == "url_transparent":  # its own fields override the target's
+            kept = {k: v for k, v in info.items() if v is not None and k not in ("_type", "url")}
+            target = {**target, **kept}
+        info = target
+    return info
+
+
+def extract_video(
+    url: str,
+    proxy: str | None,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_private: bool = False,
+) -> Extraction:
+    """One yt-dlp call for ``url``: its metadata, or its error in words (never raises).
+
+    Without ``allow_private``, every connection yt-dlp opens must go to a public address
+    (``safety.refusing_private``): a redirect, or a second DNS answer, to an internal address
+    makes the call ``refused``. Behind a proxy the proxy connects, as for the engine.
+    """
     from yt_dlp.networking.exceptions import HTTPError, TransportError
     from yt_dlp.utils import DownloadError
 
     ydl, capture = _ydl(proxy, ca_bundle, timeout)
     capture.reset()
-    try:
-        # process=False: metadata only, no format selection (which would fail on videos
-        # whose formats need a JS runtime or a PO token, although the video is fine).
-        info = ydl.extract_info(url, download=False, process=False)
-    except DownloadError as exc:
-        cause = exc.exc_info[1] if exc.exc_info else None
-        return Extraction(
-            error=_strip_error_prefix(str(exc)),
-            network=isinstance(cause, TransportError) and not isinstance(cause, HTTPError),
-            http_status=cause.status if isinstance(cause, HTTPError) else None,
-            warnings=list(capture.warnings),
-        )
-    except Exception as exc:  # a yt-dlp bug must not abort the whole run
-        return Extraction(
-            error=f"yt-dlp failed: {type(exc).__name__}: {exc}",
-            warnings=list(capture.warnings),
-        )
+    vetting = contextlib.nullcontext([]) if allow_private or proxy else safety.refusing_private()
+    info: Any = None
+    failed: Extraction | None = None
+    with vetting as refusals:
+        try:
+            # process=False: metadata only, no format selection (which would fail on videos
+            # whose formats need a JS runtime or a PO token, although the video is fine).
+            info = _follow_url_results(ydl, ydl.extract_info(url, download=False, process=False))
+        except DownloadError as exc:
+            cause = exc.exc_info[1] if exc.exc_info else None
+            failed = Extraction(
+                error=_strip_error_prefix(str(exc)),
+                network=isinstance(cause, TransportError) and not isinstance(cause, HTTPError),
+                http_status=cause.status if isinstance(cause, HTTPError) else None,
+                warnings=list(capture.warnings),
+            )
+        except Exception as exc:  # a yt-dlp bug must not abort the whole run
+            failed = Extraction(
+                error=f"yt-dlp failed: {type(exc).__name__}: {exc}",
+                warnings=list(capture.warnings),
+            )
+    if refusals:  # whatever yt-dlp made of it (it may even have found another page)
+        return Extraction(error=refusals[0], refused=True, warnings=list(capture.warnings))
+    if failed is not None:
+        return failed
     if not isinstance(info, dict):
         return Extraction(error="yt-dlp returned nothing", warnings=list(capture.warnings))
     kept = {k: info[k] for k in INFO_KEYS if k in info}
