@@ -688,14 +688,15 @@ def test_a_page_pointing_elsewhere_is_read_where_it_points(fake_ydl):
     page, player = "https://talks.example.org/tvm", "https://player.example/v/1"
 
     def script(url: str) -> dict[str, Any]:
-        if url == page:  # the page embeds the video; its own title overrides the player's
-            return {"_type": "url_transparent", "url": player, "title": "TVM talk"}
-        return {"_type": "video", "id": "1", "title": "Untitled", "duration": 60}
+        if url == page:  # the page embeds the video; what it says overrides the player
+            return {"_type": "url_transparent", "url": player, "uploader": "DL Compiler Study"}
+        return {"_type": "video", "id": "1", "title": "TVM talk", "duration": 60, "uploader": "x"}
 
     fake_ydl.script = script
     result = check(video_link(page), FakeContext())
     assert result.status is Status.OK and result.detail == "video found"
     assert (result.title, result.duration) == ("TVM talk", 60)
+    assert result.uploader == "DL Compiler Study"
     [ydl] = fake_ydl.instances
     assert [c[0] for c in ydl.calls] == [page, player]
 
@@ -712,3 +713,18 @@ def test_a_hop_that_fails_keeps_the_page_s_answer(fake_ydl):
     fake_ydl.script = script
     result = check(video_link(page), FakeContext())
     assert result.status is Status.OK and result.title is None  # as before following
+
+
+def test_an_answer_with_a_title_is_not_followed_to_the_media_file(fake_ydl):
+    # A page whose JSON-LD describes its video: yt-dlp points at the .mp4 with the metadata.
+    page = "https://talks.example.org/tvm"
+    fake_ydl.script = lambda url: {
+        "_type": "url_transparent",
+        "url": "https://talks.example.org/media/tvm.mp4",
+        "title": "TVM talk",
+        "duration": 4867,
+    }
+    result = check(video_link(page), FakeContext())
+    assert (result.status, result.title, result.duration) == (Status.OK, "TVM talk", 4867)
+    [ydl] = fake_ydl.instances
+    assert [c[0] for c in ydl.calls] == [page]

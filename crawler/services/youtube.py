@@ -538,13 +538,18 @@ URL_RESULT_HOPS = 2
 
 
 def _follow_url_results(ydl: Any, info: Any) -> Any:
-    """``info``, or what the URL it points to gives, up to ``URL_RESULT_HOPS`` times.
+    """``info``, or what the URL it points to gives, up to ``URL_RESULT_HOPS`` times, while
+    it has no title.
 
-    A hop that fails keeps the answer before it: the page answered and names a video, which
-    is what the check needed; its metadata is then unknown, as before following.
+    An answer with a title is kept as it is: a page whose JSON-LD describes its video points
+    at the media file itself, which is not worth a request. A hop that fails keeps the answer
+    before it: the page answered and names a video, which is what the check needed; its
+    metadata is then unknown, as before following.
     """
     for _ in range(URL_RESULT_HOPS):
         if not isinstance(info, dict) or info.get("_type") not in ("url", "url_transparent"):
+            break
+        if info.get("title"):
             break
         target_url = info.get("url")
         if not isinstance(target_url, str) or not target_url:
