@@ -1,7 +1,7 @@
 """Checking in several processes (``check --jobs``): each owns its hosts, results stream back.
 
-One process checks about 1,300 links a second here and is then CPU-bound (httpx, aiohttp and
-the checks cost ≈ 0.75 ms per link; see ``benchmarks/README.md``), so a large catalogue on a
+One process checks about 2,000 links a second here and is then CPU-bound (httpx, aiohttp and
+the checks cost ≈ 0.5 ms per link; see ``benchmarks/README.md``), so a large catalogue on a
 machine with spare cores is split by host over worker processes. Each host belongs to exactly
 one of them, so its per-host limit, minimum interval and Retry-After pauses hold exactly as in
 one process. The parent keeps the catalogue, the history and the report: a worker gets its
@@ -38,6 +38,9 @@ _BATCH = 64  # results per message; a message is also sent after _FLUSH_S withou
 _FLUSH_S = 0.2
 _INTERRUPTED = 130  # a worker's exit code after Ctrl-C
 _GRACE_S = 5.0  # for a worker to stop after SIGINT
+# A result crosses back as the values of its fields after ``link`` (the first), in order: the
+# parent has the link already (pickling 100,000 links back and forth cost both sides CPU).
+_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(LinkResult))[1:]
 
 
 MAX_AUTO_JOBS = 8  # each process holds its share of the links and its own network stack
@@ -149,20 +152,29 @@ def _check_in_processes(
     workers: dict[Connection, tuple[int, multiprocessing.process.BaseProcess]] = {}
     results: list[LinkResult | None] = [None] * len(links)
     try:
-        for k, group in enumerate(groups):
-            mine = [links[i] for i in group]
+        # Every process is started before any gets its work: their interpreters boot side by
+        # side, instead of each waiting for the previous one to read its share from the pipe.
+        for k in range(len(groups)):
+            conn, child_end = context.Pipe()
+            process = context.Process(target=_work, args=(child_end,), name=f"crawler-job-{k + 1}")
+            process.start()
+            child_end.close()  # the worker's end: EOF here once the worker is gone
+            workers[conn] = (k, process)
+        for conn, (k, process) in workers.items():
+            mine = [links[i] for i in groups[k]]
             known = {}
             for link in mine:
                 key = (link.session_id, link.field, link.url)
                 if key in remembered:
                     known[key] = remembered[key]
-            receive, send = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_work, args=(mine, own, known, send), name=f"crawler-job-{k + 1}"
-            )
-            process.start()
-            send.close()  # the worker's end: EOF here once the worker is gone
-            workers[receive] = (k, process)
+            try:
+                conn.send((mine, own, known))
+            except OSError:  # it died before reading its work
+                process.join()
+                raise RuntimeError(
+                    f"process {k + 1} of {share} stopped before it started "
+                    f"(exit {process.exitcode})"
+                ) from None
         while workers:
             for conn in wait(list(workers)):
                 k, process = workers[conn]
@@ -190,10 +202,10 @@ def _check_in_processes(
                 if on_start is not None:
                     for i in started:
                         on_start(links[group[i]])
-                for i, result in done:
+                for i, values in done:
                     index = group[i]
                     # The parent's own Link (one copy in memory), and its shared strings.
-                    result = shared_values(dataclasses.replace(result, link=links[index]))
+                    result = shared_values(LinkResult(links[index], *values))
                     results[index] = result
                     if on_result is not None:
                         on_result(result)
@@ -219,17 +231,38 @@ def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:
             process.join()
 
 
-def _work(
+def _work(conn: Connection) -> None:
+    """A worker: receive (links, settings, previous), check the links and send
+    ("batch", (started, done)) messages as results come, then ("done", None)."""
+    try:
+        try:
+            links, settings, previous = conn.recv()
+        except EOFError:  # the parent is gone already
+            return
+        _check_and_send(links, settings, previous, conn)
+        conn.send(("done", None))
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group: the parent stops the run and says so.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        conn.close()
+        sys.exit(_INTERRUPTED)
+    except BaseException:
+        with contextlib.suppress(OSError):  # the parent may be gone already
+            conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _check_and_send(
     links: list[Link],
     settings: Settings,
     previous: dict[tuple[str, str, str], Remembered],
     conn: Connection,
 ) -> None:
-    """A worker: check ``links`` and send ("batch", (started, done)) messages, then ("done")."""
     from crawler.engine import check_links
 
     started: list[int] = []
-    done: list[tuple[int, LinkResult]] = []
+    done: list[tuple[int, tuple[object, ...]]] = []
     # Where each link stands in ``links``, by identity (the engine hands the very objects
     # back): an int, or the list of places should one object stand more than once (an int
     # each, not a container each: at 50,000 links a deque each was 60 MB).
@@ -266,21 +299,10 @@ def _work(
         started.append(place(link, start_counts))
 
     def on_result(result: LinkResult) -> None:
-        done.append((place(result.link, end_counts), result))
+        values = tuple(getattr(result, name) for name in _RESULT_FIELDS)
+        done.append((place(result.link, end_counts), values))
         if len(done) >= _BATCH or time.monotonic() - last >= _FLUSH_S:
             flush()
 
-    try:
-        check_links(links, settings, previous=previous, on_start=on_start, on_result=on_result)
-        flush()
-        conn.send(("done", None))
-    except KeyboardInterrupt:
-        # Ctrl-C reaches the whole process group: the parent stops the run and says so.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        conn.close()
-        sys.exit(_INTERRUPTED)
-    except BaseException:
-        with contextlib.suppress(OSError):  # the parent may be gone already
-            conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
+    check_links(links, settings, previous=previous, on_start=on_start, on_result=on_result)
+    flush()

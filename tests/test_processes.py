@@ -169,3 +169,17 @@ def test_the_same_link_object_twice_gets_a_result_in_each_place(two_hosts):
     assert [r.link for r in results] == links
     assert len({id(r) for r in results}) == 5  # a result of its own in each place
     assert len(two_hosts[0].log) == 3  # the repeated link was fetched once
+
+
+def test_a_result_crosses_back_whole_without_its_link():
+    # Workers send each result's values without the link; the parent puts its own link back.
+    link = make_link("s1", "S", "2021-01-01", "video", "https://v.example/1")
+    result = LinkResult(
+        link, Status.REDIRECTED, "moved", http_status=301, final_url="https://v.example/2",
+        fix="use https://v.example/2", title="T", duration=60, uploader="U",
+        upload_date="20210101", size=10, note="n", network_error=True, first_failed="x",
+        consecutive_failures=2, metadata_fetched_at="2021-01-01T00:00:00Z",
+    )  # fmt: skip
+    values = tuple(getattr(result, name) for name in processes._RESULT_FIELDS)
+    assert "link" not in processes._RESULT_FIELDS and None not in values
+    assert LinkResult(link, *values) == result
