@@ -22,7 +22,6 @@ import os
 import signal
 import socket
 import ssl
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from tenacity import (
 
 import crawler
 from crawler import safety
+from crawler.memory import GC_THRESHOLD, fewer_collections, shared_values
 from crawler.model import Hop, Link, LinkResult, Status
 from crawler.services.base import (
     FetchErrorKind,
@@ -770,18 +770,6 @@ class Engine:
         await self._pause(start - now)
 
 
-def shared_values(result: LinkResult) -> LinkResult:
-    """The result with one object for what repeats across results, values unchanged: at
-    100,000 links, 100,000 copies of "reachable (HTTP 200)", of each URL as its own final
-    URL, and of an empty redirect chain."""
-    if not result.redirects:
-        result.redirects = ()
-    result.detail = sys.intern(result.detail)
-    if result.final_url is not None and result.final_url == result.link.url:
-        result.final_url = result.link.url
-    return result
-
-
 def _copy_for(result: LinkResult, link: Link) -> LinkResult:
     return dataclasses.replace(result, link=link, redirects=tuple(result.redirects))
 
@@ -832,26 +820,3 @@ def _start_worker() -> None:
     # yt-dlp's extractors allocate as freely as the engine does: 15 % less CPU per video page
     # with the run's threshold (31 → 25 ms in one measurement).
     gc.set_threshold(*GC_THRESHOLD)
-
-
-# A request allocates dozens of container objects (coroutines, futures, dicts), nearly all
-# freed by reference counting; with the default threshold (700) the cyclic collector ran
-# every few requests. Measured in-process over 9,900 links: 0.55 → 0.45 ms of CPU per link.
-GC_THRESHOLD = (50_000, 10, 10)
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """For the run: collect rarely, and never walk what was alive before it (the catalogue,
-    the history) in a full collection. Both are put back afterwards."""
-    before = gc.get_threshold()
-    freeze = gc.get_freeze_count() == 0  # a caller's own frozen objects stay as they were
-    if freeze:
-        gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        if freeze:
-            gc.unfreeze()

@@ -127,7 +127,7 @@ def check_in_processes(
     Raises ``RuntimeError`` when a worker fails, and ``KeyboardInterrupt`` after stopping
     every worker when the run is interrupted.
     """
-    from crawler.engine import fewer_collections
+    from crawler.memory import fewer_collections
 
     with fewer_collections():  # the parent builds 100,000 results from the workers' messages
         return _check_in_processes(links, settings, groups, previous, on_start, on_result)
@@ -141,7 +141,7 @@ def _check_in_processes(
     on_start: Callable[[Link], None] | None,
     on_result: Callable[[LinkResult], None] | None,
 ) -> list[LinkResult]:
-    from crawler.engine import shared_values
+    from crawler.memory import shared_values
 
     share = len(groups)
     own = worker_settings(settings, share)

@@ -641,7 +641,7 @@ def test_run_isolated_runs_in_another_process_and_stops_it_with_the_engine():
     import multiprocessing
     import signal
 
-    from crawler.engine import GC_THRESHOLD
+    from crawler.memory import GC_THRESHOLD
 
     async def main() -> tuple[int, list[multiprocessing.Process], Any, Any]:
         async with engine() as e:
@@ -893,7 +893,7 @@ class GcWatching(Service):
 def test_a_run_collects_garbage_rarely_and_puts_the_collector_back():
     import gc
 
-    from crawler.engine import GC_THRESHOLD
+    from crawler.memory import GC_THRESHOLD
 
     before = gc.get_threshold()
     frozen = gc.get_freeze_count()
@@ -1105,7 +1105,7 @@ def test_a_loop_is_still_a_loop_when_other_sites_set_cookies_meanwhile():
 
 
 def test_results_share_what_repeats_without_changing_a_value():
-    from crawler.engine import shared_values
+    from crawler.memory import shared_values
 
     links = [make_link(f"https://example.org/{n}", session=f"s{n}") for n in range(3)]
     results = [

@@ -183,3 +183,34 @@ def test_a_result_crosses_back_whole_without_its_link():
     values = tuple(getattr(result, name) for name in processes._RESULT_FIELDS)
     assert "link" not in processes._RESULT_FIELDS and None not in values
     assert LinkResult(link, *values) == result
+
+
+PARENT = """
+import sys
+from crawler.links import make_link
+from crawler.processes import check_in_processes, split_by_host
+from crawler.services.base import Settings
+
+if __name__ == "__main__":
+    urls = sys.argv[1:]
+    links = [make_link(f"s{i}", "T", "2021-01-01", "slides", u) for i, u in enumerate(urls)]
+    results = check_in_processes(links, Settings(allow_private=True), split_by_host(links, 2))
+    loaded = [m for m in ("httpx", "aiohttp", "tenacity", "crawler.engine") if m in sys.modules]
+    print([r.status.value for r in results], loaded)
+"""
+
+
+def test_the_parent_of_the_workers_does_not_load_the_network_stack(two_hosts, tmp_path):
+    # It keeps the catalogue, the history and every result: at 100,000 links httpx alone
+    # would be ≈ 7 MB more of the run's peak (the target is < 150 MB).
+    import subprocess
+    import sys
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT, encoding="utf-8")
+    urls = [server.url_for("/talk") for server in two_hosts]
+    out = subprocess.run(
+        [sys.executable, str(script), *urls], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['ok', 'ok'] []"
