@@ -1,7 +1,7 @@
 """The production HTTP transport: httpx's API over aiohttp's connection pool.
 
 httpx's own pool is CPU-bound at tens of thousands of requests; aiohttp's is not. This adapter
-differs from ``httpx_aiohttp.AiohttpTransport`` in two ways that matter to a link checker:
+differs from ``httpx_aiohttp.AiohttpTransport`` in ways that matter to a link checker:
 
 * the URL goes to aiohttp already encoded, so percent-escapes reach the wire byte for byte
   (yarl would otherwise decode ``%41`` to ``A`` or ``%2F`` in a query to ``/``);
