@@ -68,6 +68,9 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 STALE_CONNECTION_ERRORS = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
 BACKOFF_INITIAL = 1.0  # seconds before the first retry, doubling, plus up to as much jitter
 BACKOFF_MAX = 30.0
+# How long a name's addresses are reused, as aiohttp's DNS cache did; every answer, new or
+# reused, is judged again before a connection (``_addresses_to_connect``).
+DNS_TTL_S = 300.0
 
 
 def default_user_agent() -> str:
@@ -120,6 +123,9 @@ def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[F
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return "refused", f"refused: not a URL the crawler can fetch ({exc})"
     causes = list(_causes(exc))
+    for cause in causes:
+        if isinstance(cause, safety.AddressRefused):  # a renewed DNS answer, judged again
+            return "refused", str(cause)
     text = " ".join(str(c) for c in causes)
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -155,9 +161,10 @@ def _is_transient(exc: BaseException) -> bool:
         exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError
     ) and not isinstance(exc, httpx.ProxyError):
         return False
-    # A bad certificate or an unknown name will not fix itself in a second.
+    # A bad certificate, an unknown name or a refused address will not fix itself in a second.
     return not any(
-        isinstance(c, ssl.SSLCertVerificationError | socket.gaierror) for c in _causes(exc)
+        isinstance(c, ssl.SSLCertVerificationError | socket.gaierror | safety.AddressRefused)
+        for c in _causes(exc)
     )
 
 
@@ -242,7 +249,7 @@ class Engine:
         self._isolated_slots: asyncio.Semaphore | None = None
         self._global: asyncio.Semaphore | None = None
         self._gates: dict[str, _HostGate] = {}
-        self._dns: dict[str, asyncio.Task[list[str]]] = {}
+        self._dns: dict[str, tuple[float, asyncio.Task[list[str]]]] = {}  # (asked at, lookup)
         self._verdicts: dict[str, tuple[FetchErrorKind, str] | None] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -254,8 +261,10 @@ class Engine:
         if transport is None and not uses_proxy:
             from crawler.transport import ExactAiohttpTransport
 
-            # Connections go to the addresses the safety check judged (no DNS rebinding).
-            transport = ExactAiohttpTransport(limit=max(1, s.concurrency) * 2, lookup=self._lookup)
+            # Connections go only to addresses judged public (no DNS rebinding).
+            transport = ExactAiohttpTransport(
+                limit=max(1, s.concurrency) * 2, lookup=self._addresses_to_connect
+            )
         # transport None here means a proxy is in force: httpx's own transport handles it
         # (and reads SSL_CERT_FILE) through trust_env.
         # Without a proxy, requests go straight to the transport (see ``_exchange``).
@@ -296,7 +305,7 @@ class Engine:
             self._processes.terminate()
             self._processes.join()
             self._processes = None
-        for task in self._dns.values():
+        for _, task in self._dns.values():
             task.cancel()
 
     # -- CheckContext --------------------------------------------------------------------
@@ -587,19 +596,31 @@ class Engine:
         return ("refused", refusal) if refusal is not None else None
 
     async def _lookup(self, host: str) -> list[str]:
-        """The addresses of ``host``, looked up once per run: the safety check judges them and
-        the transport connects to them (``transport.PinnedResolver``). A failed lookup is
-        tried again next time; a host the check refused never reaches the transport."""
-        task = self._dns.get(host)
-        if task is not None and task.done() and (task.cancelled() or task.exception()):
+        """The addresses of ``host``, shared by the safety check and the connections for
+        ``DNS_TTL_S``. A failed lookup is tried again next time."""
+        asked_at, task = self._dns.get(host, (0.0, None))
+        now = time.monotonic()
+        stale = now - asked_at >= DNS_TTL_S
+        if task is not None and task.done() and (task.cancelled() or task.exception() or stale):
             task = None
         if task is None:
             task = asyncio.ensure_future(self._resolve(host))
             # Mark a failure as seen even if every waiter was cancelled meanwhile.
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            self._dns[host] = task
+            self._dns[host] = (now, task)
         # Shielded: one link's time budget running out must not cancel a shared lookup.
         return await asyncio.shield(task)
+
+    async def _addresses_to_connect(self, host: str) -> list[str]:
+        """What the transport may connect to for ``host`` (``transport.PinnedResolver``):
+        the addresses of ``_lookup``, judged again, so that neither a second DNS answer nor
+        one renewed after ``DNS_TTL_S`` can lead a connection to a private address."""
+        addresses = await self._lookup(host)
+        if not self.settings.allow_private:
+            refusal = safety.addresses_refusal(host, addresses)
+            if refusal is not None:
+                raise safety.AddressRefused(refusal)
+        return addresses
 
     async def _resolve(self, host: str) -> list[str]:
         async with asyncio.timeout(self.settings.connect_timeout):

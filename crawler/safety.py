@@ -21,6 +21,11 @@ from urllib.parse import urlsplit
 
 Resolver = Callable[[str], Awaitable[list[str]]]
 
+
+class AddressRefused(OSError):
+    """A connection the guard refused to make; its text says why ("refused: …")."""
+
+
 ALLOWED_SCHEMES = ("http", "https")
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 _HINT = "(use --allow-private to check it)"

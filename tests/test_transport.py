@@ -276,8 +276,50 @@ def test_engine_connects_to_the_addresses_its_safety_check_judged(
 
     first, second = asyncio.run(main())
     assert (first.status, second.status) == (200, 200), (first.error, second.error)
-    assert judged == [("pinned.test", ["127.0.0.1"])]
+    # Judged by the check, and again before connecting: the same one answer each time.
+    assert len(judged) >= 2 and set(map(str, judged)) == {str(("pinned.test", ["127.0.0.1"]))}
     assert asked == ["pinned.test"]  # the check and both connections: one lookup
+
+
+def test_an_answer_renewed_after_its_time_is_judged_again_before_connecting(
+    httpserver: HTTPServer, monkeypatch
+):
+    # Answers are reused for DNS_TTL_S (0 here: every connection asks again). The renewed
+    # answer is internal: that connection is refused before it is made, although the check
+    # had passed the host on its first answer.
+    from crawler import engine as engine_module
+    from crawler import safety
+
+    monkeypatch.setattr(engine_module, "DNS_TTL_S", 0.0)
+    monkeypatch.setattr(  # 127.0.0.1 stands for a public address here
+        safety, "address_kind", lambda a: "private" if a.startswith("10.") else None
+    )
+    # "Connection: close": the second fetch needs a new connection, hence a new lookup.
+    httpserver.expect_request("/a").respond_with_data(b"a", headers={"Connection": "close"})
+    answers = iter([["127.0.0.1"], ["127.0.0.1"], ["10.0.0.99"]])
+    asked: list[str] = []
+
+    async def resolver(host: str) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    checked = Settings(allow_private=False, retries=2, connect_timeout=2.0, read_timeout=0.3)
+
+    async def main() -> list[FetchResult]:
+        async with Engine(checked, services=[], resolver=resolver, sleep=_no_sleep) as engine:
+            url = f"http://renewed.test:{httpserver.port}/a"
+            return [await engine.fetch(url), await engine.fetch(url)]
+
+    first, renewed = asyncio.run(main())
+    assert first.status == 200, first.error
+    assert (renewed.status, renewed.error_kind) == (None, "refused"), renewed
+    assert renewed.error == (
+        "refused: renewed.test resolves to private address 10.0.0.99 "
+        "(use --allow-private to check it)"
+    )
+    assert renewed.attempts == 1  # not retried: it will not fix itself in a second
+    assert asked == ["renewed.test"] * 3  # the check, then each connection
+    assert len(httpserver.log) == 1  # the renewed answer was never connected to
 
 
 def test_a_failed_lookup_is_asked_again_not_remembered(httpserver: HTTPServer):
