@@ -204,6 +204,30 @@ def test_long_response_headers_are_accepted(httpserver: HTTPServer):
 
 # -- names resolve through the engine's lookup (no DNS rebinding) -------------------------
 
+CHECKED = Settings(allow_private=False, retries=2, connect_timeout=2.0, read_timeout=0.3)
+
+
+def fetch_in_turn(
+    urls: list[str], answers: list, settings: Settings = CHECKED
+) -> tuple[list[FetchResult], list[str]]:
+    """``urls`` fetched one after the other by one engine whose DNS gives ``answers`` in
+    order (an exception among them is raised): the results, and the names it was asked."""
+    pending = list(answers)
+    asked: list[str] = []
+
+    async def resolver(host: str) -> list[str]:
+        asked.append(host)
+        answer = pending.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    async def main() -> list[FetchResult]:
+        async with Engine(settings, services=[], resolver=resolver, sleep=_no_sleep) as engine:
+            return [await engine.fetch(url) for url in urls]
+
+    return asyncio.run(main()), asked
+
 
 def test_pinned_resolver_answers_in_aiohttp_s_shape_by_family():
     async def lookup(host: str) -> list[str]:
@@ -260,21 +284,11 @@ def test_engine_connects_to_the_addresses_its_safety_check_judged(
     monkeypatch.setattr(safety, "addresses_refusal", accept)
     httpserver.expect_request("/a").respond_with_data(b"a")
     httpserver.expect_request("/b").respond_with_data(b"b")
-    answers = iter([["127.0.0.1"], ["10.0.0.99"]])  # the second would be the rebinding
-    asked: list[str] = []
-
-    async def resolver(host: str) -> list[str]:
-        asked.append(host)
-        return next(answers)
-
-    checked = Settings(allow_private=False, retries=2, connect_timeout=2.0, read_timeout=0.3)
-
-    async def main() -> list[FetchResult]:
-        async with Engine(checked, services=[], resolver=resolver, sleep=_no_sleep) as engine:
-            base = f"http://pinned.test:{httpserver.port}"
-            return [await engine.fetch(f"{base}/a"), await engine.fetch(f"{base}/b")]
-
-    first, second = asyncio.run(main())
+    base = f"http://pinned.test:{httpserver.port}"
+    # The second answer would be the rebinding.
+    (first, second), asked = fetch_in_turn(
+        [f"{base}/a", f"{base}/b"], [["127.0.0.1"], ["10.0.0.99"]]
+    )
     assert (first.status, second.status) == (200, 200), (first.error, second.error)
     # Judged by the check, and again before connecting: the same one answer each time.
     assert len(judged) >= 2 and set(map(str, judged)) == {str(("pinned.test", ["127.0.0.1"]))}
@@ -296,21 +310,10 @@ def test_an_answer_renewed_after_its_time_is_judged_again_before_connecting(
     )
     # "Connection: close": the second fetch needs a new connection, hence a new lookup.
     httpserver.expect_request("/a").respond_with_data(b"a", headers={"Connection": "close"})
-    answers = iter([["127.0.0.1"], ["127.0.0.1"], ["10.0.0.99"]])
-    asked: list[str] = []
-
-    async def resolver(host: str) -> list[str]:
-        asked.append(host)
-        return next(answers)
-
-    checked = Settings(allow_private=False, retries=2, connect_timeout=2.0, read_timeout=0.3)
-
-    async def main() -> list[FetchResult]:
-        async with Engine(checked, services=[], resolver=resolver, sleep=_no_sleep) as engine:
-            url = f"http://renewed.test:{httpserver.port}/a"
-            return [await engine.fetch(url), await engine.fetch(url)]
-
-    first, renewed = asyncio.run(main())
+    url = f"http://renewed.test:{httpserver.port}/a"
+    (first, renewed), asked = fetch_in_turn(
+        [url, url], [["127.0.0.1"], ["127.0.0.1"], ["10.0.0.99"]]
+    )
     assert first.status == 200, first.error
     assert (renewed.status, renewed.error_kind) == (None, "refused"), renewed
     assert renewed.error == (
@@ -324,19 +327,8 @@ def test_an_answer_renewed_after_its_time_is_judged_again_before_connecting(
 
 def test_a_failed_lookup_is_asked_again_not_remembered(httpserver: HTTPServer):
     httpserver.expect_request("/a").respond_with_data(b"a")
-    answers: list[list[str] | OSError] = [socket.gaierror("temporary failure"), ["127.0.0.1"]]
-
-    async def resolver(host: str) -> list[str]:
-        answer = answers.pop(0)
-        if isinstance(answer, OSError):
-            raise answer
-        return answer
-
-    async def main() -> list[FetchResult]:
-        async with Engine(LOCAL, services=[], resolver=resolver, sleep=_no_sleep) as engine:
-            url = f"http://flaky.test:{httpserver.port}/a"
-            return [await engine.fetch(url), await engine.fetch(url)]
-
-    failed, answered = asyncio.run(main())
+    url = f"http://flaky.test:{httpserver.port}/a"
+    answers = [socket.gaierror("temporary failure"), ["127.0.0.1"]]
+    (failed, answered), asked = fetch_in_turn([url, url], answers, LOCAL)
     assert failed.status is None and failed.error_kind == "network", failed
-    assert answered.status == 200 and answers == []
+    assert answered.status == 200 and asked == ["flaky.test"] * 2
