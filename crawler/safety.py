@@ -154,7 +154,7 @@ def _vet(sock: socket.socket, address: Any) -> None:
     host = str(address[0])
     kind = address_kind(host)
     if kind:
-        refusals.append(f"refused: {host} is a {kind} address {_HINT}")
+        refusals.append(f"refused: a connection to {host}, a {kind} address {_HINT}")
         raise ConnectionRefusedError(errno.ECONNREFUSED, refusals[-1])
 
 

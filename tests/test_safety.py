@@ -120,14 +120,15 @@ def test_refusing_private_refuses_non_public_peers_within_the_block_only():
     server = _listener()
     address = server.getsockname()
     with server:
-        loopback = r"127\.0\.0\.1 is a loopback address"
+        loopback = r"a connection to 127\.0\.0\.1, a loopback address"
         with (
             safety.refusing_private() as refusals,
             pytest.raises(ConnectionRefusedError, match=loopback),
         ):
             _connect(address)
         assert refusals == [
-            "refused: 127.0.0.1 is a loopback address (use --allow-private to check it)"
+            "refused: a connection to 127.0.0.1, a loopback address "
+            "(use --allow-private to check it)"
         ]
         _connect(address)  # after the block, as before it
 
@@ -164,4 +165,6 @@ def test_refusing_private_judges_the_address_connected_to_not_the_name(monkeypat
         _connect(public.getsockname())
         with pytest.raises(ConnectionRefusedError):
             _connect(internal.getsockname())
-    assert refusals == ["refused: 127.0.0.2 is a private address (use --allow-private to check it)"]
+    assert refusals == [
+        "refused: a connection to 127.0.0.2, a private address (use --allow-private to check it)"
+    ]

@@ -667,7 +667,10 @@ def test_yt_dlp_led_to_an_internal_address_is_refused_not_fetched(redirect_to_in
     ctx = FakeContext(settings=Settings(link_timeout=10.0, allow_private=False))
     result = check(video_link(url), ctx)  # real yt-dlp, in a thread as in its worker
     assert result.status is Status.SKIPPED, result
-    assert result.detail.startswith("not checked: 127.0.0.2 is a private address"), result
+    assert result.detail == (
+        "not checked: yt-dlp was led to 127.0.0.2, a private address "
+        "(use --allow-private to check it)"
+    ), result
     assert result.title is None
     assert internal.log == []  # the internal server was never asked anything
 

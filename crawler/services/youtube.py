@@ -607,7 +607,12 @@ def extract_video(
                 warnings=list(capture.warnings),
             )
     if refusals:  # whatever yt-dlp made of it (it may even have found another page)
-        return Extraction(error=refusals[0], refused=True, warnings=list(capture.warnings))
+        where = refusals[0].removeprefix("refused: a connection to ")
+        return Extraction(
+            error=f"refused: yt-dlp was led to {where}",
+            refused=True,
+            warnings=list(capture.warnings),
+        )
     if failed is not None:
         return failed
     if not isinstance(info, dict):
