@@ -298,9 +298,12 @@ def test_bench_prints_every_figure_with_the_bound_and_the_floor(tmp_path) -> Non
     )  # fmt: skip
     text = out.stdout
     assert "politeness bound" in text and "wall / bound" in text and "floor (floor.py" in text
+    assert "politeness bound with this run's faults" in text and "wall / that bound" in text
     assert "run 2:" in text and "peak RSS" in text and "the simulator's CPU meanwhile" in text
     [case] = json.loads((tmp_path / "figures.json").read_text())
     assert case["links"] == 60 and case["first"]["requests"] >= 60
+    # 20 links per host, 4 at a time, 5 ms each: 25 ms without faults, more with them.
+    assert case["bound_s"] == pytest.approx(0.025) and case["ideal_s"] >= case["bound_s"]
     assert (
         case["floor_wall_s"] > 0 and case["second"]["ytdlp_calls"] <= case["first"]["ytdlp_calls"]
     )
