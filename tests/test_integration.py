@@ -21,35 +21,12 @@ from pathlib import Path
 
 import pytest
 import trustme
+from pages import talk_page
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 ROOT = Path(__file__).resolve().parent.parent
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def talk_page(title: str, media_url: str) -> str:
-    """A talk page whose video only schema.org JSON-LD describes (yt-dlp's generic extractor).
-
-    yt-dlp uses the VideoObject only when it has a ``contentUrl``; ``encodingFormat`` makes it
-    a direct video, so ``extract_info(process=False)`` returns without touching the media.
-    """
-    video = {
-        "@context": "https://schema.org",
-        "@type": "VideoObject",
-        "name": title,
-        "duration": "PT1H2M3S",
-        "uploadDate": "2021-02-25T10:00:00+09:00",
-        "contentUrl": media_url,
-        "embedUrl": media_url,
-        "encodingFormat": "video/mp4",
-        "author": {"@type": "Person", "name": "Constant Park"},
-    }
-    return (
-        "<!doctype html><html><head><title>Talk</title>"
-        f'<script type="application/ld+json">{json.dumps(video)}</script>'
-        "</head><body><h1>Talk</h1></body></html>"
-    )
 
 
 def write_catalog(path: Path, sessions: list[dict[str, str]]) -> Path:

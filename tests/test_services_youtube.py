@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yt_dlp
+from pages import talk_page
 from yt_dlp.networking import Response
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
@@ -629,18 +630,6 @@ def test_previous_without_a_fetch_time_is_not_trusted(fake_ydl):
 # --- where yt-dlp is led: every connection it opens is vetted -----------------------------
 
 
-def _video_page(title: str) -> str:
-    video = {
-        "@context": "https://schema.org",
-        "@type": "VideoObject",
-        "name": title,
-        "duration": "PT1M",
-        "contentUrl": "http://127.0.0.2/talk.mp4",
-        "encodingFormat": "video/mp4",
-    }
-    return f'<html><script type="application/ld+json">{json.dumps(video)}</script></html>'
-
-
 @pytest.fixture
 def redirect_to_internal(httpserver, monkeypatch):
     """A public-looking page (127.0.0.1 counts as public here) that redirects to a video page
@@ -652,7 +641,8 @@ def redirect_to_internal(httpserver, monkeypatch):
 
     internal = HTTPServer(host="127.0.0.2", port=0)
     internal.expect_request("/talk").respond_with_data(
-        _video_page("Internal"), content_type="text/html"
+        talk_page("Internal", "http://127.0.0.2/talk.mp4", duration="PT1M"),
+        content_type="text/html",
     )
     internal.start()
     target = f"http://127.0.0.2:{internal.port}/talk"
