@@ -46,6 +46,9 @@ def play_github(server: HTTPServer) -> None:
         "404: Not Found", status=404
     )
     server.expect_request("/web/ConstantPark/DL_Compiler/tree/main").respond_with_data("<html>")
+    server.expect_request("/web/ConstantPark/DL_Compiler/blob/main/Gone.pdf").respond_with_data(
+        "<html>404</html>", status=404
+    )
     # github.com's rate limit answers the question about Busy/repo.
     server.expect_request("/raw/Busy/repo/main/a.pdf").respond_with_data("", status=404)
     server.expect_request("/web/Busy/repo/tree/main").respond_with_data(
@@ -91,12 +94,14 @@ def test_cli_follows_github_renames_and_calls_broken_only_what_github_confirms(
     busy = links[RATE_LIMITED]
     assert busy["status"] == "unverified"
     assert busy["detail"].endswith(
-        "could not ask GitHub whether it moved (GitHub rate limit reached)"
+        "but GitHub did not confirm it is gone (GitHub rate limit reached)"
     )
     # One question per repository and ref, however many of its files moved.
     asked = [request.path for request, _ in httpserver.log]
     assert asked.count("/web/ConstantPark/DL_Compiler/tree/master") == 1
     assert asked.count("/web/ConstantPark/DL_Compiler/tree/main") == 1
+    # Gone.pdf is broken because its own github.com page answered 404 as well.
+    assert asked.count("/web/ConstantPark/DL_Compiler/blob/main/Gone.pdf") == 1
 
 
 def test_cli_still_refuses_a_private_address_playing_github(httpserver: HTTPServer, tmp_path):

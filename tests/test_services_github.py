@@ -77,9 +77,14 @@ def test_a_missing_file_is_broken_naming_path_repository_and_ref():
     url = f"{REPO}/blob/main/Tensor%20Comprehensions.pdf"
     raw = f"{RAW}/main/Tensor%20Comprehensions.pdf"
     tree = f"{REPO}/tree/main"  # github.com confirms the repository and ref are still there
+    blob = f"{REPO}/blob/main/Tensor%20Comprehensions.pdf"  # and that the file is not
     result, ctx = check(
         url,
-        {("GET", raw): answer(raw, 404, body=b"404: Not Found"), ("GET", tree): answer(tree, 200)},
+        {
+            ("GET", raw): answer(raw, 404, body=b"404: Not Found"),
+            ("GET", tree): answer(tree, 200),
+            ("GET", blob): answer(blob, 404),
+        },
     )
     assert result.status is Status.BROKEN
     assert result.detail == (
@@ -87,8 +92,9 @@ def test_a_missing_file_is_broken_naming_path_repository_and_ref():
     )
     assert result.http_status == 404
     assert result.title == "Tensor Comprehensions.pdf"
-    lookup = ctx.calls[1]
-    assert (lookup.follow_redirects, lookup.max_bytes) == (False, 0)  # one cheap question
+    for lookup in ctx.calls[1:]:
+        assert (lookup.follow_redirects, lookup.max_bytes) == (False, 0)  # cheap questions
+    assert [c.url for c in ctx.calls] == [raw, tree, blob]
 
 
 def test_a_pdf_path_holding_something_else_is_broken():
@@ -214,6 +220,7 @@ def test_engine_the_asymo_path_reaches_github_byte_for_byte():
 def test_engine_a_missing_file_is_broken():
     respx.get(TVM_RAW).respond(404, text="404: Not Found")
     respx.get(f"{REPO}/tree/main").respond(200, text="<html>the repository</html>")
+    respx.get(TVM).respond(404)
     result = check_through_engine(GitHubService(), TVM)
     assert result.status is Status.BROKEN
     assert result.detail == "file not found: TVM.pdf in ConstantPark/DL_Compiler at main"
@@ -317,10 +324,47 @@ def test_a_renamed_repository_whose_branch_was_renamed_too_takes_both_redirects(
 def test_a_file_gone_from_a_repository_that_did_not_move_is_broken():
     respx.get(TVM_RAW).respond(404)
     lookup = respx.get(f"{REPO}/tree/main").respond(200)
+    blob = respx.get(TVM).respond(404)
     result = check_through_engine(GitHubService(), TVM)
     assert (result.status, result.fix) == (Status.BROKEN, None)
     assert result.detail == "file not found: TVM.pdf in ConstantPark/DL_Compiler at main"
-    assert lookup.call_count == 1  # broken once github.com confirmed the branch is still there
+    # Broken once github.com confirmed the branch is still there and the file is not.
+    assert (lookup.call_count, blob.call_count) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("blob", "words"),
+    [
+        ({"status_code": 200}, "github.com answered HTTP 200 for the file"),
+        (
+            {"status_code": 301, "headers": {"Location": f"{REPO}/tree/main/TVM.pdf"}},
+            "github.com answered HTTP 301 for the file",
+        ),
+        ({"status_code": 429}, "github.com answered 429 Too Many Requests"),
+    ],
+)
+@respx.mock
+def test_a_raw_404_that_github_com_does_not_confirm_is_unverified(blob, words):
+    respx.get(TVM_RAW).respond(404)
+    respx.get(f"{REPO}/tree/main").respond(200)
+    respx.get(TVM).respond(**blob)
+    result = check_through_engine(GitHubService(), TVM)
+    assert result.status is Status.UNVERIFIED
+    assert result.detail == (
+        "file not found: TVM.pdf in ConstantPark/DL_Compiler at main, "
+        f"but GitHub did not confirm it is gone ({words})"
+    )
+
+
+@respx.mock
+def test_a_raw_refs_heads_link_asks_github_about_the_branch_itself():
+    link = f"{RAW}/refs/heads/master/TVM.pdf"
+    respx.get(link).respond(404)
+    respx.get(MASTER_TREE).respond(301, headers={"Location": f"{REPO}/tree/main"})
+    pdf_route(TVM_RAW)
+    result = check_through_engine(GitHubService(), link)
+    assert result.status is Status.REDIRECTED
+    assert result.fix == f"moved permanently — use {TVM_RAW}"
 
 
 @respx.mock
@@ -341,6 +385,7 @@ def test_a_file_missing_at_the_new_place_too_is_broken_and_says_where_it_looked(
     respx.get(MASTER_TREE).respond(301, headers={"Location": f"{REPO}/tree/main"})
     respx.get(TVM_RAW).respond(404)
     respx.get(f"{REPO}/tree/main").respond(200)
+    respx.get(TVM).respond(404)
     result = check_through_engine(GitHubService(), f"{REPO}/blob/master/TVM.pdf")
     assert (result.status, result.fix) == (Status.BROKEN, None)
     assert result.detail == (
@@ -370,8 +415,8 @@ def test_a_lookup_without_a_definitive_answer_leaves_the_link_unverified(lookup,
     result = check_through_engine(GitHubService(), f"{REPO}/blob/master/TVM.pdf")
     assert result.status is Status.UNVERIFIED
     assert result.detail.startswith(
-        "file not found: TVM.pdf in ConstantPark/DL_Compiler at master; "
-        "could not ask GitHub whether it moved ("
+        "file not found: TVM.pdf in ConstantPark/DL_Compiler at master, "
+        "but GitHub did not confirm it is gone ("
     )
     assert words in result.detail, result.detail
 
@@ -397,6 +442,7 @@ def test_github_is_asked_once_per_repository_and_ref_in_a_run():
     respx.get(f"{RAW}/v1/Old.pdf").respond(404)
     master = respx.get(MASTER_TREE).respond(301, headers={"Location": f"{REPO}/tree/main"})
     v1 = respx.get(f"{REPO}/tree/v1").respond(200)
+    respx.get(f"{REPO}/blob/v1/Old.pdf").respond(404)
     # "constantpark" is the same repository: owner and repository names ignore case.
     urls = [f"{REPO}/blob/master/{n}" for n in names[:2]]
     urls += [f"https://github.com/constantpark/DL_Compiler/blob/master/{names[2]}"]

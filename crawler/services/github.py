@@ -79,6 +79,9 @@ class GitHubHosts:
     def tree_url(self, place: RepoRef) -> str:
         return f"{self.web}/{place.owner}/{place.repo}/tree/{place.ref}"
 
+    def blob_url(self, gh: GitHubFile) -> str:
+        return f"{self.web}/{gh.owner}/{gh.repo}/blob/{gh.ref}/{gh.path}"
+
     def real(self, url: str) -> str:
         """``url`` spelt with the real host it stands for (itself in every real run)."""
         for base, real in ((self.web, REAL_WEB), (self.raw, REAL_RAW)):
@@ -102,6 +105,12 @@ class RepoRef:
     owner: str
     repo: str
     ref: str
+
+    @classmethod
+    def of(cls, gh: GitHubFile) -> RepoRef:
+        # raw's "refs/heads/NAME" spelling is not a github.com path: the branch is NAME.
+        ref = gh.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        return cls(gh.owner, gh.repo, ref)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -309,8 +318,10 @@ class GitHubService(Service):
 
         A move is followed to the file's new place; should the file be missing there too, the
         new place is asked in turn (a repository renamed, then its branch), up to MAX_MOVES.
+        Where the repository and ref are, the file's own github.com page must answer 404 too:
+        a raw 404 alone (a stale CDN answer, a folder linked as a blob) is not enough.
         """
-        start = place = RepoRef(gh.owner, gh.repo, gh.ref)
+        start = place = RepoRef.of(gh)
         hops: list[Hop] = []
         for _ in range(MAX_MOVES):
             lookup = await self._lookup(place, ctx, token)
@@ -325,13 +336,18 @@ class GitHubService(Service):
                 return self._found_elsewhere(link, new, missing, describe_move(start, place), hops)
         else:
             lookup = RefLookup(Where.UNKNOWN, detail=f"more than {MAX_MOVES} moves on github.com")
+        if lookup.where is Where.HERE:  # the repository and ref are there: is the file?
+            blob = await self._ask_blob(place.file(gh.path), ctx, token)
+            if blob.where is not Where.GONE:
+                why = blob.detail or f"github.com answered HTTP {blob.http_status} for the file"
+                lookup = RefLookup(Where.UNKNOWN, detail=why, network=blob.network)
         moved = describe_move(start, place)
         redirects = (*hops, *missing.redirects)
         if lookup.where is Where.UNKNOWN:
             return dataclasses.replace(
                 missing,
                 status=Status.UNVERIFIED,
-                detail=f"{missing.detail}; could not ask GitHub whether it moved ({lookup.detail})",
+                detail=f"{missing.detail}, but GitHub did not confirm it is gone ({lookup.detail})",
                 network_error=lookup.network,
                 redirects=redirects,
             )
@@ -378,3 +394,11 @@ class GitHubService(Service):
             url, headers=auth_headers(url, token), max_bytes=0, follow_redirects=False
         )
         return read_lookup(place, fetch, self.hosts)
+
+    async def _ask_blob(self, gh: GitHubFile, ctx: CheckContext, token: str | None) -> RefLookup:
+        """github.com's word on the file itself: GONE (404/410) confirms a raw 404."""
+        url = self.hosts.blob_url(gh)
+        fetch = await ctx.fetch(
+            url, headers=auth_headers(url, token), max_bytes=0, follow_redirects=False
+        )
+        return read_lookup(RepoRef.of(gh), fetch, self.hosts)
