@@ -383,6 +383,8 @@ class GitHubService(Service):
         task = self._lookups.get(place.key)
         if task is None or task.get_loop() is not asyncio.get_running_loop():
             task = asyncio.ensure_future(self._ask(place, ctx, token))
+            # Mark a failure as seen even if every waiter was cancelled meanwhile.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._lookups[place.key] = task
         # Shielded: one link's time budget running out must not cancel a shared question.
         return asyncio.shield(task)
