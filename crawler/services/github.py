@@ -7,34 +7,34 @@ github.com's heavy HTML page or spending the REST API's small anonymous quota.
 A raw 404 is not final: github.com redirects the URLs of a renamed branch (``master`` →
 ``main``) and of a renamed or transferred repository, raw.githubusercontent.com does not. So
 on a raw 404 github.com is asked where the repository and ref are now (``/O/R/tree/REF``, its
-redirect not followed), once per repository and ref in a run, and the file is looked for there.
+redirect not followed), once per repository and ref in a run, and the file is looked for there
+(``github_places`` reads github.com's answers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
-import enum
 import os
 import re
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
 from typing import ClassVar
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from crawler.links import GitHubFile, github_file
 from crawler.model import Hop, Link, LinkKind, LinkResult, Status
 from crawler.services import pdf
-from crawler.services.base import (
-    CheckContext,
-    FetchResult,
-    HostLimits,
-    Service,
-    Settings,
-    _status_words,
-)
+from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
 from crawler.services.generic import GenericService, http_verdict, pdf_verdict, probe_pdf
+from crawler.services.github_places import (
+    GitHubHosts,
+    RefLookup,
+    RepoRef,
+    Where,
+    describe_move,
+    rate_limit_detail,
+    read_lookup,
+)
 from crawler.units import human_size
 
 # The token is GitHub's: it goes to these hosts and nowhere else.
@@ -46,96 +46,7 @@ TOKEN_HOSTS = frozenset({"github.com", "raw.githubusercontent.com", "api.github.
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
 _LFS_SIZE = re.compile(rb"^size (\d+)\s*$", re.MULTILINE)
 
-
-REAL_WEB, REAL_RAW = "https://github.com", "https://raw.githubusercontent.com"
-# For tests only: "WEB_BASE RAW_BASE" (e.g. "http://127.0.0.1:8000/web http://127.0.0.1:8000/raw")
-# makes the checks ask a local server playing GitHub instead of the real hosts, which tests
-# cannot reach. Read in ``GitHubHosts.from_environment`` and nowhere else; the token is still
-# offered to the real GitHub hosts only, and the address guard judges the local server as any.
-TEST_HOSTS_ENV = "CRAWLER_TEST_GITHUB_HOSTS"
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-MAX_MOVES = 3  # github.com redirects followed for one repository and ref (rename, then branch)
-
-
-@dataclass(frozen=True)
-class GitHubHosts:
-    """Where github.com and raw.githubusercontent.com are asked: the real hosts in every run."""
-
-    web: str = REAL_WEB
-    raw: str = REAL_RAW
-
-    @classmethod
-    def from_environment(cls) -> GitHubHosts:
-        value = os.environ.get(TEST_HOSTS_ENV, "").split()
-        if not value:
-            return cls()
-        if len(value) != 2:
-            raise ValueError(f"{TEST_HOSTS_ENV} takes 'WEB_BASE RAW_BASE' (got {value!r:.120})")
-        return cls(web=value[0].rstrip("/"), raw=value[1].rstrip("/"))
-
-    def raw_url(self, gh: GitHubFile) -> str:
-        return f"{self.raw}/{gh.owner}/{gh.repo}/{gh.ref}/{gh.path}"
-
-    def tree_url(self, place: RepoRef) -> str:
-        return f"{self.web}/{place.owner}/{place.repo}/tree/{place.ref}"
-
-    def blob_url(self, gh: GitHubFile) -> str:
-        return f"{self.web}/{gh.owner}/{gh.repo}/blob/{gh.ref}/{gh.path}"
-
-    def real(self, url: str) -> str:
-        """``url`` spelt with the real host it stands for (itself in every real run)."""
-        for base, real in ((self.web, REAL_WEB), (self.raw, REAL_RAW)):
-            if base != real and (url == base or url.startswith(base + "/")):
-                return real + url[len(base) :]
-        return url
-
-    def real_fetch(self, fetch: FetchResult) -> FetchResult:
-        if self == GitHubHosts():
-            return fetch
-        hops = [Hop(self.real(h.url), h.status) for h in fetch.hops]
-        return dataclasses.replace(
-            fetch, url=self.real(fetch.url), final_url=self.real(fetch.final_url), hops=hops
-        )
-
-
-@dataclass(frozen=True)
-class RepoRef:
-    """A repository and a ref in it, as a URL spells them."""
-
-    owner: str
-    repo: str
-    ref: str
-
-    @classmethod
-    def of(cls, gh: GitHubFile) -> RepoRef:
-        # raw's "refs/heads/NAME" spelling is not a github.com path: the branch is NAME.
-        ref = gh.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
-        return cls(gh.owner, gh.repo, ref)
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return self.owner.lower(), self.repo.lower(), self.ref  # names are case-insensitive
-
-    def file(self, path: str) -> GitHubFile:
-        return GitHubFile(owner=self.owner, repo=self.repo, ref=self.ref, path=path)
-
-
-class Where(enum.Enum):
-    """What github.com says of a repository and ref."""
-
-    HERE = "here"  # both exist as written
-    MOVED = "moved"  # redirected to ``RefLookup.place``
-    GONE = "gone"  # no such repository or ref (or a private one): 404/410
-    UNKNOWN = "unknown"  # no definitive answer (rate limit, 5xx, timeout): ``detail`` says why
-
-
-@dataclass(frozen=True)
-class RefLookup:
-    where: Where
-    place: RepoRef | None = None  # where it moved
-    http_status: int | None = None
-    detail: str = ""
-    network: bool = False  # UNKNOWN because of the network itself
+MAX_MOVES = 3  # github.com redirects followed for one file (a repository renamed, then its branch)
 
 
 def github_token(settings: Settings) -> str | None:
@@ -149,17 +60,6 @@ def auth_headers(url: str, token: str | None) -> dict[str, str]:
     if token and host in TOKEN_HOSTS:
         return {"Authorization": f"Bearer {token}"}
     return {}
-
-
-def rate_limit_detail(status: int | None, headers: Mapping[str, str]) -> str | None:
-    """Plain words when GitHub said "rate limit" (403/429 with no requests remaining)."""
-    if status not in (403, 429) or headers.get("x-ratelimit-remaining", "").strip() != "0":
-        return None
-    reset = headers.get("x-ratelimit-reset", "").strip()
-    if not reset.isdigit():
-        return "GitHub rate limit reached"
-    at = dt.datetime.fromtimestamp(int(reset), tz=dt.UTC).strftime("%H:%M")
-    return f"GitHub rate limit reached (resets at {at} UTC)"
 
 
 def lfs_pointer_size(body: bytes) -> int | None:
@@ -226,53 +126,6 @@ def judge_raw_file(link: Link, gh: GitHubFile, fetch: FetchResult) -> LinkResult
     found = "file found" + (f", {human_size(size)}" if size is not None else "")
     detail = found if result.status is Status.OK else f"{found}; {result.detail}"
     return dataclasses.replace(result, detail=detail, size=size, title=title)
-
-
-def read_lookup(place: RepoRef, fetch: FetchResult, hosts: GitHubHosts) -> RefLookup:
-    """What github.com's answer to ``/O/R/tree/REF`` (redirect not followed) says."""
-    if fetch.status is None:
-        network = fetch.error_kind in ("network", "timeout", "too-slow")
-        return RefLookup(Where.UNKNOWN, detail=fetch.error or "no answer", network=network)
-    status = fetch.status
-    limited = rate_limit_detail(status, fetch.headers)
-    if limited:
-        return RefLookup(Where.UNKNOWN, http_status=status, detail=limited)
-    if status in REDIRECT_STATUSES:
-        location = urljoin(fetch.final_url, fetch.headers.get("location", "").strip())
-        target = tree_place(hosts.real(location))
-        if target is not None and target.key != place.key:
-            return RefLookup(Where.MOVED, place=target, http_status=status)
-        return RefLookup(
-            Where.UNKNOWN, http_status=status, detail=f"github.com redirected to {location}"
-        )
-    if 200 <= status < 300:
-        return RefLookup(Where.HERE, http_status=status)
-    if status in (404, 410):
-        return RefLookup(Where.GONE, http_status=status)
-    return RefLookup(
-        Where.UNKNOWN, http_status=status, detail=f"github.com answered {_status_words(status)}"
-    )
-
-
-def tree_place(url: str) -> RepoRef | None:
-    """The repository and ref of a ``github.com/O/R/tree/REF`` URL, or None."""
-    parts = urlsplit(url)
-    segments = parts.path.split("/")[1:]
-    if (parts.hostname or "").lower() != "github.com" or len(segments) < 4:
-        return None
-    if segments[2] != "tree" or not all(segments[:2]):
-        return None
-    ref = "/".join(segments[3:]).strip("/")
-    return RepoRef(segments[0], segments[1], ref) if ref else None
-
-
-def describe_move(old: RepoRef, new: RepoRef) -> str:
-    words = []
-    if (old.owner.lower(), old.repo.lower()) != (new.owner.lower(), new.repo.lower()):
-        words.append(f"the repository moved to {new.owner}/{new.repo}")
-    if old.ref != new.ref:
-        words.append(f"the branch {unquote(old.ref)} was renamed to {unquote(new.ref)}")
-    return " and ".join(words)
 
 
 class GitHubService(Service):
