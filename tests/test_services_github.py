@@ -371,11 +371,29 @@ def test_a_raw_refs_heads_link_asks_github_about_the_branch_itself():
 def test_a_repository_or_ref_github_does_not_know_is_broken():
     respx.get(TVM_RAW).respond(404)
     respx.get(f"{REPO}/tree/main").respond(404)
+    blob = respx.get(TVM).respond(404)
     result = check_through_engine(GitHubService(), TVM)
     assert result.status is Status.BROKEN
     assert result.detail == (
         "file not found: TVM.pdf in ConstantPark/DL_Compiler at main "
         "(no such repository or ref on GitHub (or a private one))"
+    )
+    assert blob.call_count == 1
+
+
+@respx.mock
+def test_a_branch_with_a_slash_is_not_judged_by_its_first_segment_alone():
+    # "feature/x" reads as ref "feature" and path "x/TVM.pdf": github.com has no tree/feature,
+    # yet its blob page redirects (the branch was renamed): not a confirmed loss.
+    link = f"{REPO}/blob/feature/x/TVM.pdf"
+    respx.get(f"{RAW}/feature/x/TVM.pdf").respond(404)
+    respx.get(f"{REPO}/tree/feature").respond(404)
+    respx.get(link).respond(301, headers={"Location": f"{REPO}/blob/feature/y/TVM.pdf"})
+    result = check_through_engine(GitHubService(), link)
+    assert result.status is Status.UNVERIFIED
+    assert result.detail.endswith(
+        "but GitHub did not confirm it is gone "
+        f"(github.com redirected to {REPO}/blob/feature/y/TVM.pdf)"
     )
 
 

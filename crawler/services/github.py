@@ -171,8 +171,8 @@ class GitHubService(Service):
 
         A move is followed to the file's new place; should the file be missing there too, the
         new place is asked in turn (a repository renamed, then its branch), up to MAX_MOVES.
-        Where the repository and ref are, the file's own github.com page must answer 404 too:
-        a raw 404 alone (a stale CDN answer, a folder linked as a blob) is not enough.
+        Then the file's own github.com page must answer 404 too: a raw 404 alone (a stale CDN
+        answer, a folder linked as a blob, a branch named "a/b" renamed) is not enough.
         """
         start = place = RepoRef.of(gh)
         hops: list[Hop] = []
@@ -189,7 +189,7 @@ class GitHubService(Service):
                 return self._found_elsewhere(link, new, missing, describe_move(start, place), hops)
         else:
             lookup = RefLookup(Where.UNKNOWN, detail=f"more than {MAX_MOVES} moves on github.com")
-        if lookup.where is Where.HERE:  # the repository and ref are there: is the file?
+        if lookup.where in (Where.HERE, Where.GONE):  # and the file's own page?
             blob = await self._ask_blob(place.file(gh.path), ctx, token)
             if blob.where is not Where.GONE:
                 why = blob.detail or f"github.com answered HTTP {blob.http_status} for the file"
