@@ -189,8 +189,9 @@ class GitHubService(Service):
                 return self._found_elsewhere(link, new, missing, describe_move(start, place), hops)
         else:
             lookup = RefLookup(Where.UNKNOWN, detail=f"more than {MAX_MOVES} moves on github.com")
-        if lookup.where in (Where.HERE, Where.GONE):  # and the file's own page?
-            blob = await self._ask_blob(place.file(gh.path), ctx, token)
+        if lookup.where in (Where.HERE, Where.GONE):  # and the file's own page? 404/410 only
+            blob_url = self.hosts.blob_url(place.file(gh.path))
+            blob = await self._ask(blob_url, place, ctx, token)
             if blob.where is not Where.GONE:
                 why = blob.detail or f"github.com answered HTTP {blob.http_status} for the file"
                 lookup = RefLookup(Where.UNKNOWN, detail=why, network=blob.network)
@@ -235,25 +236,20 @@ class GitHubService(Service):
         """github.com's answer for ``place``: asked once per run, shared by every link."""
         task = self._lookups.get(place.key)
         if task is None or task.get_loop() is not asyncio.get_running_loop():
-            task = asyncio.ensure_future(self._ask(place, ctx, token))
+            question = self._ask(self.hosts.tree_url(place), place, ctx, token)
+            task = asyncio.ensure_future(question)
             # Mark a failure as seen even if every waiter was cancelled meanwhile.
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._lookups[place.key] = task
         # Shielded: one link's time budget running out must not cancel a shared question.
         return asyncio.shield(task)
 
-    async def _ask(self, place: RepoRef, ctx: CheckContext, token: str | None) -> RefLookup:
-        url = self.hosts.tree_url(place)
+    async def _ask(
+        self, url: str, place: RepoRef, ctx: CheckContext, token: str | None
+    ) -> RefLookup:
+        """github.com's answer at ``url`` (a tree, or a file's blob page) about ``place``."""
         # Not followed: the Location alone says where it moved; the page itself is not needed.
         fetch = await ctx.fetch(
             url, headers=auth_headers(url, token), max_bytes=0, follow_redirects=False
         )
         return read_lookup(place, fetch, self.hosts)
-
-    async def _ask_blob(self, gh: GitHubFile, ctx: CheckContext, token: str | None) -> RefLookup:
-        """github.com's word on the file itself: GONE (404/410) confirms a raw 404."""
-        url = self.hosts.blob_url(gh)
-        fetch = await ctx.fetch(
-            url, headers=auth_headers(url, token), max_bytes=0, follow_redirects=False
-        )
-        return read_lookup(RepoRef.of(gh), fetch, self.hosts)
