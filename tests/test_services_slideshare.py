@@ -92,6 +92,61 @@ def test_a_redirect_to_search_or_login_is_broken_and_says_which(final, words):
     assert result.detail == f"redirected to {words} ({final})"
 
 
+@pytest.mark.parametrize(
+    "slug", ["oauth-login-flow-explained", "designing-signup-forms", "signin-with-sso-done-right"]
+)
+def test_a_moved_deck_whose_slug_mentions_login_or_search_is_a_move_not_a_wall(slug):
+    old = f"https://www.slideshare.net/leejaymin/{slug}"
+    fetch = answer(old, 200, headers=HTML, body=fixture("live_deck.html"), hops=[(old, 301)])
+    fetch.final_url = f"https://www.slideshare.net/slideshow/{slug}/123456"
+    result = check(old, fetch)
+    assert result.status is Status.REDIRECTED
+    assert result.fix == f"moved permanently — use {fetch.final_url}"
+
+
+def test_a_deck_by_a_user_whose_name_starts_with_search_survives_http_to_https():
+    url = "http://www.slideshare.net/searchlight/tvm-intro"
+    fetch = answer(url, 200, headers=HTML, body=fixture("live_deck.html"), hops=[(url, 301)])
+    fetch.final_url = url.replace("http:", "https:")
+    result = check(url, fetch)
+    assert result.status is Status.REDIRECTED
+    assert result.fix == f"moved permanently — use {fetch.final_url}"
+
+
+@pytest.mark.parametrize(
+    ("url", "final"),
+    [
+        ("http://www.slideshare.net/search?q=tvm", "https://www.slideshare.net/search?q=tvm"),
+        ("http://slideshare.net/", "https://www.slideshare.net/"),
+        ("http://www.slideshare.net", "https://www.slideshare.net/"),
+    ],
+)
+def test_http_to_https_on_the_same_path_is_no_move_to_search_or_home(url, final):
+    page = b"<html><head><title>SlideShare</title></head><body></body></html>"
+    fetch = answer(url, 200, headers=HTML, body=page, hops=[(url, 301)])
+    fetch.final_url = final
+    result = check(url, fetch)
+    assert result.status is Status.REDIRECTED, result.detail
+    assert result.fix == f"moved permanently — use {final}"
+
+
+@pytest.mark.parametrize(
+    ("final", "words"),
+    [
+        ("https://www.slideshare.net/signup?from=deck", "a login page"),
+        ("https://www.linkedin.com/uas/login?session_redirect=x", "a login page"),
+        ("https://www.slideshare.net/search/slideshow?q=hawqv3", "a search page"),
+        ("https://www.slideshare.net/?ref=removed", "the SlideShare home page"),
+    ],
+)
+def test_a_redirect_to_a_login_search_or_home_segment_is_still_broken(final, words):
+    fetch = answer(HAWQ, 200, headers=HTML, body=fixture("home_page.html"), hops=[(HAWQ, 302)])
+    fetch.final_url = final
+    result = check(HAWQ, fetch)
+    assert result.status is Status.BROKEN
+    assert words in result.detail
+
+
 def test_a_cloudflare_challenge_is_unverified_not_broken():
     headers = {**HTML, "cf-mitigated": "challenge", "server": "cloudflare"}
     fetch = answer(HAWQ, 403, headers=headers, body=fixture("cloudflare_challenge.html"))

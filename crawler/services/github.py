@@ -3,23 +3,38 @@
 The file is checked at raw.githubusercontent.com, which serves its bytes: one ranged GET tells
 whether it exists, whether a ``.pdf`` really is a PDF, and how big it is — without loading
 github.com's heavy HTML page or spending the REST API's small anonymous quota.
+
+A raw 404 is not final: github.com redirects the URLs of a renamed branch (``master`` →
+``main``) and of a renamed or transferred repository, raw.githubusercontent.com does not. So
+on a raw 404 github.com is asked where the repository and ref are now (``/O/R/tree/REF``, its
+redirect not followed), once per repository and ref in a run, and the file is looked for there
+(``github_places`` reads github.com's answers).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import datetime as dt
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from crawler.links import GitHubFile, github_file
-from crawler.model import Link, LinkKind, LinkResult, Status
+from crawler.model import Hop, Link, LinkKind, LinkResult, Status
 from crawler.services import pdf
 from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
 from crawler.services.generic import GenericService, http_verdict, pdf_verdict, probe_pdf
+from crawler.services.github_places import (
+    GitHubHosts,
+    RefLookup,
+    RepoRef,
+    Where,
+    describe_move,
+    rate_limit_detail,
+    read_lookup,
+)
 from crawler.units import human_size
 
 # The token is GitHub's: it goes to these hosts and nowhere else.
@@ -30,6 +45,8 @@ TOKEN_HOSTS = frozenset({"github.com", "raw.githubusercontent.com", "api.github.
 # and do not fetch the real content: LFS downloads are billed to the repository owner.
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
 _LFS_SIZE = re.compile(rb"^size (\d+)\s*$", re.MULTILINE)
+
+MAX_MOVES = 3  # github.com redirects followed for one file (a repository renamed, then its branch)
 
 
 def github_token(settings: Settings) -> str | None:
@@ -43,17 +60,6 @@ def auth_headers(url: str, token: str | None) -> dict[str, str]:
     if token and host in TOKEN_HOSTS:
         return {"Authorization": f"Bearer {token}"}
     return {}
-
-
-def rate_limit_detail(status: int | None, headers: Mapping[str, str]) -> str | None:
-    """Plain words when GitHub said "rate limit" (403/429 with no requests remaining)."""
-    if status not in (403, 429) or headers.get("x-ratelimit-remaining", "").strip() != "0":
-        return None
-    reset = headers.get("x-ratelimit-reset", "").strip()
-    if not reset.isdigit():
-        return "GitHub rate limit reached"
-    at = dt.datetime.fromtimestamp(int(reset), tz=dt.UTC).strftime("%H:%M")
-    return f"GitHub rate limit reached (resets at {at} UTC)"
 
 
 def lfs_pointer_size(body: bytes) -> int | None:
@@ -123,7 +129,11 @@ def judge_raw_file(link: Link, gh: GitHubFile, fetch: FetchResult) -> LinkResult
 
 
 class GitHubService(Service):
-    """``github.com/O/R/blob|raw/REF/PATH`` and ``raw.githubusercontent.com`` file links."""
+    """``github.com/O/R/blob|raw/REF/PATH`` and ``raw.githubusercontent.com`` file links.
+
+    Keeps, for its run (a fresh instance per run), what github.com said of each repository and
+    ref, so that twenty files of a renamed branch cost one question.
+    """
 
     name = "github"
     # Raw files are served by a CDN that tolerates a few parallel requests from one runner.
@@ -132,6 +142,10 @@ class GitHubService(Service):
         "githubusercontent.com": HostLimits(per_host=4, min_interval=0.25),
     }
 
+    def __init__(self, hosts: GitHubHosts | None = None) -> None:
+        self.hosts = hosts or GitHubHosts.from_environment()
+        self._lookups: dict[tuple[str, str, str], asyncio.Task[RefLookup]] = {}
+
     def handles(self, link: Link) -> bool:
         return link.kind is LinkKind.GITHUB_FILE
 
@@ -139,6 +153,103 @@ class GitHubService(Service):
         gh = github_file(link.url)
         if gh is None:  # classified as a GitHub file elsewhere, yet not parseable: plain HTTP
             return await GenericService().check(link, ctx)
-        headers = auth_headers(gh.raw_url, github_token(ctx.settings))
-        fetch = await probe_pdf(ctx, gh.raw_url, headers)
-        return judge_raw_file(link, gh, fetch)
+        token = github_token(ctx.settings)
+        fetch = await self._probe(gh, ctx, token)
+        result = judge_raw_file(link, gh, fetch)
+        if fetch.status != 404 or result.status is not Status.BROKEN:
+            return result
+        return await self._confirm_missing(link, gh, result, ctx, token)
+
+    async def _probe(self, gh: GitHubFile, ctx: CheckContext, token: str | None) -> FetchResult:
+        url = self.hosts.raw_url(gh)
+        return self.hosts.real_fetch(await probe_pdf(ctx, url, auth_headers(url, token)))
+
+    async def _confirm_missing(
+        self, link: Link, gh: GitHubFile, missing: LinkResult, ctx: CheckContext, token: str | None
+    ) -> LinkResult:
+        """The verdict on a raw 404, once github.com said whether the repository or ref moved.
+
+        A move is followed to the file's new place; should the file be missing there too, the
+        new place is asked in turn (a repository renamed, then its branch), up to MAX_MOVES.
+        Then the file's own github.com page must answer 404 too: a raw 404 alone (a stale CDN
+        answer, a folder linked as a blob, a branch named "a/b" renamed) is not enough.
+        """
+        start = place = RepoRef.of(gh)
+        hops: list[Hop] = []
+        for _ in range(MAX_MOVES):
+            lookup = await self._lookup(place, ctx, token)
+            if lookup.where is not Where.MOVED or lookup.place is None:
+                break
+            hops.append(Hop(self.hosts.real(self.hosts.tree_url(place)), lookup.http_status or 0))
+            place = lookup.place
+            new = place.file(gh.path)
+            fetch = await self._probe(new, ctx, token)
+            missing = judge_raw_file(link, new, fetch)
+            if fetch.status != 404 or missing.status is not Status.BROKEN:
+                return self._found_elsewhere(link, new, missing, describe_move(start, place), hops)
+        else:
+            lookup = RefLookup(Where.UNKNOWN, detail=f"more than {MAX_MOVES} moves on github.com")
+        if lookup.where in (Where.HERE, Where.GONE):  # and the file's own page? 404/410 only
+            blob_url = self.hosts.blob_url(place.file(gh.path))
+            blob = await self._ask(blob_url, place, ctx, token)
+            if blob.where is not Where.GONE:
+                why = blob.detail or f"github.com answered HTTP {blob.http_status} for the file"
+                lookup = RefLookup(Where.UNKNOWN, detail=why, network=blob.network)
+        moved = describe_move(start, place)
+        redirects = (*hops, *missing.redirects)
+        if lookup.where is Where.UNKNOWN:
+            return dataclasses.replace(
+                missing,
+                status=Status.UNVERIFIED,
+                detail=f"{missing.detail}, but GitHub did not confirm it is gone ({lookup.detail})",
+                network_error=lookup.network,
+                redirects=redirects,
+            )
+        notes = [moved] if moved else []
+        if lookup.where is Where.GONE:
+            notes.append("no such repository or ref on GitHub (or a private one)")
+        elif moved:  # the repository and ref are there, and the file is not
+            notes.append("not there either")
+        detail = f"{missing.detail} ({'; '.join(notes)})" if notes else missing.detail
+        return dataclasses.replace(missing, detail=detail, redirects=redirects)
+
+    @staticmethod
+    def _found_elsewhere(
+        link: Link, new: GitHubFile, found: LinkResult, moved: str, hops: list[Hop]
+    ) -> LinkResult:
+        """The verdict on the file at the place github.com moved it to."""
+        redirects = (*hops, *found.redirects)
+        if found.status not in (Status.OK, Status.REDIRECTED):
+            return dataclasses.replace(
+                found, detail=f"{found.detail} ({moved})", redirects=redirects
+            )
+        fix = found.fix or f"moved permanently — use {moved_file_url(link.url, new.raw_url)}"
+        return dataclasses.replace(
+            found,
+            status=Status.REDIRECTED,
+            detail=f"{found.detail}; {moved}",
+            fix=fix,
+            redirects=redirects,
+        )
+
+    def _lookup(self, place: RepoRef, ctx: CheckContext, token: str | None) -> Awaitable[RefLookup]:
+        """github.com's answer for ``place``: asked once per run, shared by every link."""
+        task = self._lookups.get(place.key)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            question = self._ask(self.hosts.tree_url(place), place, ctx, token)
+            task = asyncio.ensure_future(question)
+            # Mark a failure as seen even if every waiter was cancelled meanwhile.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._lookups[place.key] = task
+        # Shielded: one link's time budget running out must not cancel a shared question.
+        return asyncio.shield(task)
+
+    async def _ask(
+        self, url: str, place: RepoRef, ctx: CheckContext, token: str | None
+    ) -> RefLookup:
+        """github.com's answer at ``url`` (a tree, or a file's blob page) about ``place``."""
+        # Not followed: the Location alone says where it moved; the page itself is not needed.
+        fetch = await ctx.fetch(
+            url, headers=auth_headers(url, token), max_bytes=0, follow_redirects=False
+        )
+        return read_lookup(place, fetch, self.hosts)

@@ -48,6 +48,9 @@ REMOVED_PHRASES = (
     "couldn't find what you were looking for",
 )
 
+# Path segments of a login page, compared whole (a deck's slug may well contain "login").
+LOGIN_SEGMENTS = frozenset({"login", "signin", "signup"})
+
 # Cloudflare's challenge ("Just a moment...") page: a bot wall, never a verdict on the deck.
 CHALLENGE_MARKERS = (
     "/cdn-cgi/challenge-platform/",
@@ -144,21 +147,38 @@ def is_deck_url(url: str) -> bool:
 
 
 def redirect_away_reason(fetch: FetchResult) -> str | None:
-    """Plain words when SlideShare sent us somewhere that is not a deck (home, search, login)."""
+    """Plain words when SlideShare sent us somewhere that is not a deck (home, search, login).
+
+    Judged on whole path segments, never substrings: ``/slideshow/oauth-login-flow/123`` is a
+    deck about logins and ``/searchlight/deck`` a deck by user "searchlight". Landing on the
+    path that was asked for (http → https, a ``www.`` added) is no move at all.
+    """
     if not fetch.hops:
         return None
     parts = urlsplit(fetch.final_url)
     host = (parts.hostname or "").lower()
-    path = parts.path.lower()
-    if "login" in path or "signin" in path or "signup" in path or host.startswith("login."):
+    segments = _segments(parts.path)
+    if segments == _segments(urlsplit(fetch.url).path):
+        return None
+    first = segments[0] if segments else ""
+    on_slideshare = host == "slideshare.net" or host.endswith(".slideshare.net")
+    # On SlideShare a login page is /login…; elsewhere (LinkedIn's /uas/login) any segment.
+    login_path = first in LOGIN_SEGMENTS or (
+        not on_slideshare and not LOGIN_SEGMENTS.isdisjoint(segments)
+    )
+    if login_path or host.startswith("login."):
         return f"redirected to a login page ({fetch.final_url})"
-    if path.startswith("/search"):
+    if first == "search":
         return f"redirected to a search page ({fetch.final_url})"
-    if path in ("", "/") and (host == "slideshare.net" or host.endswith(".slideshare.net")):
+    if not segments and on_slideshare:
         return "redirected to the SlideShare home page"
-    if path.rstrip("/") in ("/404", "/error"):
+    if segments in (["404"], ["error"]):
         return f"redirected to an error page ({fetch.final_url})"
     return None
+
+
+def _segments(path: str) -> list[str]:
+    return [s for s in path.lower().split("/") if s]
 
 
 def soft_404_reason(link_url: str, fetch: FetchResult, page: DeckPage | None) -> str | None:
