@@ -151,6 +151,9 @@ def run_check(
             **(engine_kwargs or {}),
         )
 
+    if not options.offline:  # only videos' metadata was remembered (see load_history above)
+        history.fill_metadata(previous, options.report_dir, results, sessions)
+    history.carry_metadata(results, previous)  # before the findings: a title tells wrong videos
     report = build_report(
         catalog_title=catalog_title,
         catalog_path=str(options.catalog_path),

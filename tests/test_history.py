@@ -140,6 +140,25 @@ def test_offline_run_carries_counters_and_metadata_over():
     assert result(day3, TALK).first_failed == DAY1
 
 
+def test_an_unverified_link_keeps_the_last_metadata_and_still_counts_its_failure():
+    first = simple_report({TALK: Status.OK, OTHER: Status.OK}, generated_at=DAY1)
+    video, deck = result(first, TALK), result(first, OTHER)
+    video.title, video.duration, video.uploader, video.upload_date = "Talk video", 61, "Us", "x"
+    video.metadata_fetched_at = DAY1
+    deck.title, deck.size = "Deck title", 1234
+    history.apply(first, None)
+
+    night = run({TALK: Status.UNVERIFIED, OTHER: Status.UNVERIFIED}, DAY2, first)
+    assert (result(night, TALK).title, result(night, TALK).duration) == ("Talk video", 61)
+    assert (result(night, TALK).uploader, result(night, TALK).upload_date) == ("Us", "x")
+    assert result(night, TALK).metadata_fetched_at == DAY1  # its age is still that of DAY1
+    assert (result(night, OTHER).title, result(night, OTHER).size) == ("Deck title", 1234)
+    assert result(night, TALK).consecutive_failures == 1  # unverified is still a failure
+    # A broken link's old metadata is not carried: the server answered, and it is gone.
+    gone = run({TALK: Status.BROKEN, OTHER: Status.OK}, DAY3, night)
+    assert result(gone, TALK).title is None and result(gone, OTHER).size is None
+
+
 def test_offline_run_between_does_not_make_an_old_breakage_new():
     day1 = run({TALK: Status.BROKEN}, DAY1)
     offline = run({TALK: Status.SKIPPED}, DAY2, day1, offline=True)

@@ -218,15 +218,11 @@ def test_merge_refuses_incomplete_or_mixed_parts(site, tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr
 
 
-def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(tmp_path):
-    """What `python -m crawler check` does here, offline: every lookup fails."""
+def no_network() -> dict:
+    """The engine's ``resolver`` and ``transport`` of a machine without network."""
     import socket
 
     import httpx
-
-    from crawler.pipeline import CheckOptions, run_check
-    from crawler.report import markdown
-    from crawler.services.base import Settings
 
     async def no_dns(host: str) -> list[str]:
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
@@ -234,12 +230,23 @@ def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(t
     def no_route(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("Network is unreachable", request=request)
 
+    return {"resolver": no_dns, "transport": httpx.MockTransport(no_route)}
+
+
+def bundled_catalog_options(report_dir: Path):
+    from crawler.pipeline import CheckOptions
+    from crawler.services.base import Settings
+
     root = Path(__file__).resolve().parent.parent
-    options = CheckOptions(root / "catalog.yaml", tmp_path, settings=Settings(retries=1))
-    report = run_check(
-        options,
-        engine_kwargs={"resolver": no_dns, "transport": httpx.MockTransport(no_route)},
-    )
+    return CheckOptions(root / "catalog.yaml", report_dir, settings=Settings(retries=1))
+
+
+def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(tmp_path):
+    """What `python -m crawler check` does here, offline: every lookup fails."""
+    from crawler.pipeline import run_check
+    from crawler.report import markdown
+
+    report = run_check(bundled_catalog_options(tmp_path), engine_kwargs=no_network())
     assert len(report.results) == 46  # 23 slides, 21 videos, 2 homepages
     assert report.network_unreachable
     assert {r.status for r in report.results} == {Status.UNVERIFIED}
@@ -247,6 +254,39 @@ def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(t
     text = markdown.render(report)
     assert text.count("network unreachable") == 2  # the banner and the one summary line
     assert "broken:" not in text
+
+
+def test_a_night_without_network_keeps_the_metadata_of_the_last_report(tmp_path):
+    """Unverified is not forgotten: titles, durations and sizes stay, so nothing flaps."""
+    from crawler.pipeline import run_check
+    from crawler.report import write_reports
+
+    options = bundled_catalog_options(tmp_path)
+    # The last good night, as it was written: every video's metadata, every PDF's size.
+    last = run_check(options, engine_kwargs=no_network())
+    for i, r in enumerate(last.results):
+        r.status, r.network_error = Status.OK, False
+        if r.link.field == "video":
+            r.title, r.duration, r.uploader = f"Talk video {i}", 60 + i, "Study group"
+            r.upload_date, r.metadata_fetched_at = "20210225", "2026-11-24T03:17:00Z"
+        elif r.link.field == "slides":
+            r.size = 1000 + i
+    last.network_unreachable = False
+    wrong = next(r for r in last.results if r.link.field == "video")
+    wrong.title = "Cooking pasta at home with grandma"
+    write_reports(last, tmp_path)
+
+    tonight = run_check(options, engine_kwargs=no_network())
+    assert {r.status for r in tonight.results} == {Status.UNVERIFIED}
+    write_reports(tonight, tmp_path)
+    written = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    metadata = ("title", "duration", "uploader", "upload_date", "size", "metadata_fetched_at")
+    kept = [{k: r[k] for k in metadata} for r in written["links"]]
+    assert kept == [{k: getattr(r, k) for k in metadata} for r in last.results]
+    assert any(r["size"] for r in written["links"]) and any(r["duration"] for r in written["links"])
+    # The findings see the same titles: a wrong video stays flagged on a bad night.
+    flagged = [f.url for f in tonight.findings if f.kind == "wrong-video"]
+    assert flagged == [wrong.link.url]
 
 
 def test_jobs_spreads_hosts_over_processes_and_merges_to_the_single_run(two_hosts, tmp_path):
