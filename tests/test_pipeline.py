@@ -218,6 +218,54 @@ def test_merge_refuses_incomplete_or_mixed_parts(site, tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr
 
 
+def test_merge_of_a_file_that_is_no_report_is_exit_2_naming_it(tmp_path):
+    import os
+
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    os.mkfifo(tmp_path / "pipe.json")  # no writer: reading it would wait forever
+    for part, what in [
+        ("deep.json", "JSON nested too deeply to be a report"),
+        ("/proc/self/mem", "cannot read it: Input/output error"),
+        ("pipe.json", "not a regular file but a named pipe"),
+    ]:
+        run = crawler("merge", part, cwd=tmp_path, timeout=60)
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.splitlines() == [
+            f"error: cannot merge: {part}: {what}; merge takes the shard-K-of-N.json files of "
+            "one `check --shard K/N` run, each once"
+        ]
+
+
+def test_merge_refuses_parts_that_are_not_of_one_sharded_run(site, tmp_path):
+    write_catalog(tmp_path / "catalog.yaml", site.url_for("").rstrip("/"))
+    common = ("--catalog", "catalog.yaml", "--offline", "--report-dir", "parts", "-q")
+    for k in (1, 2):
+        crawler("check", *common, "--shard", f"{k}/2", cwd=tmp_path)
+    one, two = (json.loads((tmp_path / f"parts/shard-{k}-of-2.json").read_text()) for k in (1, 2))
+
+    def merge(name: str, data: dict) -> str:
+        (tmp_path / name).write_text(json.dumps(data))
+        run = crawler("merge", name, "parts/shard-2-of-2.json", "--report-dir", "out",
+                      cwd=tmp_path)  # fmt: skip
+        assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, run.stderr
+        assert not (tmp_path / "out").exists()
+        return run.stderr
+
+    stranger = {**one, "links": [{**one["links"][0], "session": "2099-01-01-nope"}]}
+    error = merge("stranger.json", stranger)
+    assert "stranger.json: link " in error
+    assert "names session '2099-01-01-nope', which is not in its catalogue" in error
+    moved = {**one, "links": [*one["links"], two["links"][0]]}  # the same link in both parts
+    error = merge("moved.json", moved)
+    assert f"moved.json: link {two['links'][0]['url']!r} (" in error
+    assert "is not one of shard 1/2's (a part of another catalogue or sharding)" in error
+    twice = {**one, "links": [*one["links"], one["links"][-1]]}
+    error = merge("twice.json", twice)
+    assert f"twice.json: link {one['links'][-1]['url']!r} (" in error
+    assert ") is given twice; merge takes" in error
+    assert "repeated 2/2 (copy.json and parts/shard-2-of-2.json)" in merge("copy.json", two)
+
+
 def no_network() -> dict:
     """The engine's ``resolver`` and ``transport`` of a machine without network."""
     import socket
