@@ -21,6 +21,7 @@ Counting rules (``apply``):
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from collections.abc import Iterable
@@ -135,6 +136,23 @@ class _Memory:
         self.results: dict[LinkKey, Remembered] = {}
         self._plain: dict[tuple[Status, int, str | None], Remembered] = {}
         self._video_metadata_only = video_metadata_only
+        self._now = dt.datetime.now(dt.UTC)
+        self._future: dict[str, bool] = {}  # per fetch time: a report has a few distinct ones
+
+    def _in_future(self, fetched_at: str) -> bool:
+        """A fetch time later than now (a clock set wrong, a hand edit): never fresh, or the
+        metadata it vouches for would be reused for ever. Unreadable ones are not fresh to
+        the metadata cache anyway."""
+        verdict = self._future.get(fetched_at)
+        if verdict is None:
+            try:
+                when = dt.datetime.fromisoformat(fetched_at)
+            except ValueError:
+                when = None
+            if when is not None and when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            verdict = self._future[fetched_at] = when is not None and when > self._now
+        return verdict
 
     def remember(
         self,
@@ -144,8 +162,11 @@ class _Memory:
         first_failed: str | None,
         metadata: tuple[Any, ...],
     ) -> None:
-        if self._video_metadata_only and metadata[_FETCHED_AT] is None:
+        fetched_at = metadata[_FETCHED_AT]
+        if self._video_metadata_only and fetched_at is None:
             metadata = _NO_METADATA  # not a video's (only videos record when it was fetched)
+        elif fetched_at is not None and self._in_future(fetched_at):
+            metadata = (*metadata[:_FETCHED_AT], None, *metadata[_FETCHED_AT + 1 :])
         if any(value is not None for value in metadata):
             self.results[key] = Remembered(status, failures, first_failed, *metadata)
             return

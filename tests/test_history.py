@@ -366,3 +366,24 @@ def test_an_online_run_remembers_video_metadata_but_not_what_it_fetches_again(tm
         assert "slides" not in by_field
     else:  # an offline run carries the size and file name into its report
         assert (by_field["slides"].title, by_field["slides"].size) == ("slides.pdf", 123_456)
+
+
+def test_a_metadata_time_in_the_future_is_not_trusted(tmp_path):
+    """A fetch time after now (a runner's clock set wrong, a hand edit) would keep its metadata
+    'fresh' for ever: it is dropped, so the video is asked again; its title stays meanwhile."""
+    report = simple_report({TALK: Status.OK, OTHER: Status.OK}, generated_at=DAY1)
+    for r, fetched_at in ((result(report, TALK), "2999-01-01T00:00:00Z"),
+                          (result(report, OTHER), DAY1)):  # fmt: skip
+        r.title, r.duration, r.metadata_fetched_at = "Talk video", 60, fetched_at
+    write_reports(report, tmp_path)
+    compact = history.load_history(tmp_path, video_metadata_only=True)
+    whole = history.History.of(history.load_previous(tmp_path))
+    for previous in (compact, whole):
+        future = previous.results[history.link_key(result(report, TALK))]
+        assert (future.title, future.duration, future.metadata_fetched_at) == (
+            "Talk video",
+            60,
+            None,
+        )
+        past = previous.results[history.link_key(result(report, OTHER))]
+        assert past.metadata_fetched_at == DAY1
