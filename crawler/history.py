@@ -316,9 +316,10 @@ def _link_fields(item: Any) -> _LinkFields | None:
         and type(status) is str
         and status in _STATUSES
         and type(failures) is int
+        and failures >= 0
         and (first_failed is None or type(first_failed) is str)
-        and (duration is None or type(duration) is int)
-        and (size is None or type(size) is int)
+        and (duration is None or (type(duration) is int and duration >= 0))
+        and (size is None or (type(size) is int and size >= 0))
         and all(type(get(k)) in (str, type(None)) for k in _TEXT_METADATA)
     ):
         return None
@@ -340,14 +341,14 @@ def _read_link_fields(rd: json_report.Reader) -> _LinkFields:
         rd.choice("field", json_report.FIELDS),
         rd.text("url"),
         json_report.read_status(rd),
-        rd.integer("consecutive_failures"),
+        rd.count("consecutive_failures"),
         rd.text("first_failed", optional=True),
         (
             rd.text("title", optional=True),
-            rd.integer("duration", optional=True),
+            rd.count("duration", optional=True),
             rd.text("uploader", optional=True),
             rd.text("upload_date", optional=True),
-            rd.integer("size", optional=True),
+            rd.count("size", optional=True),
             rd.text("metadata_fetched_at", optional=True),
         ),
     )

@@ -332,6 +332,12 @@ def test_compact_history_of_an_unusable_report_is_a_warning(tmp_path, caplog):
         ('"status": "', '"status": "fine-', "report.links[1].status: unknown status"),
         ('"consecutive_failures": 0', '"consecutive_failures": "0"', "consecutive_failures"),
         ('"size": null', '"size": true', "report.links[1].size: expected an integer"),
+        (
+            '"consecutive_failures": 0',
+            '"consecutive_failures": -9',
+            "report.links[1].consecutive_failures: expected 0 or more",
+        ),
+        ('"duration": null', '"duration": -60', "report.links[1].duration: expected 0 or more"),
     ],
 )
 def test_a_bad_link_record_in_history_is_named_in_the_warning(tmp_path, caplog, old, new, message):

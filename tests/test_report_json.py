@@ -107,6 +107,12 @@ def _broken(mutate) -> str:
         (lambda d: d.pop("links"), "report.links: missing"),
         (lambda d: d["links"][2].update(status="fine"), "report.links[2].status: unknown status"),
         (lambda d: d["links"][0].update(size="big"), "report.links[0].size: expected an integer"),
+        (lambda d: d["links"][0].update(size=-1), "report.links[0].size: expected 0 or more"),
+        (
+            # A hand-edited streak of -1000 would hide an escalation for a thousand nights.
+            lambda d: d["links"][3].update(consecutive_failures=-1000),
+            "report.links[3].consecutive_failures: expected 0 or more, got -1000",
+        ),
         (lambda d: d["links"][1].update(field="audio"), "report.links[1].field: 'audio' is not"),
         (lambda d: d["links"].append(7), "report.links[10]: expected an object, got int"),
         (lambda d: d["findings"][0].update(severity="fatal"), "report.findings[0].severity"),

@@ -251,6 +251,13 @@ class Reader:
             raise ValueError(f"{self.where}.{key}: expected an integer, got {value!r:.60}")
         return value
 
+    def count(self, key: str, *, optional: bool = False) -> Any:
+        """A whole number, 0 or more (a failure streak, seconds, bytes)."""
+        value = self.integer(key, optional=optional)
+        if value is not None and value < 0:
+            raise ValueError(f"{self.where}.{key}: expected 0 or more, got {value!r:.60}")
+        return value
+
     def number(self, key: str) -> float:
         value = self._value(key, None, True)
         if (
@@ -343,14 +350,14 @@ def _read_result(rd: Reader) -> LinkResult:
         redirects=hops or (),  # as a result that was never redirected has them
         fix=rd.text("fix", optional=True),
         title=rd.text("title", optional=True),
-        duration=rd.integer("duration", optional=True),
+        duration=rd.count("duration", optional=True),
         uploader=rd.text("uploader", optional=True),
         upload_date=rd.text("upload_date", optional=True),
-        size=rd.integer("size", optional=True),
+        size=rd.count("size", optional=True),
         note=rd.text("note", optional=True),
         network_error=rd.flag("network_error"),
         first_failed=rd.text("first_failed", optional=True),
-        consecutive_failures=rd.integer("consecutive_failures"),
+        consecutive_failures=rd.count("consecutive_failures"),
         metadata_fetched_at=rd.text("metadata_fetched_at", optional=True),
     )
 
