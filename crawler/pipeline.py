@@ -10,7 +10,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -282,21 +282,32 @@ def check_parts(parts: Sequence[RunReport], names: Sequence[str]) -> list[Shard]
         raise ValueError(f"the parts come from different shardings ({which}); {_PARTS_HINT}")
     (total,) = totals
     indexes = sorted(s.index for s in shards)
-    if indexes != list(range(1, total + 1)):
-        missing = sorted(set(range(1, total + 1)) - set(indexes))
-        extra = sorted(i for i in set(indexes) if indexes.count(i) > 1)
+    # (len first: a part may claim to be 1 of a trillion, a range not to be built)
+    if len(indexes) != total or indexes != list(range(1, total + 1)):
+        present = set(indexes)
+        absent = (i for i in range(1, total + 1) if i not in present)
+        missing = [f"{i}/{total}" for i in islice(absent, 10)]  # the first few say enough
+        if total - len(present) > len(missing):
+            missing.append(f"… {total - len(present) - len(missing):,} more")
+        extra = sorted(i for i in present if indexes.count(i) > 1)
         named = list(zip(names, shards, strict=True))
         twice = [
             f"{i}/{total} ({' and '.join(n for n, s in named if s.index == i)})" for i in extra
         ]
         raise ValueError(
             f"the parts must be shards 1..{total} once each"
-            + (f"; missing {', '.join(f'{i}/{total}' for i in missing)}" if missing else "")
+            + (f"; missing {', '.join(missing)}" if missing else "")
             + (f"; repeated {', '.join(twice)}" if twice else "")
         )
     first = parts[0]
     ids = [s.id for s in first.sessions]
     known = set(ids)
+    if len(known) != len(ids):
+        seen: set[str] = set()
+        for sid in ids:
+            if sid in seen:
+                raise ValueError(f"{names[0]}: session {sid!r:.100} is listed twice; {_PARTS_HINT}")
+            seen.add(sid)
     for part, name, shard in zip(parts, names, shards, strict=True):
         if part is not first and [s.id for s in part.sessions] != ids:
             raise ValueError(

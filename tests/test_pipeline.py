@@ -15,6 +15,7 @@ from crawler.model import Finding, LinkResult, RunReport, Status
 from crawler.pipeline import EXIT_OK, EXIT_PROBLEMS, EXIT_UNVERIFIED, Shard, exit_code
 
 PDF = b"%PDF-1.4\n%%EOF\n"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def report_of(*results: LinkResult, findings=(), unreachable=False) -> RunReport:
@@ -264,6 +265,27 @@ def test_merge_refuses_parts_that_are_not_of_one_sharded_run(site, tmp_path):
     assert f"twice.json: link {one['links'][-1]['url']!r} (" in error
     assert ") is given twice; merge takes" in error
     assert "repeated 2/2 (copy.json and parts/shard-2-of-2.json)" in merge("copy.json", two)
+    for k, part in enumerate((one, two), 1):  # both parts list a session twice
+        again = {**part, "sessions": [*part["sessions"], part["sessions"][0]]}
+        (tmp_path / f"again-{k}.json").write_text(json.dumps(again))
+    run = crawler("merge", "again-1.json", "again-2.json", "--report-dir", "out", cwd=tmp_path)
+    assert run.returncode == 2 and not (tmp_path / "out").exists(), run.stderr
+    assert f"again-1.json: session {one['sessions'][0]['id']!r} is listed twice" in run.stderr
+
+
+def test_merge_of_a_part_claiming_a_trillion_shards_names_the_first_missing(tmp_path):
+    """Listing the missing shards of 1/10^12 once took all memory (a MemoryError traceback)."""
+    crawler("check", "--catalog", str(ROOT / "catalog.yaml"), "--offline", "--shard", "1/2",
+            "--report-dir", "parts", "-q", cwd=tmp_path)  # fmt: skip
+    part = json.loads((tmp_path / "parts" / "shard-1-of-2.json").read_text())
+    (tmp_path / "claim.json").write_text(json.dumps({**part, "shard": "1/1000000000000"}))
+    run = crawler("merge", "claim.json", cwd=tmp_path, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith(
+        "error: cannot merge: the parts must be shards 1..1000000000000 once each; "
+        "missing 2/1000000000000, 3/1000000000000,"
+    )
+    assert run.stderr.rstrip().endswith("11/1000000000000, … 999,999,999,989 more")
 
 
 def no_network() -> dict:
@@ -285,8 +307,7 @@ def bundled_catalog_options(report_dir: Path):
     from crawler.pipeline import CheckOptions
     from crawler.services.base import Settings
 
-    root = Path(__file__).resolve().parent.parent
-    return CheckOptions(root / "catalog.yaml", report_dir, settings=Settings(retries=1))
+    return CheckOptions(ROOT / "catalog.yaml", report_dir, settings=Settings(retries=1))
 
 
 def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(tmp_path):
