@@ -441,7 +441,8 @@ def fill_metadata(
     An online run remembers only videos' metadata (``video_metadata_only``: the rest is fetched
     again). When some links could not be checked after all, the previous report is read once
     more, for those links only, so that ``carry_metadata`` can keep a PDF's size or a deck's
-    title too. Nothing is read on a night where every link without metadata was checked.
+    title too. Nothing is read on a night where every slides and video link was checked or
+    its metadata is remembered already.
     """
     if previous is None:
         return
@@ -450,6 +451,7 @@ def fill_metadata(
         r.link
         for r in results
         if r.status in UNCHECKED
+        and r.link.field != "presenter"  # a homepage has no metadata worth a second read
         and not _has_metadata(remembered.get(link_key(r)))
         and any(getattr(r, name) is None for name in _METADATA)
     ]

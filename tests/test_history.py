@@ -393,3 +393,30 @@ def test_a_metadata_time_in_the_future_is_not_trusted(tmp_path):
         )
         past = previous.results[history.link_key(result(report, OTHER))]
         assert past.metadata_fetched_at == DAY1
+
+
+def test_an_online_run_reads_the_previous_report_again_only_for_unchecked_slides_and_videos(
+    tmp_path, monkeypatch
+):
+    """The sizes an online run did not remember are read again when a PDF ends unverified,
+    and only then: an unverified homepage (no metadata to keep) costs no second read."""
+    deck, home = ("Talk", "slides"), ("Talk", "presenter")
+    first = simple_report({deck: Status.OK, home: Status.OK}, generated_at=DAY1)
+    result(first, deck).size = 1234
+    history.apply(first, None)
+    write_reports(first, tmp_path)
+    reads = []
+    load = history.load_history
+    monkeypatch.setattr(history, "load_history", lambda *a, **k: reads.append(a) or load(*a, **k))
+
+    for statuses, expected_reads, size in [
+        ({deck: Status.OK, home: Status.UNVERIFIED}, 0, None),
+        ({deck: Status.UNVERIFIED, home: Status.UNVERIFIED}, 1, 1234),
+    ]:
+        reads.clear()
+        night = simple_report(statuses, generated_at=DAY2)
+        previous = load(tmp_path, links=[r.link for r in night.results], video_metadata_only=True)
+        assert history.link_key(result(night, deck)) not in previous.results  # not remembered
+        history.fill_metadata(previous, tmp_path, night.results)
+        history.carry_metadata(night.results, previous)
+        assert (len(reads), result(night, deck).size) == (expected_reads, size)
