@@ -501,9 +501,10 @@ def from_dict(
     )
 
 
-# The most a report file may be. A 100,000-link latest.json is about 40 MB (≈ 400 bytes a
-# link); this is room for ten times that and long titles, and keeps a file that is not a report
-# (a symlink to /dev/zero, a huge file) from being read without end. It holds for every read:
+# The most a report file may be. A 100,000-link latest.json is about 85 MB (measured: a
+# benchmarks/gen_catalog.py catalogue, ≈ 620 bytes a link line, plus sessions and findings);
+# this is room for six times that and long titles, and keeps a file that is not a report (a
+# symlink to /dev/zero, a huge file) from being read without end. It holds for every read:
 # the line walk keeps one line at a time, and the whole-file read that names a damaged line's
 # error is the largest it allows.
 MAX_REPORT_BYTES = 512 * 1024 * 1024
