@@ -355,7 +355,7 @@ def merge_reports(
 
     results = sorted((r for part in parts for r in part.results), key=place)
     for a, b in pairwise(results):  # sorted by place, a link given twice is next to itself
-        if place(a) == place(b):
+        if a.link.line == b.link.line and place(a) == place(b):
             where = [n for n, p in zip(names, parts, strict=True) if any(r is b for r in p.results)]
             raise ValueError(
                 f"{' and '.join(where or names[:1])}: link {b.link.url!r:.200} "
