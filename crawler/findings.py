@@ -52,22 +52,21 @@ def duplicate_findings(duplicates: Iterable[Duplicate]) -> list[Finding]:
     for dup in duplicates:
         first, *others = dup.links
         for link in others:
-            same = "slides" if link.field == first.field == "slides" else link.field
-            where = (
-                "itself"
-                if link.session_id == first.session_id
-                else f"'{first.session_title}' ({first.session_date})"
-            )
-            out.append(
-                Finding.on_link(
-                    link,
-                    "duplicate",
-                    "error",
-                    f"same {same} as {where}",
-                    fix=f"replace with this session's own {link.field} link, or remove it",
-                )
-            )
+            fix = f"replace with this session's own {link.field} link, or remove it"
+            if link.session_id == first.session_id:
+                # One session has one slides and one video link: here they are one link.
+                message = f"the {first.field} and the {link.field} are the same link"
+                fix = f"give the session its own {first.field} and {link.field} links"
+            elif link.field == first.field:
+                message = f"same {link.field} as {_session_name(first)}"
+            else:
+                message = f"same link as the {first.field} of {_session_name(first)}"
+            out.append(Finding.on_link(link, "duplicate", "error", message, fix=fix))
     return out
+
+
+def _session_name(link: Link) -> str:
+    return f"'{link.session_title}' ({link.session_date})"
 
 
 # One copy of each kind and message: a large catalogue has tens of thousands of these findings.

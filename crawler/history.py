@@ -10,8 +10,10 @@ Counting rules (``apply``):
   ``first_failed`` keeps the time of the first failing run of the streak.
 - ``ok`` and ``redirected`` are healthy: the counter goes back to 0, ``first_failed`` to None.
 - ``skipped`` says nothing about the link (an ``--offline`` run, a filtered link): the previous
-  counters are carried over unchanged, and so is its metadata (title, duration, size), so an
-  offline run neither resets a streak nor empties the next run's metadata cache.
+  counters are carried over unchanged, so an offline run does not reset a streak.
+- the metadata (title, duration, uploader, upload date, size) of a link this run could not
+  check, ``skipped`` or ``unverified``, is the previous run's (``carry_metadata``): a night
+  without network neither empties the report nor the next run's metadata cache.
 - likewise an ``unverified`` result caused by our own network (``network_error`` in a run that
   is ``network_unreachable``) carries the counters over: a CI runner without internet says
   nothing about the links, and must not escalate every link after a few nights.
@@ -19,6 +21,7 @@ Counting rules (``apply``):
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from collections.abc import Iterable
@@ -42,6 +45,8 @@ log = logging.getLogger(__name__)
 REPORT_FILE = "latest.json"
 FAILING = (Status.BROKEN, Status.UNVERIFIED)
 HEALTHY = (Status.OK, Status.REDIRECTED)
+# What this run could not check: the previous run's metadata stays (``carry_metadata``).
+UNCHECKED = (Status.SKIPPED, Status.UNVERIFIED)
 _METADATA = ("title", "duration", "uploader", "upload_date", "size", "metadata_fetched_at")
 _FETCHED_AT = _METADATA.index("metadata_fetched_at")
 _NO_METADATA = (None,) * len(_METADATA)
@@ -131,6 +136,23 @@ class _Memory:
         self.results: dict[LinkKey, Remembered] = {}
         self._plain: dict[tuple[Status, int, str | None], Remembered] = {}
         self._video_metadata_only = video_metadata_only
+        self._now = dt.datetime.now(dt.UTC)
+        self._future: dict[str, bool] = {}  # per fetch time: a report has a few distinct ones
+
+    def _in_future(self, fetched_at: str) -> bool:
+        """A fetch time later than now (a clock set wrong, a hand edit): never fresh, or the
+        metadata it vouches for would be reused for ever. Unreadable ones are not fresh to
+        the metadata cache anyway."""
+        verdict = self._future.get(fetched_at)
+        if verdict is None:
+            try:
+                when = dt.datetime.fromisoformat(fetched_at)
+            except ValueError:
+                when = None
+            if when is not None and when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            verdict = self._future[fetched_at] = when is not None and when > self._now
+        return verdict
 
     def remember(
         self,
@@ -140,8 +162,11 @@ class _Memory:
         first_failed: str | None,
         metadata: tuple[Any, ...],
     ) -> None:
-        if self._video_metadata_only and metadata[_FETCHED_AT] is None:
+        fetched_at = metadata[_FETCHED_AT]
+        if self._video_metadata_only and fetched_at is None:
             metadata = _NO_METADATA  # not a video's (only videos record when it was fetched)
+        elif fetched_at is not None and self._in_future(fetched_at):
+            metadata = (*metadata[:_FETCHED_AT], None, *metadata[_FETCHED_AT + 1 :])
         if any(value is not None for value in metadata):
             self.results[key] = Remembered(status, failures, first_failed, *metadata)
             return
@@ -291,9 +316,10 @@ def _link_fields(item: Any) -> _LinkFields | None:
         and type(status) is str
         and status in _STATUSES
         and type(failures) is int
+        and failures >= 0
         and (first_failed is None or type(first_failed) is str)
-        and (duration is None or type(duration) is int)
-        and (size is None or type(size) is int)
+        and (duration is None or (type(duration) is int and duration >= 0))
+        and (size is None or (type(size) is int and size >= 0))
         and all(type(get(k)) in (str, type(None)) for k in _TEXT_METADATA)
     ):
         return None
@@ -315,14 +341,14 @@ def _read_link_fields(rd: json_report.Reader) -> _LinkFields:
         rd.choice("field", json_report.FIELDS),
         rd.text("url"),
         json_report.read_status(rd),
-        rd.integer("consecutive_failures"),
+        rd.count("consecutive_failures"),
         rd.text("first_failed", optional=True),
         (
             rd.text("title", optional=True),
-            rd.integer("duration", optional=True),
+            rd.count("duration", optional=True),
             rd.text("uploader", optional=True),
             rd.text("upload_date", optional=True),
-            rd.integer("size", optional=True),
+            rd.count("size", optional=True),
             rd.text("metadata_fetched_at", optional=True),
         ),
     )
@@ -381,6 +407,65 @@ def _carry(result: LinkResult, prev: Remembered | None) -> None:
     result.first_failed = prev.first_failed
 
 
+def _carry_metadata(result: LinkResult, prev: Remembered | None) -> None:
+    if prev is None or result.status not in UNCHECKED:
+        return
+    for name in _METADATA:
+        if getattr(result, name) is None:
+            setattr(result, name, getattr(prev, name))
+
+
+def carry_metadata(results: Iterable[LinkResult], previous: RunReport | History | None) -> None:
+    """Give the links this run could not check (``UNCHECKED``) the previous run's metadata.
+
+    Title, duration, uploader, upload date and size are what the report shows of a link; a
+    night without network must not commit a report that forgot them, only to learn them again
+    the next night. Fields this run did learn are kept. ``apply`` does it too; the pipeline
+    does it first, so that the findings (a wrong video's title) see the same titles.
+    """
+    history = _history(previous)
+    if history is None:
+        return
+    for result in results:
+        _carry_metadata(result, history.results.get(link_key(result)))
+
+
+def fill_metadata(
+    previous: History | None,
+    report_dir: Path,
+    results: Iterable[LinkResult],
+    sessions: Iterable[SessionInfo] | None = None,
+) -> None:
+    """Add to ``previous`` the whole metadata of the results this run could not check.
+
+    An online run remembers only videos' metadata (``video_metadata_only``: the rest is fetched
+    again). When some links could not be checked after all, the previous report is read once
+    more, for those links only, so that ``carry_metadata`` can keep a PDF's size or a deck's
+    title too. Nothing is read on a night where every slides and video link was checked or
+    its metadata is remembered already.
+    """
+    if previous is None:
+        return
+    remembered = previous.results
+    unchecked = [
+        r.link
+        for r in results
+        if r.status in UNCHECKED
+        and r.link.field != "presenter"  # a homepage has no metadata worth a second read
+        and not _has_metadata(remembered.get(link_key(r)))
+        and any(getattr(r, name) is None for name in _METADATA)
+    ]
+    if not unchecked:
+        return
+    more = load_history(report_dir, links=unchecked, sessions=sessions)
+    if more is not None:
+        remembered.update((k, v) for k, v in more.results.items() if _has_metadata(v))
+
+
+def _has_metadata(prev: Remembered | None) -> bool:
+    return prev is not None and any(getattr(prev, name) is not None for name in _METADATA)
+
+
 def apply(report: RunReport, previous: RunReport | History | None, *, fail_after: int = 1) -> None:
     """Update failure counters, add ``escalated`` findings and fill ``report.changes``.
 
@@ -397,12 +482,9 @@ def apply(report: RunReport, previous: RunReport | History | None, *, fail_after
     for result in report.results:
         prev = prev_by_key.get(link_key(result))
         own_network = report.network_unreachable and result.network_error
+        _carry_metadata(result, prev)
         if result.status is Status.SKIPPED or (result.status is Status.UNVERIFIED and own_network):
             _carry(result, prev)
-            if prev is not None and result.status is Status.SKIPPED:
-                for name in _METADATA:
-                    if getattr(result, name) is None:
-                        setattr(result, name, getattr(prev, name))
         elif result.status in FAILING:
             streak = prev.consecutive_failures if prev is not None else 0
             result.consecutive_failures = streak + 1

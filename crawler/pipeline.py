@@ -10,6 +10,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -151,6 +152,9 @@ def run_check(
             **(engine_kwargs or {}),
         )
 
+    if not options.offline:  # only videos' metadata was remembered (see load_history above)
+        history.fill_metadata(previous, options.report_dir, results, sessions)
+    history.carry_metadata(results, previous)  # before the findings: a title tells wrong videos
     report = build_report(
         catalog_title=catalog_title,
         catalog_path=str(options.catalog_path),
@@ -218,19 +222,27 @@ def exit_code(report: RunReport) -> int:
     return EXIT_OK
 
 
+# What to do about a part merge cannot use.
+_PARTS_HINT = "merge takes the shard-K-of-N.json files of one `check --shard K/N` run, each once"
+
+
 def load_parts(paths: Sequence[Path]) -> list[RunReport]:
     """The partial reports of ``check --shard`` runs, read for ``merge_reports``.
 
     In little memory: every part lists the whole catalogue's sessions and findings, so the
     sessions are shared with the first part's, and only the findings a merge keeps
-    (escalations; the rest it finds again over all links) are read.
+    (escalations; the rest it finds again over all links) are read. A part that cannot be
+    read is a ``ValueError`` naming it and what merge takes.
     """
     from crawler.report import json as json_report
 
     parts: list[RunReport] = []
     for path in paths:
         like = parts[0] if parts else None
-        parts.append(json_report.load(path, like=like, finding_kinds={"escalated"}))
+        try:
+            parts.append(json_report.load(path, like=like, finding_kinds={"escalated"}))
+        except ValueError as exc:
+            raise ValueError(f"{exc}; {_PARTS_HINT}") from None
     return parts
 
 
@@ -244,49 +256,112 @@ def merge_parts(paths: Sequence[Path], report_dir: Path) -> RunReport:
         links=[r.link for part in parts for r in part.results],
         sessions=parts[0].sessions if parts else None,
     )
-    return merge_reports(parts, previous)
+    return merge_reports(parts, previous, names=[str(path) for path in paths])
+
+
+def check_parts(parts: Sequence[RunReport], names: Sequence[str]) -> list[Shard]:
+    """The shards of ``parts``, once they are known to be the parts of one sharded run.
+
+    Otherwise a ``ValueError`` naming the part (``names``, in the same order) and what is
+    wrong: not a part, parts of different shardings or catalogues, a shard missing or given
+    twice, a link its shard does not own or a session the catalogue does not have.
+    """
+    if not parts:
+        raise ValueError("merge needs at least one partial report")
+    shards = []
+    for part, name in zip(parts, names, strict=True):
+        if not part.shard:
+            raise ValueError(f"{name}: not a partial report (made without --shard); {_PARTS_HINT}")
+        try:
+            shards.append(Shard.parse(part.shard))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}; {_PARTS_HINT}") from None
+    totals = {s.total for s in shards}
+    if len(totals) != 1:
+        which = ", ".join(f"{name} is {shard}" for name, shard in zip(names, shards, strict=True))
+        raise ValueError(f"the parts come from different shardings ({which}); {_PARTS_HINT}")
+    (total,) = totals
+    indexes = sorted(s.index for s in shards)
+    # (len first: a part may claim to be 1 of a trillion, a range not to be built)
+    if len(indexes) != total or indexes != list(range(1, total + 1)):
+        present = set(indexes)
+        absent = (i for i in range(1, total + 1) if i not in present)
+        missing = [f"{i}/{total}" for i in islice(absent, 10)]  # the first few say enough
+        if total - len(present) > len(missing):
+            missing.append(f"… {total - len(present) - len(missing):,} more")
+        extra = sorted(i for i in present if indexes.count(i) > 1)
+        named = list(zip(names, shards, strict=True))
+        twice = [
+            f"{i}/{total} ({' and '.join(n for n, s in named if s.index == i)})" for i in extra
+        ]
+        raise ValueError(
+            f"the parts must be shards 1..{total} once each"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; repeated {', '.join(twice)}" if twice else "")
+        )
+    first = parts[0]
+    ids = [s.id for s in first.sessions]
+    known = set(ids)
+    if len(known) != len(ids):
+        seen: set[str] = set()
+        for sid in ids:
+            if sid in seen:
+                raise ValueError(f"{names[0]}: session {sid!r:.100} is listed twice; {_PARTS_HINT}")
+            seen.add(sid)
+    for part, name, shard in zip(parts, names, shards, strict=True):
+        if part is not first and [s.id for s in part.sessions] != ids:
+            raise ValueError(
+                f"{name} was made from another catalogue than {names[0]} (their sessions "
+                f"differ); {_PARTS_HINT}"
+            )
+        for r in part.results:
+            link = r.link
+            if link.session_id not in known:
+                raise ValueError(
+                    f"{name}: link {link.url!r:.200} names session {link.session_id!r:.100}, "
+                    f"which is not in its catalogue (a damaged or hand-made part); {_PARTS_HINT}"
+                )
+            if not shard.owns(link):
+                raise ValueError(
+                    f"{name}: link {link.url!r:.200} ({link.session_id}, {link.field}) is not "
+                    f"one of shard {shard}'s (a part of another catalogue or sharding); "
+                    f"{_PARTS_HINT}"
+                )
+    return shards
 
 
 def merge_reports(
-    parts: Sequence[RunReport], previous: RunReport | history.History | None
+    parts: Sequence[RunReport],
+    previous: RunReport | history.History | None,
+    *,
+    names: Sequence[str] | None = None,
 ) -> RunReport:
     """Combine the partial reports of ``check --shard K/N`` into the report one run would make.
 
     Each shard already applied history to its own links against the same previous report, so
     per-link counters and escalations carry over as they are; what is catalogue-wide
-    (duplicates, findings, changes in sessions) is computed again over all links.
+    (duplicates, findings, changes in sessions) is computed again over all links. ``names``:
+    what to call the parts in errors (see ``check_parts``; by default "part 1", …).
     """
-    if not parts:
-        raise ValueError("merge needs at least one partial report")
-    shards = []
-    for part in parts:
-        if not part.shard:
-            raise ValueError("not a partial report (made without --shard)")
-        shards.append(Shard.parse(part.shard))
-    totals = {s.total for s in shards}
-    if len(totals) != 1:
-        raise ValueError(f"the parts come from different shardings: {sorted(map(str, shards))}")
-    (total,) = totals
-    indexes = sorted(s.index for s in shards)
-    if indexes != list(range(1, total + 1)):
-        missing = sorted(set(range(1, total + 1)) - set(indexes))
-        extra = sorted(i for i in set(indexes) if indexes.count(i) > 1)
-        raise ValueError(
-            f"the parts must be shards 1..{total} once each"
-            + (f"; missing {', '.join(f'{i}/{total}' for i in missing)}" if missing else "")
-            + (f"; repeated {', '.join(f'{i}/{total}' for i in extra)}" if extra else "")
-        )
+    names = names or [f"part {i}" for i in range(1, len(parts) + 1)]
+    check_parts(parts, names)
     first = parts[0]
-    for part in parts[1:]:
-        if [s.id for s in part.sessions] != [s.id for s in first.sessions]:
-            raise ValueError("the parts were made from different catalogues")
-
     order = {s.id: i for i, s in enumerate(first.sessions)}
     rank = {"slides": 0, "video": 1, "presenter": 2}
-    results = sorted(
-        (r for part in parts for r in part.results),
-        key=lambda r: (order.get(r.link.session_id, len(order)), rank[r.link.field], r.link.line),
-    )
+
+    def place(r: LinkResult) -> tuple[int, int, int, int, str]:
+        link = r.link
+        return (order[link.session_id], rank[link.field], link.line, link.column, link.url)
+
+    results = sorted((r for part in parts for r in part.results), key=place)
+    for a, b in pairwise(results):  # sorted by place, a link given twice is next to itself
+        if a.link.line == b.link.line and place(a) == place(b):
+            where = [n for n, p in zip(names, parts, strict=True) if any(r is b for r in p.results)]
+            raise ValueError(
+                f"{' and '.join(where or names[:1])}: link {b.link.url!r:.200} "
+                f"({b.link.session_id}, {b.link.field}, line {b.link.line}) is given twice; "
+                f"{_PARTS_HINT}"
+            )
     report = build_report(
         catalog_title=first.catalog_title,
         catalog_path=first.catalog_path,

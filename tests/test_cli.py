@@ -353,3 +353,37 @@ def test_host_limits_come_from_the_options_or_the_environment(monkeypatch):
     bad = runner.invoke(cli.main, ["check", "-q"], env={"CRAWLER_HOST_LIMITS": "github.com"})
     assert bad.exit_code == 2
     assert "--host-limit" in bad.output and "DOMAIN=N or DOMAIN=N/SECONDS" in bad.output
+
+
+def crawler_in(memory: int, *args: str, cwd: Path, timeout: float = 120):
+    """``crawler(*args)`` in a process that may map at most ``memory`` bytes (RLIMIT_AS)."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    command = [sys.executable, "-m", "crawler", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=limit)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda path: path.symlink_to("/dev/zero"), "not a regular file but a character device"),
+        (lambda path: __import__("os").mkfifo(path), "not a regular file but a named pipe"),
+    ],
+    ids=["dev-zero", "fifo"],
+)
+def test_a_previous_report_that_is_no_file_is_ignored_without_reading_it(workdir, make, what):
+    """A symlink to /dev/zero was read to 4 GB, and a named pipe waited for a writer forever:
+    now either is refused at once, with the same warning as a damaged report, in 600 MB."""
+    reports = workdir / "reports"
+    reports.mkdir()
+    make(reports / "latest.json")
+    run = crawler_in(600 * 2**20, "check", "--offline", "-q", cwd=workdir, timeout=60)
+    assert run.returncode == 1, run.stderr  # the bundled catalogue's duplicate, as always
+    [warning] = [ln for ln in run.stderr.splitlines() if "previous report" in ln]
+    assert f"latest.json: {what} (treating this as a first run)" in warning
+    assert "Traceback" not in run.stderr
+    assert json.loads((reports / "latest.json").read_text())["links"]  # replaced by tonight's

@@ -108,3 +108,24 @@ def test_titles_that_name_the_talk_are_not_flagged():
     assert titles_match(ASYMO, "딥러닝 컴파일러 스터디 22회")
     assert not titles_match(ASYMO, MOBILEVIT)
     assert not titles_match("Glow for NXP MCUs", "Cooking pasta at home with friends")
+
+
+def test_a_link_used_as_both_slides_and_video_says_so():
+    """One session's slides and video being one link is not 'the same video as itself'."""
+    url = "https://www.youtube.com/watch?v=dVH02_O2MzQ"
+    links = [
+        make_link("a", "A", "2021-01-01", "slides", url),
+        make_link("a", "A", "2021-01-01", "video", "https://youtu.be/dVH02_O2MzQ"),
+        make_link("b", "B", "2021-01-02", "slides", url),
+    ]
+    findings = [f for f in catalog_findings([], links) if f.kind == "duplicate"]
+    assert [(f.session_id, f.field, f.severity, f.message, f.fix) for f in findings] == [
+        ("a", "video", "error", "the slides and the video are the same link",
+         "give the session its own slides and video links"),
+        ("b", "slides", "error", "same slides as 'A' (2021-01-01)",
+         "replace with this session's own slides link, or remove it"),
+    ]  # fmt: skip
+    other = [make_link("a", "A", "2021-01-01", "slides", url),
+             make_link("b", "B", "2021-01-02", "video", url)]  # fmt: skip
+    [finding] = [f for f in catalog_findings([], other) if f.kind == "duplicate"]
+    assert finding.message == "same link as the slides of 'A' (2021-01-01)"

@@ -140,6 +140,25 @@ def test_offline_run_carries_counters_and_metadata_over():
     assert result(day3, TALK).first_failed == DAY1
 
 
+def test_an_unverified_link_keeps_the_last_metadata_and_still_counts_its_failure():
+    first = simple_report({TALK: Status.OK, OTHER: Status.OK}, generated_at=DAY1)
+    video, deck = result(first, TALK), result(first, OTHER)
+    video.title, video.duration, video.uploader, video.upload_date = "Talk video", 61, "Us", "x"
+    video.metadata_fetched_at = DAY1
+    deck.title, deck.size = "Deck title", 1234
+    history.apply(first, None)
+
+    night = run({TALK: Status.UNVERIFIED, OTHER: Status.UNVERIFIED}, DAY2, first)
+    assert (result(night, TALK).title, result(night, TALK).duration) == ("Talk video", 61)
+    assert (result(night, TALK).uploader, result(night, TALK).upload_date) == ("Us", "x")
+    assert result(night, TALK).metadata_fetched_at == DAY1  # its age is still that of DAY1
+    assert (result(night, OTHER).title, result(night, OTHER).size) == ("Deck title", 1234)
+    assert result(night, TALK).consecutive_failures == 1  # unverified is still a failure
+    # A broken link's old metadata is not carried: the server answered, and it is gone.
+    gone = run({TALK: Status.BROKEN, OTHER: Status.OK}, DAY3, night)
+    assert result(gone, TALK).title is None and result(gone, OTHER).size is None
+
+
 def test_offline_run_between_does_not_make_an_old_breakage_new():
     day1 = run({TALK: Status.BROKEN}, DAY1)
     offline = run({TALK: Status.SKIPPED}, DAY2, day1, offline=True)
@@ -313,6 +332,12 @@ def test_compact_history_of_an_unusable_report_is_a_warning(tmp_path, caplog):
         ('"status": "', '"status": "fine-', "report.links[1].status: unknown status"),
         ('"consecutive_failures": 0', '"consecutive_failures": "0"', "consecutive_failures"),
         ('"size": null', '"size": true', "report.links[1].size: expected an integer"),
+        (
+            '"consecutive_failures": 0',
+            '"consecutive_failures": -9',
+            "report.links[1].consecutive_failures: expected 0 or more",
+        ),
+        ('"duration": null', '"duration": -60', "report.links[1].duration: expected 0 or more"),
     ],
 )
 def test_a_bad_link_record_in_history_is_named_in_the_warning(tmp_path, caplog, old, new, message):
@@ -347,3 +372,51 @@ def test_an_online_run_remembers_video_metadata_but_not_what_it_fetches_again(tm
         assert "slides" not in by_field
     else:  # an offline run carries the size and file name into its report
         assert (by_field["slides"].title, by_field["slides"].size) == ("slides.pdf", 123_456)
+
+
+def test_a_metadata_time_in_the_future_is_not_trusted(tmp_path):
+    """A fetch time after now (a runner's clock set wrong, a hand edit) would keep its metadata
+    'fresh' for ever: it is dropped, so the video is asked again; its title stays meanwhile."""
+    report = simple_report({TALK: Status.OK, OTHER: Status.OK}, generated_at=DAY1)
+    for r, fetched_at in ((result(report, TALK), "2999-01-01T00:00:00Z"),
+                          (result(report, OTHER), DAY1)):  # fmt: skip
+        r.title, r.duration, r.metadata_fetched_at = "Talk video", 60, fetched_at
+    write_reports(report, tmp_path)
+    compact = history.load_history(tmp_path, video_metadata_only=True)
+    whole = history.History.of(history.load_previous(tmp_path))
+    for previous in (compact, whole):
+        future = previous.results[history.link_key(result(report, TALK))]
+        assert (future.title, future.duration, future.metadata_fetched_at) == (
+            "Talk video",
+            60,
+            None,
+        )
+        past = previous.results[history.link_key(result(report, OTHER))]
+        assert past.metadata_fetched_at == DAY1
+
+
+def test_an_online_run_reads_the_previous_report_again_only_for_unchecked_slides_and_videos(
+    tmp_path, monkeypatch
+):
+    """The sizes an online run did not remember are read again when a PDF ends unverified,
+    and only then: an unverified homepage (no metadata to keep) costs no second read."""
+    deck, home = ("Talk", "slides"), ("Talk", "presenter")
+    first = simple_report({deck: Status.OK, home: Status.OK}, generated_at=DAY1)
+    result(first, deck).size = 1234
+    history.apply(first, None)
+    write_reports(first, tmp_path)
+    reads = []
+    load = history.load_history
+    monkeypatch.setattr(history, "load_history", lambda *a, **k: reads.append(a) or load(*a, **k))
+
+    for statuses, expected_reads, size in [
+        ({deck: Status.OK, home: Status.UNVERIFIED}, 0, None),
+        ({deck: Status.UNVERIFIED, home: Status.UNVERIFIED}, 1, 1234),
+    ]:
+        reads.clear()
+        night = simple_report(statuses, generated_at=DAY2)
+        previous = load(tmp_path, links=[r.link for r in night.results], video_metadata_only=True)
+        assert history.link_key(result(night, deck)) not in previous.results  # not remembered
+        history.fill_metadata(previous, tmp_path, night.results)
+        history.carry_metadata(night.results, previous)
+        assert (len(reads), result(night, deck).size) == (expected_reads, size)

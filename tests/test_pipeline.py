@@ -15,6 +15,7 @@ from crawler.model import Finding, LinkResult, RunReport, Status
 from crawler.pipeline import EXIT_OK, EXIT_PROBLEMS, EXIT_UNVERIFIED, Shard, exit_code
 
 PDF = b"%PDF-1.4\n%%EOF\n"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def report_of(*results: LinkResult, findings=(), unreachable=False) -> RunReport:
@@ -218,15 +219,80 @@ def test_merge_refuses_incomplete_or_mixed_parts(site, tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr
 
 
-def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(tmp_path):
-    """What `python -m crawler check` does here, offline: every lookup fails."""
+def test_merge_of_a_file_that_is_no_report_is_exit_2_naming_it(tmp_path):
+    import os
+
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    os.mkfifo(tmp_path / "pipe.json")  # no writer: reading it would wait forever
+    for part, what in [
+        ("deep.json", "JSON nested too deeply to be a report"),
+        ("/proc/self/mem", "cannot read it: Input/output error"),
+        ("pipe.json", "not a regular file but a named pipe"),
+    ]:
+        run = crawler("merge", part, cwd=tmp_path, timeout=60)
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.splitlines() == [
+            f"error: cannot merge: {part}: {what}; merge takes the shard-K-of-N.json files of "
+            "one `check --shard K/N` run, each once"
+        ]
+
+
+def test_merge_refuses_parts_that_are_not_of_one_sharded_run(site, tmp_path):
+    write_catalog(tmp_path / "catalog.yaml", site.url_for("").rstrip("/"))
+    common = ("--catalog", "catalog.yaml", "--offline", "--report-dir", "parts", "-q")
+    for k in (1, 2):
+        crawler("check", *common, "--shard", f"{k}/2", cwd=tmp_path)
+    one, two = (json.loads((tmp_path / f"parts/shard-{k}-of-2.json").read_text()) for k in (1, 2))
+
+    def merge(name: str, data: dict) -> str:
+        (tmp_path / name).write_text(json.dumps(data))
+        run = crawler("merge", name, "parts/shard-2-of-2.json", "--report-dir", "out",
+                      cwd=tmp_path)  # fmt: skip
+        assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, run.stderr
+        assert not (tmp_path / "out").exists()
+        return run.stderr
+
+    stranger = {**one, "links": [{**one["links"][0], "session": "2099-01-01-nope"}]}
+    error = merge("stranger.json", stranger)
+    assert "stranger.json: link " in error
+    assert "names session '2099-01-01-nope', which is not in its catalogue" in error
+    moved = {**one, "links": [*one["links"], two["links"][0]]}  # the same link in both parts
+    error = merge("moved.json", moved)
+    assert f"moved.json: link {two['links'][0]['url']!r} (" in error
+    assert "is not one of shard 1/2's (a part of another catalogue or sharding)" in error
+    twice = {**one, "links": [*one["links"], one["links"][-1]]}
+    error = merge("twice.json", twice)
+    assert f"twice.json: link {one['links'][-1]['url']!r} (" in error
+    assert ") is given twice; merge takes" in error
+    assert "repeated 2/2 (copy.json and parts/shard-2-of-2.json)" in merge("copy.json", two)
+    for k, part in enumerate((one, two), 1):  # both parts list a session twice
+        again = {**part, "sessions": [*part["sessions"], part["sessions"][0]]}
+        (tmp_path / f"again-{k}.json").write_text(json.dumps(again))
+    run = crawler("merge", "again-1.json", "again-2.json", "--report-dir", "out", cwd=tmp_path)
+    assert run.returncode == 2 and not (tmp_path / "out").exists(), run.stderr
+    assert f"again-1.json: session {one['sessions'][0]['id']!r} is listed twice" in run.stderr
+
+
+def test_merge_of_a_part_claiming_a_trillion_shards_names_the_first_missing(tmp_path):
+    """Listing the missing shards of 1/10^12 once took all memory (a MemoryError traceback)."""
+    crawler("check", "--catalog", str(ROOT / "catalog.yaml"), "--offline", "--shard", "1/2",
+            "--report-dir", "parts", "-q", cwd=tmp_path)  # fmt: skip
+    part = json.loads((tmp_path / "parts" / "shard-1-of-2.json").read_text())
+    (tmp_path / "claim.json").write_text(json.dumps({**part, "shard": "1/1000000000000"}))
+    run = crawler("merge", "claim.json", cwd=tmp_path, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith(
+        "error: cannot merge: the parts must be shards 1..1000000000000 once each; "
+        "missing 2/1000000000000, 3/1000000000000,"
+    )
+    assert run.stderr.rstrip().endswith("11/1000000000000, … 999,999,999,989 more")
+
+
+def no_network() -> dict:
+    """The engine's ``resolver`` and ``transport`` of a machine without network."""
     import socket
 
     import httpx
-
-    from crawler.pipeline import CheckOptions, run_check
-    from crawler.report import markdown
-    from crawler.services.base import Settings
 
     async def no_dns(host: str) -> list[str]:
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
@@ -234,12 +300,22 @@ def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(t
     def no_route(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("Network is unreachable", request=request)
 
-    root = Path(__file__).resolve().parent.parent
-    options = CheckOptions(root / "catalog.yaml", tmp_path, settings=Settings(retries=1))
-    report = run_check(
-        options,
-        engine_kwargs={"resolver": no_dns, "transport": httpx.MockTransport(no_route)},
-    )
+    return {"resolver": no_dns, "transport": httpx.MockTransport(no_route)}
+
+
+def bundled_catalog_options(report_dir: Path):
+    from crawler.pipeline import CheckOptions
+    from crawler.services.base import Settings
+
+    return CheckOptions(ROOT / "catalog.yaml", report_dir, settings=Settings(retries=1))
+
+
+def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(tmp_path):
+    """What `python -m crawler check` does here, offline: every lookup fails."""
+    from crawler.pipeline import run_check
+    from crawler.report import markdown
+
+    report = run_check(bundled_catalog_options(tmp_path), engine_kwargs=no_network())
     assert len(report.results) == 46  # 23 slides, 21 videos, 2 homepages
     assert report.network_unreachable
     assert {r.status for r in report.results} == {Status.UNVERIFIED}
@@ -247,6 +323,39 @@ def test_with_no_network_the_bundled_catalogue_is_exit_3_and_nothing_is_broken(t
     text = markdown.render(report)
     assert text.count("network unreachable") == 2  # the banner and the one summary line
     assert "broken:" not in text
+
+
+def test_a_night_without_network_keeps_the_metadata_of_the_last_report(tmp_path):
+    """Unverified is not forgotten: titles, durations and sizes stay, so nothing flaps."""
+    from crawler.pipeline import run_check
+    from crawler.report import write_reports
+
+    options = bundled_catalog_options(tmp_path)
+    # The last good night, as it was written: every video's metadata, every PDF's size.
+    last = run_check(options, engine_kwargs=no_network())
+    for i, r in enumerate(last.results):
+        r.status, r.network_error = Status.OK, False
+        if r.link.field == "video":
+            r.title, r.duration, r.uploader = f"Talk video {i}", 60 + i, "Study group"
+            r.upload_date, r.metadata_fetched_at = "20210225", "2026-11-24T03:17:00Z"
+        elif r.link.field == "slides":
+            r.size = 1000 + i
+    last.network_unreachable = False
+    wrong = next(r for r in last.results if r.link.field == "video")
+    wrong.title = "Cooking pasta at home with grandma"
+    write_reports(last, tmp_path)
+
+    tonight = run_check(options, engine_kwargs=no_network())
+    assert {r.status for r in tonight.results} == {Status.UNVERIFIED}
+    write_reports(tonight, tmp_path)
+    written = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    metadata = ("title", "duration", "uploader", "upload_date", "size", "metadata_fetched_at")
+    kept = [{k: r[k] for k in metadata} for r in written["links"]]
+    assert kept == [{k: getattr(r, k) for k in metadata} for r in last.results]
+    assert any(r["size"] for r in written["links"]) and any(r["duration"] for r in written["links"])
+    # The findings see the same titles: a wrong video stays flagged on a bad night.
+    flagged = [f.url for f in tonight.findings if f.kind == "wrong-video"]
+    assert flagged == [wrong.link.url]
 
 
 def test_jobs_spreads_hosts_over_processes_and_merges_to_the_single_run(two_hosts, tmp_path):

@@ -7,6 +7,7 @@ intended change and review the diff.
 from __future__ import annotations
 
 import copy
+import io
 import json
 
 import pytest
@@ -106,6 +107,12 @@ def _broken(mutate) -> str:
         (lambda d: d.pop("links"), "report.links: missing"),
         (lambda d: d["links"][2].update(status="fine"), "report.links[2].status: unknown status"),
         (lambda d: d["links"][0].update(size="big"), "report.links[0].size: expected an integer"),
+        (lambda d: d["links"][0].update(size=-1), "report.links[0].size: expected 0 or more"),
+        (
+            # A hand-edited streak of -1000 would hide an escalation for a thousand nights.
+            lambda d: d["links"][3].update(consecutive_failures=-1000),
+            "report.links[3].consecutive_failures: expected 0 or more, got -1000",
+        ),
         (lambda d: d["links"][1].update(field="audio"), "report.links[1].field: 'audio' is not"),
         (lambda d: d["links"].append(7), "report.links[10]: expected an object, got int"),
         (lambda d: d["findings"][0].update(severity="fatal"), "report.findings[0].severity"),
@@ -213,3 +220,40 @@ def test_a_link_read_back_shares_its_url_with_its_key_and_final_url(tmp_path):
     assert same and all(r.link.key is r.link.url for r in same)
     direct = [r for r in results if r.final_url == r.link.url]
     assert direct and all(r.final_url is r.link.url for r in direct)
+
+
+def test_only_a_regular_file_of_a_sane_size_is_read(tmp_path):
+    # (A named pipe and /dev/zero are refused too: tests/test_cli.py, in a bounded process.)
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as fh:  # sparse: no disk used, but more than any report
+        fh.truncate(json_report.MAX_REPORT_BYTES + 1)
+    with pytest.raises(ValueError, match=r"huge\.json: larger than 512 MiB"):
+        json_report.load(huge)
+    with pytest.raises(ValueError, match=r": not a regular file but a directory"):
+        json_report.load(tmp_path)
+    with pytest.raises(ValueError, match=r"gone\.json: cannot read it: No such file"):
+        json_report.load(tmp_path / "gone.json")
+
+
+def test_a_file_that_says_it_is_small_is_still_read_no_further_than_the_cap(tmp_path):
+    # Files in /proc say they are empty; what is read is counted, not what stat says.
+    path = tmp_path / "latest.json"
+    path.write_bytes(b"[" * 64 + b"]" * 64)
+    with json_report._Capped(io.FileIO(path), 100) as capped:
+        assert capped.read(100) == b"[" * 64 + b"]" * 36
+        with pytest.raises(ValueError, match="larger than 512 MiB"):
+            capped.read(1)
+
+
+@pytest.mark.parametrize("layout", ["one line", "a record line"])
+def test_json_nested_beyond_the_recursion_limit_is_a_value_error(tmp_path, layout):
+    path = tmp_path / "latest.json"
+    deep = "[" * 100_000 + "]" * 100_000
+    if layout == "one line":
+        path.write_text(deep, encoding="utf-8")
+    else:
+        lines = json_report.render(sample_report()).splitlines(keepends=True)
+        lines[lines.index('  "links": [\n') + 1] = f"    {deep},\n"
+        path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"latest\.json: JSON nested too deeply to be a report"):
+        json_report.load(path)

@@ -7,12 +7,15 @@ where the problem is, never a half-filled report.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
+import stat
 import sys
 from collections.abc import Callable, Container, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from crawler.model import (
     Changes,
@@ -248,6 +251,13 @@ class Reader:
             raise ValueError(f"{self.where}.{key}: expected an integer, got {value!r:.60}")
         return value
 
+    def count(self, key: str, *, optional: bool = False) -> Any:
+        """A whole number, 0 or more (a failure streak, seconds, bytes)."""
+        value = self.integer(key, optional=optional)
+        if value is not None and value < 0:
+            raise ValueError(f"{self.where}.{key}: expected 0 or more, got {value!r:.60}")
+        return value
+
     def number(self, key: str) -> float:
         value = self._value(key, None, True)
         if (
@@ -340,14 +350,14 @@ def _read_result(rd: Reader) -> LinkResult:
         redirects=hops or (),  # as a result that was never redirected has them
         fix=rd.text("fix", optional=True),
         title=rd.text("title", optional=True),
-        duration=rd.integer("duration", optional=True),
+        duration=rd.count("duration", optional=True),
         uploader=rd.text("uploader", optional=True),
         upload_date=rd.text("upload_date", optional=True),
-        size=rd.integer("size", optional=True),
+        size=rd.count("size", optional=True),
         note=rd.text("note", optional=True),
         network_error=rd.flag("network_error"),
         first_failed=rd.text("first_failed", optional=True),
-        consecutive_failures=rd.integer("consecutive_failures"),
+        consecutive_failures=rd.count("consecutive_failures"),
         metadata_fetched_at=rd.text("metadata_fetched_at", optional=True),
     )
 
@@ -491,6 +501,81 @@ def from_dict(
     )
 
 
+# The most a report file may be. A 100,000-link latest.json is about 85 MB (measured: a
+# benchmarks/gen_catalog.py catalogue, ≈ 620 bytes a link line, plus sessions and findings);
+# this is room for six times that and long titles, and keeps a file that is not a report (a
+# symlink to /dev/zero, a huge file) from being read without end. It holds for every read:
+# the line walk keeps one line at a time, and the whole-file read that names a damaged line's
+# error is the largest it allows.
+MAX_REPORT_BYTES = 512 * 1024 * 1024
+_NOT_REGULAR = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class _Capped(io.RawIOBase):
+    """A file that refuses to give more than ``limit`` bytes (a size on disk can lie:
+    files in /proc say 0)."""
+
+    def __init__(self, raw: io.FileIO, limit: int) -> None:
+        self._raw, self._left = raw, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with memoryview(buffer) as view:
+            n = self._raw.readinto(view[: self._left + 1]) or 0
+        if n > self._left:
+            raise ValueError(_too_large())
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _too_large() -> str:
+    return f"larger than {MAX_REPORT_BYTES // 2**20} MiB, more than any report (not a report?)"
+
+
+def open_report(path: Path) -> IO[str]:
+    """``path`` opened for reading as UTF-8 text, at most ``MAX_REPORT_BYTES`` of it.
+
+    Only a regular file: a named pipe, a device (a symlink to /dev/zero) or a directory is
+    refused with a ``ValueError`` saying what it is, before anything is read; the open itself
+    does not wait for a pipe's writer (``O_NONBLOCK``, which regular files ignore).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        mode = os.fstat(fd)
+        kind = stat.S_IFMT(mode.st_mode)
+        if kind != stat.S_IFREG:
+            raise ValueError(f"not a regular file but {_NOT_REGULAR.get(kind, 'a special file')}")
+        if mode.st_size > MAX_REPORT_BYTES:
+            raise ValueError(_too_large())
+        raw = _Capped(io.FileIO(fd, "r", closefd=True), MAX_REPORT_BYTES)
+    except BaseException:
+        os.close(fd)
+        raise
+    return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8")
+
+
+def _parse(text: str) -> Any:
+    """``json.loads``; nesting deeper than Python's recursion limit is a ``ValueError`` too."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
+
+
+_TOO_DEEP = "JSON nested too deeply to be a report"
+
 _LIST_CLOSE = ("  ]\n", "  ],\n")
 
 _decode = json.JSONDecoder().raw_decode
@@ -513,7 +598,7 @@ def read_by_line(path: Path, handlers: dict[str, RecordHandler]) -> Any | None:
     """
     opening = {f"  {_dump(key)}: [\n": key for key in handlers}
     skeleton: list[str] = []
-    with open(path, encoding="utf-8") as fh:
+    with open_report(path) as fh:
         for line in fh:
             key = opening.get(line)
             if key is None:
@@ -532,12 +617,14 @@ def read_by_line(path: Path, handlers: dict[str, RecordHandler]) -> Any | None:
                     item, end = _decode(record, 4)
                 except json.JSONDecodeError:
                     return None
+                except RecursionError:
+                    raise ValueError(_TOO_DEEP) from None
                 if record[end:] not in _RECORD_ENDS:
                     return None
                 handler(item, index)
             else:
                 return None
-    data = json.loads("".join(skeleton))
+    data = _parse("".join(skeleton))
     if isinstance(data, dict):
         for key, handler in handlers.items():
             records = data.get(key)
@@ -555,7 +642,7 @@ def load(
     like: RunReport | None = None,
     finding_kinds: Container[str] | None = None,
 ) -> RunReport:
-    """Read a ``latest.json``; ``ValueError`` (or ``OSError``) when it cannot be used.
+    """Read a ``latest.json``; ``ValueError`` naming ``path`` when it cannot be used.
 
     For reading many partial reports of one catalogue (a shard merge) in little memory:
     ``like``, a report read before, whose equal sessions are shared rather than copied;
@@ -583,9 +670,12 @@ def load(
     try:
         data = read_by_line(Path(path), handlers)
         if data is None:  # a damaged line: parse it whole, to say where
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            with open_report(Path(path)) as fh:
+                data = _parse(fh.read())
             return from_dict(data)
         return from_dict(data, results=results, sessions=sessions, findings=findings)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
