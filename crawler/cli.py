@@ -5,6 +5,7 @@ Exit codes (also in ``--help`` and README):
   1  broken or duplicated links, or links unverified for --fail-after runs in a row
   2  invalid catalogue or usage, or the reports cannot be written
   3  nothing broken, but some links could not be verified (e.g. no network)
+  4  the crawler crashed (a bug): no verdict; the previous reports are left untouched
   130 interrupted (Ctrl-C); the previous reports are left untouched
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import traceback
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -23,6 +26,8 @@ from crawler import __version__
 from crawler.catalog import CatalogError
 from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Status
 from crawler.pipeline import (
+    EXIT_CRASHED,
+    EXIT_INTERRUPTED,
     EXIT_INVALID,
     CheckOptions,
     Shard,
@@ -38,11 +43,17 @@ Exit codes:
   1  broken or duplicated links (or unverified for --fail-after runs in a row)
   2  invalid catalogue or usage, or the reports cannot be written
   3  nothing broken, but some links could not be verified (e.g. no network)
+  4  the crawler crashed (a bug; no verdict on the links)
   130  interrupted; previous reports left untouched"""
 
 MAX_WARNINGS_SHOWN = 20
 PROBLEM_STATUSES = (Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED)
 FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
+REPORT_BUGS_AT = "https://github.com/ConstantPark/DL_Compiler/issues"
+# click.Context.meta keys (shared by a command's context and the group's): -v given; whether
+# this run replaced the reports (None: a command that writes none).
+VERBOSE = "crawler.verbose"
+WRITTEN = "crawler.written"
 
 
 report_dir_option = click.option(
@@ -75,7 +86,52 @@ class _JobsType(click.ParamType):
         return count
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _stop(message: str, code: int) -> NoReturn:
+    """Print the last line and exit with ``code``; a second Ctrl-C while printing changes
+    nothing (it would reach click as "Aborted!", exit 1)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        click.echo(message, err=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    sys.exit(code)
+
+
+def _about_reports(ctx: click.Context) -> str:
+    written = ctx.meta.get(WRITTEN)
+    if written is None:
+        return ""
+    if written:
+        return "; the reports had been written"
+    return "; no report written, the previous reports are untouched"
+
+
+class _Commands(click.Group):
+    """Every command, in every phase: Ctrl-C exits 130 and an unexpected exception 4 (a bug,
+    not a verdict on the links: the nightly job then neither commits nor opens an issue)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors and click's own exits (Exception subclasses too)
+        except KeyboardInterrupt:
+            _stop("interrupted" + _about_reports(ctx), EXIT_INTERRUPTED)
+        except Exception as exc:
+            # The traceback with -v, and in CI logs (GitHub Actions sets GITHUB_ACTIONS):
+            # there -v would print every link, and the nightly's log is all a maintainer has.
+            if ctx.meta.get(VERBOSE) or os.environ.get("GITHUB_ACTIONS") == "true":
+                click.echo(traceback.format_exc().rstrip(), err=True)
+            what = terminal_safe(f"{type(exc).__name__}: {exc}")[:500]
+            _stop(
+                f"error: the crawler crashed ({what}); this is a bug, please report it at "
+                f"{REPORT_BUGS_AT} with the output of the same command with -v"
+                + _about_reports(ctx),
+                EXIT_CRASHED,
+            )
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crawler")
 def main() -> None:
     """Link-health and metadata crawler for a catalogue of talks."""
@@ -196,6 +252,9 @@ def check(
     verbose: bool,
 ) -> None:
     """Check every link of the catalogue and write the reports."""
+    ctx = click.get_current_context()
+    ctx.meta[VERBOSE] = verbose
+    ctx.meta[WRITTEN] = False if shard_text or not no_report else None
     if quiet and verbose:
         raise click.UsageError("-q and -v cannot be used together")
     if no_report and shard_text:
@@ -250,12 +309,6 @@ def check(
             err=True,
         )
         sys.exit(EXIT_INVALID)
-    except KeyboardInterrupt:
-        click.echo("interrupted: no report written; the previous reports are untouched", err=True)
-        sys.exit(130)
-    except RuntimeError as exc:  # a --jobs process failed (its traceback is logged above)
-        click.echo(f"error: {terminal_safe(str(exc))}; no report written", err=True)
-        sys.exit(EXIT_INVALID)
 
     if shard is not None:
         from crawler.report import atomic_write
@@ -267,6 +320,7 @@ def check(
         except OSError as exc:
             click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
             sys.exit(EXIT_INVALID)
+        ctx.meta[WRITTEN] = True
         out.summary(report, [path])
         sys.exit(exit_code(report))
     publish(report, None if no_report else report_dir, out)
@@ -274,9 +328,10 @@ def check(
 
 def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
     """Write the reports (unless ``report_dir`` is None), tell GitHub, print the summary, exit."""
-    from crawler.report import write_reports
+    from crawler.report import WrittenThenInterrupted, write_reports
     from crawler.report.github import annotations, write_step_summary
 
+    ctx = click.get_current_context()
     try:
         written = write_reports(report, report_dir) if report_dir is not None else []
     except OSError as exc:
@@ -287,6 +342,10 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
             err=True,
         )
         sys.exit(EXIT_INVALID)
+    except WrittenThenInterrupted:
+        ctx.meta[WRITTEN] = True
+        raise
+    ctx.meta[WRITTEN] = bool(written)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         write_step_summary(report, Path(os.environ["GITHUB_STEP_SUMMARY"]))
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -306,6 +365,7 @@ def merge(parts: tuple[Path, ...], report_dir: Path, quiet: bool) -> None:
     """Merge the partial reports of `check --shard K/N` runs into one report."""
     from crawler.pipeline import merge_parts
 
+    click.get_current_context().meta[WRITTEN] = False
     try:
         report = merge_parts(parts, report_dir)
     except ValueError as exc:

@@ -25,6 +25,8 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_INVALID = 2
 EXIT_UNVERIFIED = 3
+EXIT_CRASHED = 4  # an unexpected exception: a bug in the crawler, never a verdict on links
+EXIT_INTERRUPTED = 130  # Ctrl-C, in any phase
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,147 @@
+"""How the CLI ends when the run does not: a crash (exit 4) and Ctrl-C (exit 130), in every
+phase, through the real CLI in a subprocess.
+
+The crash or the Ctrl-C is placed with ``tests/crashhook/sitecustomize.py`` (test only: it
+replaces one function of the crawler in the subprocess, and in its ``--jobs`` workers), so it
+comes exactly where the test says, with no timing luck.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CRASH_HOOK = Path(__file__).parent / "crashhook"
+REPORTS = ("latest.md", "latest.json", "badge.json")
+CATALOGUE = (
+    "study: {title: S}\nsessions:\n"
+    "  - {title: A, date: 2021-01-01, slides: 'https://example.org/a.pdf',"
+    " video: 'https://youtu.be/AAAAAAAAAAA'}\n"
+)
+
+
+def run(
+    *args: str, cwd: Path, crash: str | None = None, interrupt: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m crawler ARGS`` with the hook placing a crash or a Ctrl-C."""
+    environment = {**os.environ, **env}
+    environment["PYTHONPATH"] = os.pathsep.join([str(CRASH_HOOK), environment["PYTHONPATH"]])
+    for name, where in (("CRAWLER_TEST_CRASH", crash), ("CRAWLER_TEST_INTERRUPT", interrupt)):
+        if where:
+            environment[name] = where
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        # As from a terminal: a shell may start a background job with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A catalogue, and the reports of a previous run in reports/."""
+    (tmp_path / "catalog.yaml").write_text(CATALOGUE)
+    first = run("check", "--offline", "-q", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    return tmp_path
+
+
+def reports(workdir: Path) -> dict[str, bytes]:
+    """Every file of reports/ (temporary files too), by name."""
+    return {p.name: p.read_bytes() for p in (workdir / "reports").iterdir()}
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "crawler.catalog:load",  # loading
+        "crawler.history:apply",  # checking, and comparing with the previous run
+        "crawler.report.json:chunks",  # writing
+    ],
+)
+def test_a_crash_exits_4_with_one_line_and_leaves_the_reports_byte_identical(workdir, where):
+    before = reports(workdir)
+    result = run("check", "--offline", cwd=workdir, crash=where)
+    assert result.returncode == 4, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: the crawler crashed (ZeroDivisionError: injected by the test")
+    assert "this is a bug, please report it at https://github.com/" in line
+    assert line.endswith("; no report written, the previous reports are untouched")
+    assert reports(workdir) == before
+
+
+def test_a_crash_shows_its_traceback_with_v_and_on_github_actions(workdir):
+    verbose = run("check", "--offline", "-v", cwd=workdir, crash="crawler.history:apply")
+    assert verbose.returncode == 4
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert "ZeroDivisionError: injected by the test" in verbose.stderr
+    # The nightly job's log is all a maintainer has: the traceback is there without -v.
+    ci = run(
+        "check", "--offline", cwd=workdir, crash="crawler.history:apply", GITHUB_ACTIONS="true"
+    )
+    assert ci.returncode == 4
+    assert "Traceback (most recent call last)" in ci.stderr
+    assert ci.stderr.rstrip().splitlines()[-1].startswith("error: the crawler crashed")
+
+
+def test_a_crash_in_a_jobs_worker_exits_4_not_2(two_hosts, tmp_path):
+    sessions = "".join(
+        f"  - {{title: T{i}, date: 2021-01-0{i + 1}, slides: '{s.url_for('/slides/0.pdf')}'}}\n"
+        for i, s in enumerate(two_hosts)
+    )
+    (tmp_path / "catalog.yaml").write_text("study: {title: S}\nsessions:\n" + sessions)
+    (tmp_path / "reports").mkdir()
+    for name in REPORTS:
+        (tmp_path / "reports" / name).write_text(f"previous {name}\n")
+    before = reports(tmp_path)
+    args = ("check", "--allow-private", "--jobs", "2", "--timeout", "10")
+
+    result = run(*args, cwd=tmp_path, crash="crawler.processes:_check_and_send")
+    assert result.returncode == 4, result.stdout + result.stderr
+    line = result.stderr.splitlines()[-1]
+    assert line.startswith("error: the crawler crashed (RuntimeError: process ")
+    assert "ZeroDivisionError: injected by the test" in line and "this is a bug" in line
+    assert "_check_in_processes" not in result.stderr  # the crawler's own traceback: only with -v
+    assert reports(tmp_path) == before
+    # With -v, the traceback: the parent's, and the worker's own (where it crashed).
+    verbose = run(*args, "-v", cwd=tmp_path, crash="crawler.processes:_check_and_send")
+    assert verbose.returncode == 4
+    assert "_check_in_processes" in verbose.stderr and "in _work" in verbose.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "written"),
+    [
+        ("crawler.catalog:load", False),  # loading
+        ("crawler.history:apply", False),  # checking
+        ("crawler.report.markdown:chunks", False),  # writing the first file
+        ("crawler.report.json:chunks", False),  # writing the last file, two written already
+        ("crawler.cli:Output.summary", True),  # the summary, after the reports
+    ],
+)
+def test_ctrl_c_exits_130_in_every_phase_and_leaves_whole_reports(workdir, where, written):
+    """A real SIGINT, sent by the process to itself at that point (no timing luck)."""
+    before = reports(workdir)
+    (workdir / "catalog.yaml").write_text(CATALOGUE.replace("title: A", "title: B"))
+    result = run("check", "--offline", cwd=workdir, interrupt=where)
+    assert result.returncode == 130, result.stdout + result.stderr
+    assert "Aborted" not in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("interrupted")
+    after = reports(workdir)
+    assert set(after) == set(REPORTS)  # no temporary file left behind
+    if written:
+        assert after != before and all(b"B" in after[name] for name in REPORTS[:2])
+        assert result.stderr.splitlines()[-1] == "interrupted; the reports had been written"
+    else:
+        assert after == before
+        assert "the previous reports are untouched" in result.stderr
