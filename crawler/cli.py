@@ -12,6 +12,7 @@ Exit codes (also in ``--help`` and README):
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import sys
@@ -131,6 +132,17 @@ class _Commands(click.Group):
             )
 
 
+class _Seconds(click.FloatRange):
+    """A number of seconds within bounds. click's ``FloatRange`` lets NaN through (it compares
+    false to both bounds), and a NaN timeout or interval switches the limit off."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r:.40} is not a number of seconds", param, ctx)
+        return seconds
+
+
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crawler")
 def main() -> None:
@@ -169,7 +181,7 @@ def main() -> None:
 )
 @click.option(
     "--min-interval",
-    type=click.FloatRange(0, 60),
+    type=_Seconds(0, 60),
     default=0.0,
     show_default=True,
     help="Seconds between request starts to one host (YouTube, GitHub and SlideShare have "
@@ -189,7 +201,7 @@ def main() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.1, 600),
+    type=_Seconds(0.1, 600),
     default=20.0,
     show_default=True,
     help="Seconds to wait for a connection or a read.",

@@ -145,3 +145,33 @@ def test_ctrl_c_exits_130_in_every_phase_and_leaves_whole_reports(workdir, where
     else:
         assert after == before
         assert "the previous reports are untouched" in result.stderr
+
+
+def float_options() -> list[str]:
+    import click
+
+    from crawler.cli import check
+
+    return [
+        p.opts[-1]
+        for p in check.params
+        if isinstance(p, click.Option) and isinstance(p.type, click.types.FloatParamType)
+    ]
+
+
+def test_every_float_option_is_found():
+    assert float_options() == ["--min-interval", "--timeout"]
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "Infinity", "-1", "1e999"])
+@pytest.mark.parametrize("option", [*float_options(), "--host-limit"])
+def test_nan_infinite_and_negative_seconds_are_usage_errors(option, value):
+    """A NaN timeout or interval switched the limit off; every number of seconds is checked."""
+    from click.testing import CliRunner
+
+    from crawler.cli import main
+
+    given = f"example.org=1/{value}" if option == "--host-limit" else value
+    result = CliRunner().invoke(main, ["check", "--offline", "--no-report", option, given])
+    assert result.exit_code == 2, result.output
+    assert option in result.output and "Traceback" not in result.output
