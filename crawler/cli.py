@@ -454,6 +454,15 @@ class Output:
                 f"could not verify: network unreachable ({checked} links not checked; "
                 "none is reported broken)"
             )
+        skipped = [r for r in report.results if r.status is Status.SKIPPED]
+        if skipped and not report.offline:  # why the run is not "healthy" (exit 3)
+            first = skipped[0]
+            click.echo(
+                terminal_safe(
+                    f"could not verify: {_plural(len(skipped), 'link')} skipped, e.g. "
+                    f"{first.link.url} ({first.detail})"
+                )
+            )
         # ok first, then worst first: "46 links: 40 ok, 2 broken, 1 redirected, …".
         order = [Status.OK, *sorted(set(Status) - {Status.OK}, key=SEVERITY.get)]
         parts = [f"{counts.get(s, 0)} {s.value}" for s in order]

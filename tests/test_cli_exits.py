@@ -175,3 +175,50 @@ def test_nan_infinite_and_negative_seconds_are_usage_errors(option, value):
     result = CliRunner().invoke(main, ["check", "--offline", "--no-report", option, given])
     assert result.exit_code == 2, result.output
     assert option in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("allow_private", [False, True], ids=["private", "file-and-javascript"])
+def test_a_run_that_verified_nothing_is_not_healthy(httpserver, tmp_path, allow_private):
+    """Every link skipped — refused private addresses, or homepages redirecting to file: and
+    javascript: — is exit 3 ("could not be verified"), says so, and the badge is not green."""
+    import json
+
+    httpserver.expect_request("/file").respond_with_data(
+        "", status=302, headers={"Location": "file:///etc/passwd"}
+    )
+    httpserver.expect_request("/js").respond_with_data(
+        "", status=301, headers={"Location": "javascript:alert(1)"}
+    )
+    presenters = "".join(
+        f"      - {{name: P{i}, url: '{httpserver.url_for(path)}'}}\n"
+        for i, path in enumerate(("/file", "/js"))
+    )
+    (tmp_path / "catalog.yaml").write_text(
+        "study: {title: S}\nsessions:\n  - title: T\n    date: 2021-01-01\n    presenters:\n"
+        + presenters
+    )
+    args = ["check", "--timeout", "10", *(["--allow-private"] if allow_private else [])]
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "could not verify: 2 links skipped, e.g. http://" in result.stdout
+    assert ("not file:" if allow_private else "use --allow-private") in result.stdout
+    data = json.loads((tmp_path / "reports" / "latest.json").read_text())
+    assert {r["status"] for r in data["links"]} == {"skipped"}
+    badge = json.loads((tmp_path / "reports" / "badge.json").read_text())
+    assert (badge["message"], badge["color"]) == ("not verified", "lightgrey")
+
+
+def test_one_skipped_link_among_healthy_ones_is_exit_3_not_0(httpserver, tmp_path):
+    httpserver.expect_request("/home").respond_with_data("<html>home</html>")
+    httpserver.expect_request("/js").respond_with_data(
+        "", status=301, headers={"Location": "javascript:alert(1)"}
+    )
+    (tmp_path / "catalog.yaml").write_text(
+        "study: {title: S}\nsessions:\n  - title: T\n    date: 2021-01-01\n    presenters:\n"
+        f"      - {{name: A, url: '{httpserver.url_for('/home')}'}}\n"
+        f"      - {{name: B, url: '{httpserver.url_for('/js')}'}}\n"
+    )
+    result = run("check", "--allow-private", "--timeout", "10", "-q", cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "could not verify: 1 link skipped" in result.stdout
+    assert "1 ok" in result.stdout.splitlines()[-1]
