@@ -330,7 +330,7 @@ def check(
         try:
             atomic_write(path, json_report.chunks(report))  # streamed: 100 MB at 100k links
         except OSError as exc:
-            click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+            click.echo(f"error: cannot write {path}: {_why(exc)}", err=True)
             sys.exit(EXIT_INVALID)
         ctx.meta[WRITTEN] = True
         out.summary(report, [path])
@@ -349,7 +349,7 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
     except OSError as exc:
         # Nothing was replaced (see report.write_reports): say so, in one line.
         click.echo(
-            f"error: cannot write the reports to {report_dir}: {exc.strerror or exc}; "
+            f"error: cannot write the reports to {report_dir}: {_why(exc)}; "
             "the previous reports are untouched",
             err=True,
         )
@@ -399,7 +399,19 @@ def import_(readme: Path, output: Path | None) -> None:
     """Import the study README's sessions into a catalogue (YAML)."""
     from crawler.importer import import_readme, to_yaml
 
-    result = import_readme(readme)
+    try:
+        result = import_readme(readme)
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        click.echo(
+            f"error: {readme}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+            "save the file as UTF-8 and import it again",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+    except OSError as exc:
+        click.echo(f"error: cannot read {readme}: {_why(exc)}", err=True)
+        sys.exit(EXIT_INVALID)
     for warning in result.warnings:
         click.echo(f"warning: {terminal_safe(warning)}", err=True)
     text = to_yaml(result)
@@ -408,8 +420,23 @@ def import_(readme: Path, output: Path | None) -> None:
     else:
         from crawler.report import atomic_write
 
-        atomic_write(output, text)
+        try:
+            atomic_write(output, text)
+        except OSError as exc:
+            click.echo(
+                f"error: cannot write {output}: {_why(exc)}; nothing was written "
+                "(choose a writable path with -o)",
+                err=True,
+            )
+            sys.exit(EXIT_INVALID)
         click.echo(f"{output}: {len(result.sessions)} sessions", err=True)
+
+
+def _why(exc: OSError) -> str:
+    """An OS error in words; a file where a folder must be made says "File exists" (mkdir)."""
+    if isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename:
+        return f"a file is in the way of the folder {exc.filename}"
+    return exc.strerror or str(exc)
 
 
 class Output:

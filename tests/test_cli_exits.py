@@ -222,3 +222,50 @@ def test_one_skipped_link_among_healthy_ones_is_exit_3_not_0(httpserver, tmp_pat
     assert result.returncode == 3, result.stdout + result.stderr
     assert "could not verify: 1 link skipped" in result.stdout
     assert "1 ok" in result.stdout.splitlines()[-1]
+
+
+SEED = ROOT / "tests" / "fixtures" / "seed" / "README.md"
+
+
+def test_import_of_a_readme_that_is_not_utf8_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "README.md").write_bytes("# Study\n\n| café |\n".encode("latin-1"))
+    result = run("import", "README.md", "-o", "catalog.yaml", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: README.md:3: not UTF-8 text (byte 0xe9); save the file as UTF-8 and import it again"
+    ]
+    assert not (tmp_path / "catalog.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "why"),
+    [
+        ("blocker/catalog.yaml", "a file is in the way of the folder blocker"),
+        ("/proc/catalog.yaml", "No such file or directory"),  # /proc takes no new files
+    ],
+)
+def test_import_to_a_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, output, why):
+    (tmp_path / "blocker").write_text("a file where a folder should be\n")
+    result = run("import", str(SEED), "-o", output, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: cannot write {output}: {why}; nothing was written (choose a writable path with -o)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
+
+
+def test_a_report_dir_that_is_a_file_or_under_one_is_exit_2(tmp_path):
+    (tmp_path / "catalog.yaml").write_text(CATALOGUE)
+    (tmp_path / "blocker").write_text("a file\n")
+    itself = run("check", "--offline", "--report-dir", "blocker", cwd=tmp_path)
+    assert itself.returncode == 2 and "'blocker' is a file" in itself.stderr
+    under = run("check", "--offline", "--report-dir", "blocker/reports", cwd=tmp_path)
+    assert under.returncode == 2
+    assert under.stderr.splitlines() == [
+        "error: cannot write the reports to blocker/reports: a file is in the way of the folder "
+        "blocker/reports; the previous reports are untouched"
+    ]
+    shard = run("check", "--offline", "--shard", "1/2", "--report-dir", "blocker/r", cwd=tmp_path)
+    assert shard.returncode == 2
+    assert "error: cannot write blocker/r/shard-1-of-2.json: a file is in the way" in shard.stderr
+    assert "Traceback" not in itself.stderr + under.stderr + shard.stderr
