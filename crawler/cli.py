@@ -53,6 +53,7 @@ FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
 REPORT_BUGS_AT = "https://github.com/ConstantPark/DL_Compiler/issues"
 # click.Context.meta keys (shared by a command's context and the group's): -v given; whether
 # this run replaced the reports (None: a command that writes none).
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 VERBOSE = "crawler.verbose"
 WRITTEN = "crawler.written"
 
@@ -118,6 +119,11 @@ class _Commands(click.Group):
             raise  # usage errors and click's own exits (Exception subclasses too)
         except KeyboardInterrupt:
             _stop("interrupted" + _about_reports(ctx), EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader of our output went away (`crawler check | head`): not a bug. Exit as a
+            # shell reports a process killed by SIGPIPE, with nothing more written to that pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             # The traceback with -v, and in CI logs (GitHub Actions sets GITHUB_ACTIONS):
             # there -v would print every link, and the nightly's log is all a maintainer has.
@@ -357,7 +363,8 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
     except WrittenThenInterrupted:
         ctx.meta[WRITTEN] = True
         raise
-    ctx.meta[WRITTEN] = bool(written)
+    if report_dir is not None:
+        ctx.meta[WRITTEN] = True
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         write_step_summary(report, Path(os.environ["GITHUB_STEP_SUMMARY"]))
     if os.environ.get("GITHUB_ACTIONS") == "true":

@@ -269,3 +269,23 @@ def test_a_report_dir_that_is_a_file_or_under_one_is_exit_2(tmp_path):
     assert shard.returncode == 2
     assert "error: cannot write blocker/r/shard-1-of-2.json: a file is in the way" in shard.stderr
     assert "Traceback" not in itself.stderr + under.stderr + shard.stderr
+
+
+def test_a_reader_that_went_away_is_exit_141_not_a_crash(tmp_path):
+    """`crawler check | head`: the reader closed the pipe; no "crashed, this is a bug"."""
+    (tmp_path / "catalog.yaml").write_text(CATALOGUE)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read: the first line written fails
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler", "check", "--offline", "--no-report", "-v"],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, result.stderr
+    assert "crashed" not in result.stderr and "Traceback" not in result.stderr
