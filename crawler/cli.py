@@ -366,7 +366,13 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
     if report_dir is not None:
         ctx.meta[WRITTEN] = True
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        write_step_summary(report, Path(os.environ["GITHUB_STEP_SUMMARY"]))
+        summary_path = Path(os.environ["GITHUB_STEP_SUMMARY"])
+        try:
+            write_step_summary(report, summary_path)
+        except OSError as exc:  # a nicety of the job page: it must not change the verdict
+            click.echo(
+                f"warning: cannot write the job summary {summary_path}: {_why(exc)}", err=True
+            )
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in annotations(report):
             click.echo(line)

@@ -289,3 +289,13 @@ def test_a_reader_that_went_away_is_exit_141_not_a_crash(tmp_path):
         os.close(write_end)
     assert result.returncode == 141, result.stderr
     assert "crashed" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_job_summary_that_cannot_be_written_does_not_change_the_verdict(tmp_path):
+    """$GITHUB_STEP_SUMMARY unwritable: a warning, and the run's own exit code (here 0)."""
+    (tmp_path / "catalog.yaml").write_text(CATALOGUE)
+    (tmp_path / "summary").mkdir()  # a directory where the summary file should be
+    result = run("check", "--offline", "-q", cwd=tmp_path, GITHUB_STEP_SUMMARY="summary")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.startswith("warning: cannot write the job summary summary: ")
+    assert (tmp_path / "reports" / "latest.json").exists()
