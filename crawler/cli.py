@@ -4,7 +4,7 @@ Exit codes (also in ``--help`` and README):
   0  every link verified healthy
   1  broken or duplicated links, or links unverified for --fail-after runs in a row
   2  invalid catalogue or usage, or the reports cannot be written
-  3  nothing broken, but some links could not be verified (e.g. no network)
+  3  nothing broken, but some links could not be verified (no network, skipped)
   4  the crawler crashed (a bug): no verdict; the previous reports are left untouched
   130 interrupted (Ctrl-C); the previous reports are left untouched
 """
@@ -43,7 +43,7 @@ Exit codes:
   0  every link verified healthy
   1  broken or duplicated links (or unverified for --fail-after runs in a row)
   2  invalid catalogue or usage, or the reports cannot be written
-  3  nothing broken, but some links could not be verified (e.g. no network)
+  3  nothing broken, but some links could not be verified (no network, skipped)
   4  the crawler crashed (a bug; no verdict on the links)
   130  interrupted; previous reports left untouched"""
 
@@ -250,7 +250,9 @@ def main() -> None:
     help="Write no report files (the previous report is still read as history).",
 )
 @quiet_option
-@click.option("-v", "--verbose", is_flag=True, help="Print every link and debug logs.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print every link, debug logs and a crash's traceback."
+)
 def check(
     catalog_path: Path,
     report_dir: Path,
