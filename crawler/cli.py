@@ -51,9 +51,9 @@ MAX_WARNINGS_SHOWN = 20
 PROBLEM_STATUSES = (Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED)
 FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
 REPORT_BUGS_AT = "https://github.com/ConstantPark/DL_Compiler/issues"
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
 # click.Context.meta keys (shared by a command's context and the group's): -v given; whether
 # this run replaced the reports (None: a command that writes none).
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 VERBOSE = "crawler.verbose"
 WRITTEN = "crawler.written"
 
