@@ -219,7 +219,7 @@ def _check_in_processes(
 
 
 class WorkerTraceback(Exception):
-    """A worker's traceback, as the cause of the parent's error (printed after it)."""
+    """A worker's traceback, as the cause of the parent's error (printed before it)."""
 
     def __str__(self) -> str:
         return "\n" + str(self.args[0]).rstrip()
