@@ -4,18 +4,22 @@ Exit codes (also in ``--help`` and README):
   0  every link verified healthy
   1  broken or duplicated links, or links unverified for --fail-after runs in a row
   2  invalid catalogue or usage, or the reports cannot be written
-  3  nothing broken, but some links could not be verified (e.g. no network)
+  3  nothing broken, but some links could not be verified (no network, skipped)
+  4  the crawler crashed (a bug): no verdict; the previous reports are left untouched
   130 interrupted (Ctrl-C); the previous reports are left untouched
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import signal
 import sys
+import traceback
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -23,6 +27,8 @@ from crawler import __version__
 from crawler.catalog import CatalogError
 from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Status
 from crawler.pipeline import (
+    EXIT_CRASHED,
+    EXIT_INTERRUPTED,
     EXIT_INVALID,
     CheckOptions,
     Shard,
@@ -37,12 +43,19 @@ Exit codes:
   0  every link verified healthy
   1  broken or duplicated links (or unverified for --fail-after runs in a row)
   2  invalid catalogue or usage, or the reports cannot be written
-  3  nothing broken, but some links could not be verified (e.g. no network)
+  3  nothing broken, but some links could not be verified (no network, skipped)
+  4  the crawler crashed (a bug; no verdict on the links)
   130  interrupted; previous reports left untouched"""
 
 MAX_WARNINGS_SHOWN = 20
 PROBLEM_STATUSES = (Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED)
 FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
+REPORT_BUGS_AT = "https://github.com/ConstantPark/DL_Compiler/issues"
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
+# click.Context.meta keys (shared by a command's context and the group's): -v given; whether
+# this run replaced the reports (None: a command that writes none).
+VERBOSE = "crawler.verbose"
+WRITTEN = "crawler.written"
 
 
 report_dir_option = click.option(
@@ -75,7 +88,68 @@ class _JobsType(click.ParamType):
         return count
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _stop(message: str, code: int) -> NoReturn:
+    """Print the last line and exit with ``code``; a second Ctrl-C while printing changes
+    nothing (it would reach click as "Aborted!", exit 1)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        click.echo(message, err=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    sys.exit(code)
+
+
+def _about_reports(ctx: click.Context) -> str:
+    written = ctx.meta.get(WRITTEN)
+    if written is None:
+        return ""
+    if written:
+        return "; the reports had been written"
+    return "; no report written, the previous reports are untouched"
+
+
+class _Commands(click.Group):
+    """Every command, in every phase: Ctrl-C exits 130 and an unexpected exception 4 (a bug,
+    not a verdict on the links: the nightly job then neither commits nor opens an issue)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors and click's own exits (Exception subclasses too)
+        except KeyboardInterrupt:
+            _stop("interrupted" + _about_reports(ctx), EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader of our output went away (`crawler check | head`): not a bug. Exit as a
+            # shell reports a process killed by SIGPIPE, with nothing more written to that pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
+        except Exception as exc:
+            # The traceback with -v, and in CI logs (GitHub Actions sets GITHUB_ACTIONS):
+            # there -v would print every link, and the nightly's log is all a maintainer has.
+            if ctx.meta.get(VERBOSE) or os.environ.get("GITHUB_ACTIONS") == "true":
+                click.echo(traceback.format_exc().rstrip(), err=True)
+            what = terminal_safe(f"{type(exc).__name__}: {exc}")[:500]
+            _stop(
+                f"error: the crawler crashed ({what}); this is a bug, please report it at "
+                f"{REPORT_BUGS_AT} with the output of the same command with -v"
+                + _about_reports(ctx),
+                EXIT_CRASHED,
+            )
+
+
+class _Seconds(click.FloatRange):
+    """A number of seconds within bounds. click's ``FloatRange`` lets NaN through (it compares
+    false to both bounds), and a NaN timeout or interval switches the limit off."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r:.40} is not a number of seconds", param, ctx)
+        return seconds
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crawler")
 def main() -> None:
     """Link-health and metadata crawler for a catalogue of talks."""
@@ -113,7 +187,7 @@ def main() -> None:
 )
 @click.option(
     "--min-interval",
-    type=click.FloatRange(0, 60),
+    type=_Seconds(0, 60),
     default=0.0,
     show_default=True,
     help="Seconds between request starts to one host (YouTube, GitHub and SlideShare have "
@@ -133,7 +207,7 @@ def main() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.1, 600),
+    type=_Seconds(0.1, 600),
     default=20.0,
     show_default=True,
     help="Seconds to wait for a connection or a read.",
@@ -176,7 +250,9 @@ def main() -> None:
     help="Write no report files (the previous report is still read as history).",
 )
 @quiet_option
-@click.option("-v", "--verbose", is_flag=True, help="Print every link and debug logs.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print every link, debug logs and a crash's traceback."
+)
 def check(
     catalog_path: Path,
     report_dir: Path,
@@ -196,6 +272,9 @@ def check(
     verbose: bool,
 ) -> None:
     """Check every link of the catalogue and write the reports."""
+    ctx = click.get_current_context()
+    ctx.meta[VERBOSE] = verbose
+    ctx.meta[WRITTEN] = False if shard_text or not no_report else None
     if quiet and verbose:
         raise click.UsageError("-q and -v cannot be used together")
     if no_report and shard_text:
@@ -250,12 +329,6 @@ def check(
             err=True,
         )
         sys.exit(EXIT_INVALID)
-    except KeyboardInterrupt:
-        click.echo("interrupted: no report written; the previous reports are untouched", err=True)
-        sys.exit(130)
-    except RuntimeError as exc:  # a --jobs process failed (its traceback is logged above)
-        click.echo(f"error: {terminal_safe(str(exc))}; no report written", err=True)
-        sys.exit(EXIT_INVALID)
 
     if shard is not None:
         from crawler.report import atomic_write
@@ -265,8 +338,9 @@ def check(
         try:
             atomic_write(path, json_report.chunks(report))  # streamed: 100 MB at 100k links
         except OSError as exc:
-            click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+            click.echo(f"error: cannot write {path}: {_why(exc)}", err=True)
             sys.exit(EXIT_INVALID)
+        ctx.meta[WRITTEN] = True
         out.summary(report, [path])
         sys.exit(exit_code(report))
     publish(report, None if no_report else report_dir, out)
@@ -274,21 +348,33 @@ def check(
 
 def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
     """Write the reports (unless ``report_dir`` is None), tell GitHub, print the summary, exit."""
-    from crawler.report import write_reports
+    from crawler.report import WrittenThenInterrupted, write_reports
     from crawler.report.github import annotations, write_step_summary
 
+    ctx = click.get_current_context()
     try:
         written = write_reports(report, report_dir) if report_dir is not None else []
     except OSError as exc:
         # Nothing was replaced (see report.write_reports): say so, in one line.
         click.echo(
-            f"error: cannot write the reports to {report_dir}: {exc.strerror or exc}; "
+            f"error: cannot write the reports to {report_dir}: {_why(exc)}; "
             "the previous reports are untouched",
             err=True,
         )
         sys.exit(EXIT_INVALID)
+    except WrittenThenInterrupted:
+        ctx.meta[WRITTEN] = True
+        raise
+    if report_dir is not None:
+        ctx.meta[WRITTEN] = True
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        write_step_summary(report, Path(os.environ["GITHUB_STEP_SUMMARY"]))
+        summary_path = Path(os.environ["GITHUB_STEP_SUMMARY"])
+        try:
+            write_step_summary(report, summary_path)
+        except OSError as exc:  # a nicety of the job page: it must not change the verdict
+            click.echo(
+                f"warning: cannot write the job summary {summary_path}: {_why(exc)}", err=True
+            )
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in annotations(report):
             click.echo(line)
@@ -306,6 +392,7 @@ def merge(parts: tuple[Path, ...], report_dir: Path, quiet: bool) -> None:
     """Merge the partial reports of `check --shard K/N` runs into one report."""
     from crawler.pipeline import merge_parts
 
+    click.get_current_context().meta[WRITTEN] = False
     try:
         report = merge_parts(parts, report_dir)
     except ValueError as exc:
@@ -327,7 +414,19 @@ def import_(readme: Path, output: Path | None) -> None:
     """Import the study README's sessions into a catalogue (YAML)."""
     from crawler.importer import import_readme, to_yaml
 
-    result = import_readme(readme)
+    try:
+        result = import_readme(readme)
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        click.echo(
+            f"error: {readme}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+            "save the file as UTF-8 and import it again",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+    except OSError as exc:
+        click.echo(f"error: cannot read {readme}: {_why(exc)}", err=True)
+        sys.exit(EXIT_INVALID)
     for warning in result.warnings:
         click.echo(f"warning: {terminal_safe(warning)}", err=True)
     text = to_yaml(result)
@@ -336,8 +435,23 @@ def import_(readme: Path, output: Path | None) -> None:
     else:
         from crawler.report import atomic_write
 
-        atomic_write(output, text)
+        try:
+            atomic_write(output, text)
+        except OSError as exc:
+            click.echo(
+                f"error: cannot write {output}: {_why(exc)}; nothing was written "
+                "(choose a writable path with -o)",
+                err=True,
+            )
+            sys.exit(EXIT_INVALID)
         click.echo(f"{output}: {len(result.sessions)} sessions", err=True)
+
+
+def _why(exc: OSError) -> str:
+    """An OS error in words; a file where a folder must be made says "File exists" (mkdir)."""
+    if isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename:
+        return f"a file is in the way of the folder {exc.filename}"
+    return exc.strerror or str(exc)
 
 
 class Output:
@@ -381,6 +495,15 @@ class Output:
             click.echo(
                 f"could not verify: network unreachable ({checked} links not checked; "
                 "none is reported broken)"
+            )
+        skipped = [r for r in report.results if r.status is Status.SKIPPED]
+        if skipped and not report.offline:  # why the run is not "healthy" (exit 3)
+            first = skipped[0]
+            click.echo(
+                terminal_safe(
+                    f"could not verify: {_plural(len(skipped), 'link')} skipped, e.g. "
+                    f"{first.link.url} ({first.detail})"
+                )
             )
         # ok first, then worst first: "46 links: 40 ok, 2 broken, 1 redirected, …".
         order = [Status.OK, *sorted(set(Status) - {Status.OK}, key=SEVERITY.get)]

@@ -26,6 +26,8 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_INVALID = 2
 EXIT_UNVERIFIED = 3
+EXIT_CRASHED = 4  # an unexpected exception: a bug in the crawler, never a verdict on links
+EXIT_INTERRUPTED = 130  # Ctrl-C, in any phase
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,8 @@ def build_report(
 
 
 def exit_code(report: RunReport) -> int:
-    """0 healthy; 1 broken, duplicated or escalated; 3 nothing broken but some unverified.
+    """0 healthy; 1 broken, duplicated or escalated; 3 nothing broken but some unverified
+    (or, online, skipped: 0 means every link verified healthy, and a skipped one was not).
 
     A run whose network was unreachable is 3 whatever else it found: it could not do its job,
     and a nightly job must not fail (or open an issue) because its runner was offline. The
@@ -219,6 +222,8 @@ def exit_code(report: RunReport) -> int:
         return EXIT_PROBLEMS
     if any(r.status is Status.UNVERIFIED for r in report.results):
         return EXIT_UNVERIFIED
+    if not report.offline and any(r.status is Status.SKIPPED for r in report.results):
+        return EXIT_UNVERIFIED  # a link refused (a private address) was not verified healthy
     return EXIT_OK
 
 

@@ -189,10 +189,11 @@ def _check_in_processes(
                         f"process {k + 1} of {share} stopped without finishing "
                         f"(exit {process.exitcode})"
                     ) from None
-                if kind == "error":
-                    log.error("process %d of %d failed:\n%s", k + 1, share, payload)
+                if kind == "error":  # a bug: the CLI's crash exit, with this traceback under -v
                     last = payload.strip().splitlines()[-1]
-                    raise RuntimeError(f"process {k + 1} of {share} failed: {last}")
+                    raise RuntimeError(
+                        f"process {k + 1} of {share} failed: {last}"
+                    ) from WorkerTraceback(payload)
                 if kind == "done":
                     del workers[conn]
                     conn.close()
@@ -215,6 +216,13 @@ def _check_in_processes(
     if missing:  # every worker said it was done, so this would be a bug here
         raise RuntimeError(f"no result for {missing[:3]}")
     return [r for r in results if r is not None]
+
+
+class WorkerTraceback(Exception):
+    """A worker's traceback, as the cause of the parent's error (printed before it)."""
+
+    def __str__(self) -> str:
+        return "\n" + str(self.args[0]).rstrip()
 
 
 def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:
@@ -247,6 +255,7 @@ def _work(conn: Connection) -> None:
         conn.close()
         sys.exit(_INTERRUPTED)
     except BaseException:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's stop must not cut this short
         with contextlib.suppress(OSError):  # the parent may be gone already
             conn.send(("error", traceback.format_exc()))
     finally:

@@ -49,6 +49,14 @@ def test_exit_codes():
     assert exit_code(report_of(result(Status.OK), findings=[warning])) == EXIT_OK
 
 
+def test_a_skipped_link_is_not_verified_healthy_online_but_offline_runs_skip_all():
+    skipped = report_of(result(Status.SKIPPED), result(Status.SKIPPED))
+    assert exit_code(skipped) == EXIT_UNVERIFIED  # verified nothing: never 0
+    assert exit_code(report_of(result(Status.OK), result(Status.SKIPPED))) == EXIT_UNVERIFIED
+    skipped.offline = True  # --offline: the publishing gate, nothing is meant to be checked
+    assert exit_code(skipped) == EXIT_OK
+
+
 def test_no_network_is_exit_3_even_with_catalogue_errors():
     dup = Finding("duplicate", "error", "s", "S", "2021-01-01", "same video")
     offline_net = report_of(

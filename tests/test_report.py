@@ -145,3 +145,69 @@ def test_atomic_write_streams_pieces_and_a_failing_stream_leaves_the_old_file(tm
         report_layer.atomic_write(target, broken())
     assert target.read_text(encoding="utf-8") == json_report.render(sample_report())
     assert [p.name for p in tmp_path.iterdir()] == ["part.json"]
+
+
+def test_ctrl_c_during_the_renames_waits_for_the_last_one(tmp_path, monkeypatch):
+    """A real SIGINT while the first file is renamed: all three files are the new ones, and
+    the interrupt comes after, saying so."""
+    import signal
+
+    out = tmp_path / "reports"
+    _old_reports(out)
+    report = sample_report()
+    real_replace = os.replace
+
+    def replace_then_ctrl_c(src, dst):
+        real_replace(src, dst)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(report_layer.os, "replace", replace_then_ctrl_c)
+    with pytest.raises(report_layer.WrittenThenInterrupted) as caught:
+        report_layer.write_reports(report, out)
+    assert [p.name for p in caught.value.written] == list(report_layer.FILES)
+    assert _contents(out) == {
+        "badge.json": badge.render(report),
+        "latest.json": json_report.render(report),
+        "latest.md": markdown.render(report),
+    }
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_stale_temporary_files_of_earlier_runs_are_removed_and_nothing_else(tmp_path):
+    """A run killed while writing leaves .latest.json.XXXXXXXX.tmp behind: the next write
+    removes such files once they are an hour old, and only those."""
+    out = tmp_path / "reports"
+    out.mkdir()
+    hour_ago = os.path.getmtime(out) - report_layer.STALE_TEMP_S - 60
+
+    def leftover(name: str, *, old: bool) -> os.PathLike:
+        path = out / name
+        path.write_bytes(b"x" * 4096)
+        if old:
+            os.utime(path, (hour_ago, hour_ago))
+        return path
+
+    stale = [
+        leftover(".latest.json.k3j_x9a2.tmp", old=True),
+        leftover(".latest.md.abcdefgh.tmp", old=True),
+        leftover(".badge.json.12345678.tmp", old=True),
+    ]
+    kept = [
+        leftover(".latest.json.zz9_a0b1.tmp", old=False),  # another run writing it right now
+        leftover(".notes.md.abcdefgh.tmp", old=True),  # not a report's
+        leftover("latest.json.abcdefgh.tmp", old=True),  # not our pattern (no leading dot)
+        leftover(".latest.json.abc.tmp", old=True),
+    ]
+    (out / ".latest.json.dir00000.tmp").mkdir()  # not a file
+    os.utime(out / ".latest.json.dir00000.tmp", (hour_ago, hour_ago))
+
+    report_layer.write_reports(sample_report(), out)
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in kept)
+    assert (out / ".latest.json.dir00000.tmp").is_dir()
+
+    # atomic_write (a shard's report, an imported catalogue) cleans its own file's leftovers.
+    shard_leftover = leftover(".shard-1-of-2.json.abcdefgh.tmp", old=True)
+    report_layer.atomic_write(out / "shard-1-of-2.json", "{}\n")
+    assert not shard_leftover.exists()
+    assert kept[0].exists()

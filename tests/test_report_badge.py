@@ -41,8 +41,11 @@ def test_endpoint_shape():
         ((Status.OK, Status.UNVERIFIED), "1/2 ok", "yellow"),
         ((Status.OK, Status.UNVERIFIED, Status.REDIRECTED), "1/3 ok", "orange"),
         ((Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED), "0/3 ok", "red"),
-        # Skipped links are not counted as checked.
-        ((Status.OK, Status.SKIPPED), "1/1 ok", "brightgreen"),
+        # Skipped links are not counted as checked, and online they were not verified either:
+        # not green (exit 3, as for unverified ones).
+        ((Status.OK, Status.SKIPPED), "1/1 ok", "yellow"),
+        # Nothing verified (every link refused: private addresses) is never "0/0 ok".
+        ((Status.SKIPPED, Status.SKIPPED), "not verified", "lightgrey"),
     ],
 )
 def test_colour_follows_the_worst_status(statuses, message, color):

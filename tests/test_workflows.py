@@ -587,6 +587,8 @@ def night(tmp_path: Path) -> Night:
         (1, {"outcome": "broken", "commit": "true", "track": "true", "fail": "true"}),
         (2, {"outcome": "invalid", "commit": "false", "track": "false", "fail": "true"}),
         (3, {"outcome": "unverified", "commit": "true", "track": "false", "fail": "false"}),
+        (4, {"outcome": "crashed", "commit": "false", "track": "false", "fail": "true"}),
+        (130, {"outcome": "interrupted", "commit": "false", "track": "false", "fail": "true"}),
         (137, {"outcome": "crashed", "commit": "false", "track": "false", "fail": "true"}),
         ("", {"outcome": "crashed", "commit": "false", "track": "false", "fail": "true"}),
     ],
@@ -594,6 +596,43 @@ def night(tmp_path: Path) -> Night:
 def test_decide_maps_exit_codes(night: Night, code: int | str, expected: dict[str, str]) -> None:
     _, outputs = night.run("decide.sh", str(code))
     assert outputs == expected
+
+
+def test_crashed_night_neither_commits_nor_touches_the_issue(night: Night) -> None:
+    """Exit 4: the crawler crashed; whatever is in reports/ is not a verdict."""
+    night.issues.write_text(json.dumps([{"number": 7}]), encoding="utf-8")
+    decision, committed, tracked = night.night(4, make_report(newly_broken=[XLA_VIDEO], broken=1))
+
+    assert decision == {"outcome": "crashed", "commit": "false", "track": "false", "fail": "true"}
+    assert (committed, tracked) == ({}, None)
+    assert night.origin_log() == ["initial"]
+    # Even called directly, exit 4 leaves the issue alone.
+    _, outputs = night.run("tracking-issue.sh", CRAWLER_EXIT="4")
+    assert outputs == {"action": "none"}
+    assert night.gh_calls() == []
+
+
+def exit_codes_in_table(text: str, heading: str) -> list[int]:
+    """The codes in the first column of the first table after ``heading`` in README.md."""
+    section = text.split(heading, 1)[1]
+    table = section[section.index("\n|") :].split("\n\n", 1)[0]
+    return [int(code) for code in re.findall(r"^\| ?(\d+) ?\|", table, re.M)]
+
+
+def test_exit_codes_agree_in_readme_help_and_decide() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = exit_codes_in_table(readme, "### Exit codes")
+    assert documented == [0, 1, 2, 3, 4, 130]
+    assert exit_codes_in_table(readme, "### The nightly job") == documented
+    from click.testing import CliRunner
+
+    from crawler.cli import main
+
+    help_text = CliRunner().invoke(main, ["check", "--help"]).output
+    epilog = help_text.split("Exit codes:", 1)[1]
+    assert [int(c) for c in re.findall(r"^\s+(\d+)\s", epilog, re.M)] == documented
+    decide = (SCRIPTS / "decide.sh").read_text(encoding="utf-8")
+    assert [int(c) for c in re.findall(r"^\s+(\d+)\) outcome=", decide, re.M)] == documented
 
 
 def test_healthy_night_commits_changed_reports_and_opens_no_issue(night: Night) -> None:

@@ -5,11 +5,11 @@ worst thing in the run:
 
 - ``red``: a broken or duplicated link, or any error finding (wrong video, escalated, …);
 - ``orange``: a redirected link (works today, but the catalogue should be updated);
-- ``yellow``: an unverified link (we could not check it; it may well be fine);
+- ``yellow``: an unverified or skipped link (we could not check it; it may well be fine);
 - ``brightgreen``: everything ok;
-- ``lightgrey``: nothing was checked — an offline run (``"not checked"``) or a run without
-  network (``"not verified"``); red all the same when the catalogue alone shows a problem
-  (``"not checked, 1 duplicated"``).
+- ``lightgrey``: nothing was checked — an offline run (``"not checked"``), a run without
+  network or whose links were all skipped (``"not verified"``, never a green "0/0 ok"); red
+  all the same when the catalogue alone shows a problem (``"not checked, 1 duplicated"``).
 
 Redirected is worse than unverified, as in ``model.SEVERITY``: a redirect is a definite answer
 that needs an edit, an unverified link is only a doubt.
@@ -26,9 +26,8 @@ from crawler.report.common import summarize
 def badge(report: RunReport) -> dict[str, object]:
     s = summarize(report)
     errors = any(f.severity == "error" for f in report.findings)
-    unchecked = report.offline or (
-        report.network_unreachable and s.ok + s.redirected + s.broken == 0
-    )
+    nothing_verified = report.network_unreachable or s.skipped == s.links
+    unchecked = report.offline or (nothing_verified and s.ok + s.redirected + s.broken == 0)
     if unchecked:
         message, color = ("not checked" if report.offline else "not verified"), "lightgrey"
         # What the catalogue alone shows (a duplicated video) is known without the network.
@@ -42,7 +41,7 @@ def badge(report: RunReport) -> dict[str, object]:
             color = "red"
         elif s.redirected:
             color = "orange"
-        elif s.unverified:
+        elif s.unverified or s.skipped:  # online, a skipped link was not verified either
             color = "yellow"
         else:
             color = "brightgreen"
