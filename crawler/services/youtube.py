@@ -34,6 +34,7 @@ from crawler.services.base import (
     unverified_from_fetch,
 )
 from crawler.services.generic import GenericService
+from crawler.services.ytdlp_net import MAX_BYTES, bounded
 
 OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
 
@@ -156,6 +157,46 @@ def oembed_url(watch_url: str) -> str:
     return f"{OEMBED_ENDPOINT}?{urlencode({'url': watch_url, 'format': 'json'})}"
 
 
+def ytdlp_budget(link_timeout: float, spent: float) -> float:
+    """yt-dlp's time for a link: what is left of the link's budget, less a margin so that
+    yt-dlp's own limit fires first (one timer on the same loop: a small margin suffices)."""
+    return max(0.0, link_timeout - spent - min(1.0, link_timeout / 10))
+
+
+# What a "direct link" (a file, not a page about a video) serves, by its content type.
+MEDIA_TYPE = re.compile(r"(?:video|audio)/|application/(?:ogg|(?:vnd\.apple\.|x-)?mpegurl)$")
+_FILE_WORDS = {
+    "application/pdf": "a PDF document",
+    "text/plain": "a text file",
+    "application/json": "a JSON document",
+    "application/zip": "a ZIP archive",
+}
+# Types a server sends when it does not know or say better: not a definitive "not a video".
+_VAGUE_TYPES = ("", "application/octet-stream", "binary/octet-stream", "text/html")
+
+
+def _direct_file(link: Link, content_type: str | None) -> LinkResult:
+    """The verdict on a link yt-dlp calls a "direct link": a file, not a page about a video."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if MEDIA_TYPE.match(kind):
+        return LinkResult(
+            link=link,
+            status=Status.OK,
+            detail=f"a media file ({kind}): the link serves the video itself, without a title",
+        )
+    if kind in _VAGUE_TYPES:
+        what = "a page that is not HTML" if kind == "text/html" else "a file of unknown type"
+        shown = kind or "no content type"
+        return LinkResult(
+            link=link,
+            status=Status.UNVERIFIED,
+            detail=f"no video found: the link serves {what} ({shown}), not a video page",
+        )
+    what = _FILE_WORDS.get(kind) or ("an image" if kind.startswith("image/") else "a file")
+    # A file of a known other type is a definitive answer: the catalogue names the wrong link.
+    return LinkResult(link=link, status=Status.BROKEN, detail=f"not a video: {what} ({kind})")
+
+
 def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -202,6 +243,8 @@ class Extraction:
     http_status: int | None = None
     warnings: list[str] = field(default_factory=list)
     refused: bool = False  # yt-dlp was led to a non-public address, and not let in
+    too_large: bool = False  # a response was longer than yt-dlp may read (``ytdlp_net``)
+    content_type: str | None = None  # of the last response yt-dlp read
 
 
 def _default_factory(params: dict[str, Any]) -> Any:
@@ -227,6 +270,8 @@ class YouTubeService(Service):
         return link.kind is LinkKind.YOUTUBE or link.field == "video"
 
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         url = canonical_video_url(link)
         # yt-dlp opens its own connections, past the engine's guard: ask the guard first (it
         # resolves the name, so a public-looking name for a private address is refused too,
@@ -249,8 +294,11 @@ class YouTubeService(Service):
         proxy = ctx.proxy_for(url)
         ca_bundle = ctx.ca_bundle
         settings = ctx.settings
+        # yt-dlp's time ends before the engine's budget for the link (which began with this
+        # check): then its worker is stopped and these words, not "gave up", are reported.
+        budget = ytdlp_budget(settings.link_timeout, loop.time() - started)
         try:
-            async with asyncio.timeout(settings.link_timeout):
+            async with asyncio.timeout(budget):
                 # A connection the server dropped is worth one more try (the engine retries
                 # its own requests; yt-dlp's are retried here).
                 for _ in range(2):
@@ -271,13 +319,28 @@ class YouTubeService(Service):
             return LinkResult(
                 link=link,
                 status=Status.UNVERIFIED,
-                detail=f"yt-dlp did not finish within {settings.link_timeout:g} s",
+                detail=f"gave up after {budget:.3g} s: yt-dlp did not finish reading the video",
                 network_error=True,
+            )
+        except ChildProcessError as exc:  # killed from outside, e.g. out of memory
+            return LinkResult(
+                link=link, status=Status.UNVERIFIED, detail=f"yt-dlp stopped unexpectedly: {exc}"
             )
         if extraction.refused:
             refused = FetchResult(url, url, error=extraction.error, error_kind="refused")
             return unverified_from_fetch(link, refused)
+        if extraction.too_large:
+            return LinkResult(
+                link=link,
+                status=Status.UNVERIFIED,
+                detail=(
+                    f"not checked: the page is larger than {MAX_BYTES // 2**20} MiB "
+                    "(yt-dlp reads at most that much of a page)"
+                ),
+            )
         if extraction.info is not None:
+            if extraction.info.get("direct"):
+                return _direct_file(link, extraction.content_type)
             return self._from_info(link, extraction.info)
         result = self._from_error(link, extraction, previous)
         if is_youtube and result.status is Status.UNVERIFIED and not result.network_error:
@@ -495,7 +558,10 @@ def _upload_date(info: dict[str, Any]) -> str | None:
 
 # The keys of yt-dlp's info dict that the verdict reads: only these cross the process boundary
 # (the whole dict can hold functions, e.g. YouTube's ``__post_extractor``, and is large).
-INFO_KEYS = ("_type", "id", "title", "duration", "uploader", "channel", "upload_date", "timestamp")
+INFO_KEYS = (
+    *("_type", "id", "title", "duration", "uploader", "channel", "upload_date", "timestamp"),
+    "direct",  # yt-dlp's "direct link": the URL is a file, not a page about a video
+)
 
 # One YoutubeDL per thread of the process that runs ``extract_video`` (and per proxy/CA
 # setting): instances are not thread-safe, and building one per video would redo the
@@ -526,7 +592,8 @@ def _ydl(proxy: str | None, ca_bundle: str | None, timeout: float) -> tuple[Any,
             "proxy": proxy or "",
             # yt-dlp trusts certifi's bundle by default; 'no-certifi' makes it load OpenSSL's
             # default paths, which honour SSL_CERT_FILE (the bundle ``ctx.ca_bundle`` names).
-            "compat_opts": {"no-certifi"} if ca_bundle else set(),
+            # Its urllib handler is the one whose reads ``ytdlp_net`` bounds.
+            "compat_opts": {"prefer-legacy-http-handler", *(["no-certifi"] if ca_bundle else [])},
         }
         cache[key] = (_default_factory(params), capture)
     return cache[key]
@@ -585,10 +652,15 @@ def extract_video(
 
     ydl, capture = _ydl(proxy, ca_bundle, timeout)
     capture.reset()
-    vetting = contextlib.nullcontext([]) if allow_private or proxy else safety.refusing_private()
+    # Behind a proxy only the URLs of yt-dlp's requests can be judged, not the addresses.
+    vetting = (
+        contextlib.nullcontext([])
+        if allow_private
+        else safety.refusing_private(proxied=proxy is not None)
+    )
     info: Any = None
     failed: Extraction | None = None
-    with vetting as refusals:
+    with vetting as refusals, bounded() as bounds:
         try:
             # process=False: metadata only, no format selection (which would fail on videos
             # whose formats need a JS runtime or a PO token, although the video is fine).
@@ -613,9 +685,11 @@ def extract_video(
             refused=True,
             warnings=list(capture.warnings),
         )
+    if bounds.too_large:  # whatever yt-dlp made of the cut-off page
+        return Extraction(error=f"{bounds.too_large} is too large", too_large=True)
     if failed is not None:
         return failed
     if not isinstance(info, dict):
         return Extraction(error="yt-dlp returned nothing", warnings=list(capture.warnings))
     kept = {k: info[k] for k in INFO_KEYS if k in info}
-    return Extraction(info=kept, warnings=list(capture.warnings))
+    return Extraction(info=kept, warnings=list(capture.warnings), content_type=bounds.content_type)
