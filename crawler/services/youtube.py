@@ -381,17 +381,21 @@ class YouTubeService(Service):
         rule = rule or classify_message(error)
         if extraction.network and (rule is None or rule.status is not Status.UNVERIFIED):
             rule = MESSAGE_RULES[-1]
+        # latest.json keeps yt-dlp's whole message; the report and the terminal say what is
+        # wrong in the crawler's words, without yt-dlp's advice to its own users.
         if rule is None:
             return LinkResult(
                 link=link,
                 status=Status.UNVERIFIED,
                 detail=f"yt-dlp could not read the video: {_short(error)}",
+                reason=f"yt-dlp could not read the video: {_short(without_advice(error))}",
                 http_status=extraction.http_status,
             )
         result = LinkResult(
             link=link,
             status=rule.status,
             detail=f"{rule.detail} — yt-dlp: {_short(error)}",
+            reason=rule.detail,
             http_status=extraction.http_status,
             network_error=rule.network or extraction.network,
         )
@@ -399,6 +403,7 @@ class YouTubeService(Service):
             # Restricted but there: keep what an earlier run learnt about it.
             result.note = rule.detail.split(":")[0]
             result.detail = f"the video exists but is restricted ({rule.detail})"
+            result.reason = None
             _carry_metadata(result, previous)
         return result
 
@@ -435,6 +440,10 @@ class YouTubeService(Service):
                     "the video exists and is embeddable (metadata from YouTube's oEmbed, since "
                     f"yt-dlp was refused: {blocked.detail})"
                 ),
+                reason=(
+                    "the video exists and is embeddable (metadata from YouTube's oEmbed, since "
+                    f"yt-dlp was refused: {blocked.plain_detail})"
+                ),
                 title=_text(data.get("title")),
                 uploader=_text(data.get("author_name")),
             )
@@ -450,6 +459,10 @@ class YouTubeService(Service):
                     "YouTube's oEmbed says there is no such video (404); yt-dlp was refused: "
                     f"{blocked.detail}"
                 ),
+                reason=(
+                    "YouTube's oEmbed says there is no such video (404); yt-dlp was refused: "
+                    f"{blocked.plain_detail}"
+                ),
             )
         if status in (401, 403):
             what = f"oEmbed answered {status}: private or not embeddable, cannot tell which"
@@ -458,6 +471,7 @@ class YouTubeService(Service):
         else:
             what = f"oEmbed answered {status} without an oEmbed document"
         blocked.detail = f"{blocked.detail}; {what}"
+        blocked.reason = f"{blocked.plain_detail}; {what}" if blocked.reason else None
         return blocked
 
     # --- the metadata cache ---------------------------------------------------------------
@@ -526,6 +540,26 @@ def _carry_metadata(result: LinkResult, previous: Remembered | None) -> None:
 def _strip_error_prefix(message: str) -> str:
     # YoutubeDL.report_error prefixes "ERROR: " (coloured on a tty, never here: no tty).
     return message.removeprefix("ERROR: ").strip()
+
+
+# What yt-dlp tells its own users to do: its command-line flags, its FAQ and issue tracker.
+_ADVICE = re.compile(
+    r"--[a-z]|`-t |https?://github\.com/yt-dlp|please report this issue|yt-dlp -U"
+    r"|You might want to use a VPN",
+    re.IGNORECASE,
+)
+
+
+def without_advice(message: str) -> str:
+    """yt-dlp's error ``message`` without the sentences addressed to yt-dlp's users, its
+    "[extractor] id:" prefix and its "(caused by <…>)" suffix."""
+    message = re.sub(r"^\[[\w:.-]+\] [^:\s]+: ", "", message.strip())
+    message = re.sub(r"\s*\(caused by <.*?>\)", "", message)
+    # bug_reports_message() always ends the text: "; please report this issue on … yt-dlp -U".
+    message = re.sub(r";?\s*please report this issue.*", "", message, flags=re.I | re.S)
+    sentences = re.split(r"(?<=[.!?])\s+", message)
+    kept = " ".join(s for s in sentences if not _ADVICE.search(s)).strip()
+    return kept or "no reason given"
 
 
 def _short(text: str, limit: int = 300) -> str:
