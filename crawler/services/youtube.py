@@ -12,17 +12,13 @@ metadata is fresh (``Settings.metadata_max_age_days``), only that cheap oEmbed p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import re
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
-from crawler import safety
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import (
@@ -34,7 +30,7 @@ from crawler.services.base import (
     unverified_from_fetch,
 )
 from crawler.services.generic import GenericService
-from crawler.services.ytdlp_net import MAX_BYTES, bounded
+from crawler.services.ytdlp_worker import MAX_BYTES, Extraction, extract_video
 
 OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
 
@@ -209,50 +205,6 @@ def _parse_utc(text: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-class _Capture:
-    """A yt-dlp ``logger``: keeps warnings and errors instead of printing them."""
-
-    def __init__(self) -> None:
-        self.warnings: list[str] = []
-
-    def reset(self) -> None:
-        self.warnings = []
-
-    def debug(self, msg: str) -> None:
-        pass
-
-    def info(self, msg: str) -> None:
-        pass
-
-    def warning(self, msg: str) -> None:
-        self.warnings.append(msg)
-
-    def error(self, msg: str) -> None:
-        pass  # the same text comes back as the DownloadError we classify
-
-
-@dataclass
-class Extraction:
-    """What one yt-dlp call gave: the info dict, or the error, plus the warnings on the way."""
-
-    info: dict[str, Any] | None = None
-    error: str | None = None
-    network: bool = False  # the error's cause was a transport failure, not an answer
-    http_status: int | None = None
-    warnings: list[str] = field(default_factory=list)
-    refused: bool = False  # yt-dlp was led to a non-public address, and not let in
-    too_large: bool = False  # a response was longer than yt-dlp may read (``ytdlp_net``)
-    content_type: str | None = None  # of the last response yt-dlp read
-
-
-def _default_factory(params: dict[str, Any]) -> Any:
-    # Imported on first use: yt-dlp costs ~0.3 s and ~15 MB to import, and most runs (and
-    # every run of a catalogue without videos) never call it.
-    import yt_dlp
-
-    return yt_dlp.YoutubeDL(params)
 
 
 class YouTubeService(Service):
@@ -537,11 +489,6 @@ def _carry_metadata(result: LinkResult, previous: Remembered | None) -> None:
         result.metadata_fetched_at = previous.metadata_fetched_at
 
 
-def _strip_error_prefix(message: str) -> str:
-    # YoutubeDL.report_error prefixes "ERROR: " (coloured on a tty, never here: no tty).
-    return message.removeprefix("ERROR: ").strip()
-
-
 # What yt-dlp tells its own users to do: its command-line flags, its FAQ and issue tracker.
 _ADVICE = re.compile(
     r"--[a-z]|`-t |https?://github\.com/yt-dlp|please report this issue|yt-dlp -U"
@@ -586,144 +533,3 @@ def _upload_date(info: dict[str, Any]) -> str | None:
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
         return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y%m%d")
     return None
-
-
-# --- yt-dlp, in a worker process ------------------------------------------------------------
-
-# The keys of yt-dlp's info dict that the verdict reads: only these cross the process boundary
-# (the whole dict can hold functions, e.g. YouTube's ``__post_extractor``, and is large).
-INFO_KEYS = (
-    *("_type", "id", "title", "duration", "uploader", "channel", "upload_date", "timestamp"),
-    "direct",  # yt-dlp's "direct link": the URL is a file, not a page about a video
-)
-
-# One YoutubeDL per thread of the process that runs ``extract_video`` (and per proxy/CA
-# setting): instances are not thread-safe, and building one per video would redo the
-# extractor set-up (about a second) every time. Per process, so never shared across runs'
-# processes; in a worker process there is one thread.
-_instances = threading.local()
-
-
-def _ydl(proxy: str | None, ca_bundle: str | None, timeout: float) -> tuple[Any, _Capture]:
-    cache: dict[tuple[Any, ...], tuple[Any, _Capture]] = _instances.__dict__.setdefault(
-        "by_settings", {}
-    )
-    key = (proxy, ca_bundle, timeout)
-    if key not in cache:
-        capture = _Capture()
-        params: dict[str, Any] = {
-            "quiet": True,
-            "no_warnings": True,
-            "noprogress": True,
-            "logger": capture,
-            "skip_download": True,
-            "noplaylist": True,
-            "socket_timeout": timeout,
-            "retries": 1,
-            "extractor_retries": 1,
-            "cachedir": False,
-            # '' means "no proxy" to yt-dlp; None would let it read the environment again.
-            "proxy": proxy or "",
-            # yt-dlp trusts certifi's bundle by default; 'no-certifi' makes it load OpenSSL's
-            # default paths, which honour SSL_CERT_FILE (the bundle ``ctx.ca_bundle`` names).
-            # Its urllib handler is the one whose reads ``ytdlp_net`` bounds.
-            "compat_opts": {"prefer-legacy-http-handler", *(["no-certifi"] if ca_bundle else [])},
-        }
-        cache[key] = (_default_factory(params), capture)
-    return cache[key]
-
-
-# How many "see that URL" answers of yt-dlp to follow (a page that redirected, a page that
-# embeds a video hosted elsewhere). ``process=False`` leaves them unresolved, without a title.
-URL_RESULT_HOPS = 2
-
-
-def _follow_url_results(ydl: Any, info: Any) -> Any:
-    """``info``, or what the URL it points to gives, up to ``URL_RESULT_HOPS`` times, while
-    it has no title.
-
-    An answer with a title is kept as it is: a page whose JSON-LD describes its video points
-    at the media file itself, which is not worth a request. A hop that fails keeps the answer
-    before it: the page answered and names a video, which is what the check needed; its
-    metadata is then unknown, as before following.
-    """
-    for _ in range(URL_RESULT_HOPS):
-        if not isinstance(info, dict) or info.get("_type") not in ("url", "url_transparent"):
-            break
-        if info.get("title"):
-            break
-        target_url = info.get("url")
-        if not isinstance(target_url, str) or not target_url:
-            break
-        try:
-            target = ydl.extract_info(target_url, download=False, process=False)
-        except Exception:
-            break
-        if not isinstance(target, dict):
-            break
-        if info["_type"] == "url_transparent":  # its own fields override the target's
-            kept = {k: v for k, v in info.items() if v is not None and k not in ("_type", "url")}
-            target = {**target, **kept}
-        info = target
-    return info
-
-
-def extract_video(
-    url: str,
-    proxy: str | None,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_private: bool = False,
-) -> Extraction:
-    """One yt-dlp call for ``url``: its metadata, or its error in words (never raises).
-
-    Without ``allow_private``, every connection yt-dlp opens must go to a public address
-    (``safety.refusing_private``): a redirect, or a second DNS answer, to an internal address
-    makes the call ``refused``. Behind a proxy the proxy connects, as for the engine.
-    """
-    from yt_dlp.networking.exceptions import HTTPError, TransportError
-    from yt_dlp.utils import DownloadError
-
-    ydl, capture = _ydl(proxy, ca_bundle, timeout)
-    capture.reset()
-    # Behind a proxy only the URLs of yt-dlp's requests can be judged, not the addresses.
-    vetting = (
-        contextlib.nullcontext([])
-        if allow_private
-        else safety.refusing_private(proxied=proxy is not None)
-    )
-    info: Any = None
-    failed: Extraction | None = None
-    with vetting as refusals, bounded() as bounds:
-        try:
-            # process=False: metadata only, no format selection (which would fail on videos
-            # whose formats need a JS runtime or a PO token, although the video is fine).
-            info = _follow_url_results(ydl, ydl.extract_info(url, download=False, process=False))
-        except DownloadError as exc:
-            cause = exc.exc_info[1] if exc.exc_info else None
-            failed = Extraction(
-                error=_strip_error_prefix(str(exc)),
-                network=isinstance(cause, TransportError) and not isinstance(cause, HTTPError),
-                http_status=cause.status if isinstance(cause, HTTPError) else None,
-                warnings=list(capture.warnings),
-            )
-        except Exception as exc:  # a yt-dlp bug must not abort the whole run
-            failed = Extraction(
-                error=f"yt-dlp failed: {type(exc).__name__}: {exc}",
-                warnings=list(capture.warnings),
-            )
-    if refusals:  # whatever yt-dlp made of it (it may even have found another page)
-        where = refusals[0].removeprefix("refused: a connection to ")
-        return Extraction(
-            error=f"refused: yt-dlp was led to {where}",
-            refused=True,
-            warnings=list(capture.warnings),
-        )
-    if bounds.too_large:  # whatever yt-dlp made of the cut-off page
-        return Extraction(error=f"{bounds.too_large} is too large", too_large=True)
-    if failed is not None:
-        return failed
-    if not isinstance(info, dict):
-        return Extraction(error="yt-dlp returned nothing", warnings=list(capture.warnings))
-    kept = {k: info[k] for k in INFO_KEYS if k in info}
-    return Extraction(info=kept, warnings=list(capture.warnings), content_type=bounds.content_type)
