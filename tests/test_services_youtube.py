@@ -289,6 +289,12 @@ def test_without_proxy_yt_dlp_is_told_not_to_use_one(fake_ydl):
     assert "no-certifi" not in params["compat_opts"]
 
 
+def test_yt_dlp_uses_the_http_handler_whose_reads_are_bounded(fake_ydl):
+    # Its requests/curl_cffi handlers, when installed, would be preferred and read unbounded.
+    check(video_link(), FakeContext())
+    assert "prefer-legacy-http-handler" in fake_ydl.instances[0].params["compat_opts"]
+
+
 def test_one_youtubedl_per_worker_thread_is_reused(fake_ydl):
     service = YouTubeService()
     ctx = FakeContext()
