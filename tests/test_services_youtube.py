@@ -819,3 +819,16 @@ def test_the_plain_words_survive_latest_json_and_are_absent_when_there_are_none(
     first, second = json.loads(path.read_text(encoding="utf-8"))["links"]
     assert first["reason"] == walled.reason and "reason" not in second
     assert json_report.load(path) == report  # a shard merge reads them back as they were
+
+
+def test_a_yt_dlp_worker_killed_under_the_call_leaves_the_video_unverified(fake_ydl):
+    class KilledWorker(FakeContext):
+        async def run_isolated(self, fn, *args, slot_for=None):
+            # What the engine's WorkerPool raises when the process dies (e.g. out of memory).
+            raise ChildProcessError("the worker process died during the call (exit code -9)")
+
+    result = check(video_link("https://talks.example.org/v"), KilledWorker())
+    assert result.status is Status.UNVERIFIED
+    assert result.detail == (
+        "yt-dlp stopped unexpectedly: the worker process died during the call (exit code -9)"
+    )
