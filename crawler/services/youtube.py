@@ -514,12 +514,20 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# A page says what it likes: a title as long as the page, a duration of 10^400 seconds.
+MAX_TEXT = 300  # characters of a title or uploader name kept
+MAX_DURATION = 31 * 24 * 3600  # longer is no talk's length (YouTube caps uploads at 12 h)
+
+
 def _text(value: Any) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
+    text = value.strip() if isinstance(value, str) else ""
+    return (text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…") or None
 
 
 def _seconds(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not 0 <= value <= MAX_DURATION:  # also false for NaN; infinity is out of range
         return None
     return round(value)
 
@@ -531,5 +539,8 @@ def _upload_date(info: dict[str, Any]) -> str | None:
     # With process=False yt-dlp does not derive upload_date from timestamp (JSON-LD pages).
     stamp = info.get("timestamp")
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y%m%d")
+        try:
+            return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y%m%d")
+        except (OverflowError, ValueError, OSError):  # beyond the calendar (or NaN)
+            return None
     return None
