@@ -470,7 +470,7 @@ class Output:
         where = f"{link.session_date} {link.session_title}"
         line = (
             f"{r.status.value.upper():<10} {FIELD_NAMES[link.field]:<8} {where[:60]:<60} "
-            f"{link.url} — {r.detail}"
+            f"{link.url} — {r.plain_detail}"
         )
         return terminal_safe(line)
 

@@ -16,8 +16,6 @@ import dataclasses
 import email.utils
 import gc
 import logging
-import multiprocessing
-import multiprocessing.pool
 import os
 import signal
 import socket
@@ -42,6 +40,7 @@ from tenacity import (
 
 import crawler
 from crawler import safety
+from crawler.isolation import WorkerPool
 from crawler.memory import GC_THRESHOLD, fewer_collections, shared_values
 from crawler.model import Hop, Link, LinkResult, Status
 from crawler.services.base import (
@@ -245,7 +244,7 @@ class Engine:
         self._direct: httpx.AsyncBaseTransport | None = None
         self._header_sets: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self._timeout_ext: dict[str, float | None] = {}
-        self._processes: multiprocessing.pool.Pool | None = None
+        self._processes: WorkerPool | None = None
         self._isolated_slots: asyncio.Semaphore | None = None
         self._global: asyncio.Semaphore | None = None
         self._gates: dict[str, _HostGate] = {}
@@ -302,8 +301,7 @@ class Engine:
         if self._processes is not None:
             # Every result is in (or the run is being abandoned): stop the workers now rather
             # than wait for a yt-dlp call that nobody will read.
-            self._processes.terminate()
-            self._processes.join()
+            self._processes.close()
             self._processes = None
         for _, task in self._dns.values():
             task.cancel()
@@ -346,29 +344,11 @@ class Engine:
         # must keep its entry point under ``if __name__ == "__main__":`` (``python -m crawler``
         # and the ``crawler`` console script do), as with any multiprocessing code.
         if self._processes is None:
-            # Started on first use (a run without videos never pays for it), with "spawn":
-            # forking a process that runs an event loop and threads can copy held locks.
-            self._processes = multiprocessing.get_context("spawn").Pool(
-                max(1, self.settings.video_workers), initializer=_start_worker
-            )
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-
-        def settle(outcome: Any, failed: bool = False) -> None:
-            if future.done():  # the caller gave up (its time budget ran out)
-                return
-            if failed:
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
-
-        self._processes.apply_async(
-            fn,
-            args,
-            callback=lambda value: loop.call_soon_threadsafe(settle, value),
-            error_callback=lambda exc: loop.call_soon_threadsafe(settle, exc, True),
-        )
-        return await future
+            # Its processes start on first use (a run without videos never pays for them).
+            self._processes = WorkerPool(self.settings.video_workers, initializer=_start_worker)
+        # A caller that gives up (its time budget ran out) cancels this: the pool then kills
+        # the call's process, so a runaway download stops with its link.
+        return await self._processes.run(fn, args)
 
     async def fetch(
         self,

@@ -509,7 +509,7 @@ def apply(report: RunReport, previous: RunReport | History | None, *, fail_after
                     "escalated",
                     "error",
                     f"unverified for {result.consecutive_failures} consecutive runs "
-                    f"since {since}: {result.detail}",
+                    f"since {since}: {result.plain_detail}",
                     fix="check the link by hand; fix or remove it if it is really gone",
                 )
             )

@@ -95,6 +95,15 @@ class LinkResult:
     consecutive_failures: int = 0
     # When title/duration were fetched (UTC ISO); lets the next run reuse them while fresh.
     metadata_fetched_at: str | None = None
+    # The crawler's own words when ``detail`` also quotes another tool's message (yt-dlp's,
+    # with its advice to its own users: cookies flags, FAQ links): what reports and the
+    # terminal show. latest.json keeps both.
+    reason: str | None = None
+
+    @property
+    def plain_detail(self) -> str:
+        """What the report's "What is wrong" and the terminal say about this link."""
+        return self.reason or self.detail
 
 
 Severity = Literal["error", "warning", "notice"]

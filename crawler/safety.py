@@ -125,37 +125,62 @@ async def system_resolver(host: str) -> list[str]:
 _policy = threading.local()
 
 
-def refusing_private() -> contextlib.AbstractContextManager[list[str]]:
+def refusing_private(*, proxied: bool = False) -> contextlib.AbstractContextManager[list[str]]:
     """Within the block, this thread's connections to non-public addresses fail with
     ``ConnectionRefusedError``; the block gets the list of refusal texts made meanwhile.
 
     For yt-dlp, which follows redirects and resolves names itself, past the engine's checks:
-    the address judged is the one each connection really goes to.
+    the address judged is the one each connection really goes to. Behind a proxy
+    (``proxied``) every connection goes to the proxy, which is the user's choice: then the
+    URLs requested are judged instead, by host name (``vet_url``, called on every hop).
     """
-    _install_connection_guard()
-    return _refusing()
+    if not proxied:
+        _install_connection_guard()
+    return _refusing(proxied)
 
 
 @contextlib.contextmanager
-def _refusing() -> Iterator[list[str]]:
-    outer = getattr(_policy, "refusals", None)
+def _refusing(proxied: bool) -> Iterator[list[str]]:
+    outer = getattr(_policy, "refusals", None), getattr(_policy, "proxied", False)
     refusals: list[str] = []
-    _policy.refusals = refusals
+    _policy.refusals, _policy.proxied = refusals, proxied
     try:
         yield refusals
     finally:
-        _policy.refusals = outer
+        _policy.refusals, _policy.proxied = outer
+
+
+def _refuse(refusals: list[str], host: str, what: str) -> None:
+    refusals.append(f"refused: a connection to {host}, {what} {_HINT}")
+    raise ConnectionRefusedError(errno.ECONNREFUSED, refusals[-1])
+
+
+def vet_url(url: str) -> None:
+    """Within ``refusing_private``, refuse a request whose host is a non-public literal
+    address or a loopback name, before it is sent (and recorded as the block's refusal)."""
+    refusals: list[str] | None = getattr(_policy, "refusals", None)
+    if refusals is None:
+        return
+    try:
+        host = (urlsplit(url).hostname or "").strip("[]")
+    except ValueError:
+        return  # not a URL the client can send either
+    if is_literal_ip(host):
+        kind = address_kind(host)
+        if kind:
+            _refuse(refusals, host, f"a {kind} address")
+    elif _is_local_name(host.lower()):
+        _refuse(refusals, host, "a loopback name")
 
 
 def _vet(sock: socket.socket, address: Any) -> None:
     refusals: list[str] | None = getattr(_policy, "refusals", None)
-    if refusals is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+    if refusals is None or _policy.proxied or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
     host = str(address[0])
     kind = address_kind(host)
     if kind:
-        refusals.append(f"refused: a connection to {host}, a {kind} address {_HINT}")
-        raise ConnectionRefusedError(errno.ECONNREFUSED, refusals[-1])
+        _refuse(refusals, host, f"a {kind} address")
 
 
 def _install_connection_guard() -> None:

@@ -178,7 +178,7 @@ def test_a_result_crosses_back_whole_without_its_link():
         link, Status.REDIRECTED, "moved", http_status=301, final_url="https://v.example/2",
         fix="use https://v.example/2", title="T", duration=60, uploader="U",
         upload_date="20210101", size=10, note="n", network_error=True, first_failed="x",
-        consecutive_failures=2, metadata_fetched_at="2021-01-01T00:00:00Z",
+        consecutive_failures=2, metadata_fetched_at="2021-01-01T00:00:00Z", reason="r",
     )  # fmt: skip
     values = tuple(getattr(result, name) for name in processes._RESULT_FIELDS)
     assert "link" not in processes._RESULT_FIELDS and None not in values

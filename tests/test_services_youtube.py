@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -286,6 +287,12 @@ def test_without_proxy_yt_dlp_is_told_not_to_use_one(fake_ydl):
     params = fake_ydl.instances[0].params
     assert params["proxy"] == ""  # '' is yt-dlp's "no proxy"; None would re-read the env
     assert "no-certifi" not in params["compat_opts"]
+
+
+def test_yt_dlp_uses_the_http_handler_whose_reads_are_bounded(fake_ydl):
+    # Its requests/curl_cffi handlers, when installed, would be preferred and read unbounded.
+    check(video_link(), FakeContext())
+    assert "prefer-legacy-http-handler" in fake_ydl.instances[0].params["compat_opts"]
 
 
 def test_one_youtubedl_per_worker_thread_is_reused(fake_ydl):
@@ -721,3 +728,135 @@ def test_an_answer_with_a_title_is_not_followed_to_the_media_file(fake_ydl):
     assert (result.status, result.title, result.duration) == (Status.OK, "TVM talk", 4867)
     [ydl] = fake_ydl.instances
     assert [c[0] for c in ydl.calls] == [page]
+
+
+# --- plain words: yt-dlp's advice to its own users stays in latest.json ---------------------
+
+# extractor/youtube/_video.py, for "This content isn't available, try again later".
+RATE_LIMITED = (
+    "This content isn't available, try again later. The current session has been "
+    "rate-limited by YouTube for up to an hour. It is recommended to use `-t sleep` to add a "
+    "delay between video requests to avoid exceeding the rate limit. For more information, "
+    "refer to  https://github.com/yt-dlp/yt-dlp/wiki/Extractors#this-content-isnt-available-"
+    "try-again-later"
+)
+ADVICE = ("--cookies", "github.com", "-t sleep", "please report", "yt-dlp -U", "FAQ")
+
+
+def report_words(result: LinkResult) -> tuple[str, str, str]:
+    """What latest.md's "What is wrong", the terminal and latest.json say about ``result``."""
+    from report_samples import simple_report
+
+    from crawler.cli import Output
+    from crawler.report import json as json_report
+    from crawler.report import markdown
+
+    report = simple_report({("MobileViT", "video"): Status.OK})
+    report.results = [dataclasses.replace(result, link=report.results[0].link)]
+    table = markdown.render(report)
+    terminal = Output(quiet=False, verbose=False).result_line(report.results[0])
+    [record] = json.loads(json_report.render(report))["links"]
+    return table, terminal, record["detail"]
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (youtube_error(BOT_WALL), "YouTube answered with its bot check"),
+        (youtube_error(RATE_LIMITED), "YouTube rate-limited this session"),
+        (  # raise_login_required() in extractor/common.py
+            youtube_error(f"This video is only available for registered users. {COOKIE_HINT}"),
+            "the site asks to sign in before showing the video",
+        ),
+    ],
+)
+def test_the_report_and_the_terminal_say_what_is_wrong_without_yt_dlp_s_advice(
+    fake_ydl, error, words
+):
+    fake_ydl.script = error
+    result = check(video_link("https://talks.example.org/v"), FakeContext())
+    table, terminal, detail = report_words(result)
+    assert words in result.plain_detail
+    for shown in (result.plain_detail, terminal, table):
+        assert not [a for a in ADVICE if a in shown], shown
+    assert any(a in detail for a in ADVICE)  # latest.json keeps yt-dlp's whole message
+
+
+def test_an_unexpected_yt_dlp_error_is_shown_without_its_bug_report_request(fake_ydl):
+    # expected=False: yt-dlp appends bug_reports_message() (utils/_utils.py).
+    fake_ydl.script = wrap(ExtractorError("Unable to extract title", video_id="talk", ie="generic"))
+    result = check(video_link("https://talks.example.org/v"), FakeContext())
+    assert result.status is Status.UNVERIFIED
+    assert result.plain_detail == "yt-dlp could not read the video: Unable to extract title"
+    assert "please report this issue" in result.detail and "yt-dlp -U" in result.detail
+    table, terminal, _ = report_words(result)
+    assert "Unable to extract title" in table and "please report" not in table
+    assert terminal.endswith("— yt-dlp could not read the video: Unable to extract title")
+
+
+def test_the_bot_wall_and_an_unreachable_oembed_in_plain_words(fake_ydl):
+    fake_ydl.script = youtube_error(BOT_WALL)
+    result = check(video_link(), FakeContext())  # oEmbed unreachable: no answer
+    assert result.status is Status.UNVERIFIED
+    assert result.plain_detail == (
+        "YouTube answered with its bot check (“Sign in to confirm you’re not a bot”); "
+        "oEmbed was unreachable too"
+    )
+    assert "Use --cookies-from-browser" in result.detail  # latest.json keeps it
+
+
+def test_the_plain_words_survive_latest_json_and_are_absent_when_there_are_none(fake_ydl, tmp_path):
+    from report_samples import simple_report
+
+    from crawler.report import json as json_report
+
+    fake_ydl.script = youtube_error(BOT_WALL)
+    walled = check(video_link("https://talks.example.org/v"), FakeContext())
+    report = simple_report({("A", "video"): Status.OK, ("B", "video"): Status.OK})
+    report.results[0] = dataclasses.replace(walled, link=report.results[0].link)
+    path = tmp_path / "latest.json"
+    path.write_text(json_report.render(report), encoding="utf-8")
+    first, second = json.loads(path.read_text(encoding="utf-8"))["links"]
+    assert first["reason"] == walled.reason and "reason" not in second
+    assert json_report.load(path) == report  # a shard merge reads them back as they were
+
+
+def test_a_yt_dlp_worker_killed_under_the_call_leaves_the_video_unverified(fake_ydl):
+    class KilledWorker(FakeContext):
+        async def run_isolated(self, fn, *args, slot_for=None):
+            # What the engine's WorkerPool raises when the process dies (e.g. out of memory).
+            raise ChildProcessError("the worker process died during the call (exit code -9)")
+
+    result = check(video_link("https://talks.example.org/v"), KilledWorker())
+    assert result.status is Status.UNVERIFIED
+    assert result.detail == (
+        "yt-dlp stopped unexpectedly: the worker process died during the call (exit code -9)"
+    )
+
+
+def test_a_page_s_outsized_title_and_duration_are_not_taken_at_their_word(httpserver):
+    # Real yt-dlp reading a hostile talk page: a 100,000-character title, and a duration whose
+    # 400 digits parse_duration turns into infinity (round() of it raised OverflowError).
+    title = "T" * 100_000
+    httpserver.expect_request("/talk").respond_with_data(
+        talk_page(title, "http://127.0.0.1/talk.mp4", duration="PT" + "9" * 400 + "S"),
+        content_type="text/html",
+    )
+    ctx = FakeContext(settings=Settings(link_timeout=10.0, allow_private=True))
+    result = check(video_link(httpserver.url_for("/talk")), ctx)
+    assert result.status is Status.OK, result
+    assert result.title == "T" * 299 + "…"
+    assert result.duration is None  # not a length any talk has
+
+
+@pytest.mark.parametrize("duration", [float("inf"), float("nan"), 10.0**40, -1])
+def test_an_impossible_duration_is_unknown(fake_ydl, duration):
+    fake_ydl.script = lambda url: {"_type": "video", "title": "T", "duration": duration}
+    result = check(video_link(), FakeContext())
+    assert (result.status, result.duration) == (Status.OK, None)
+
+
+def test_a_timestamp_beyond_the_calendar_gives_no_upload_date(fake_ydl):
+    fake_ydl.script = lambda url: {"_type": "video", "title": "T", "timestamp": 1e20}
+    result = check(video_link(), FakeContext())
+    assert (result.status, result.upload_date) == (Status.OK, None)

@@ -208,15 +208,15 @@ def problem(src: Source) -> Problem:
     fix, fix_url = r.fix, None
     if r.status is Status.BROKEN:
         severity, kind = "error", "broken"
-        what = f"broken: {r.detail or 'the server says it is gone'}{_failing_since(r)}"
+        what = f"broken: {r.plain_detail or 'the server says it is gone'}{_failing_since(r)}"
     elif r.status is Status.REDIRECTED:
         severity, kind = "warning", "redirected"
-        what = f"redirected: {r.detail or 'the link moved'}"
+        what = f"redirected: {r.plain_detail or 'the link moved'}"
         if not fix and r.final_url:
             fix, fix_url = "use", r.final_url
     else:
         severity, kind = "notice", "unverified"
-        what = f"could not verify: {r.detail or 'no answer'}{_failing_since(r)}"
+        what = f"could not verify: {r.plain_detail or 'no answer'}{_failing_since(r)}"
     return Problem(
         rank=_RESULT_RANKS[r.status],
         severity=severity,

@@ -69,6 +69,7 @@ def _result(r: LinkResult) -> dict[str, Any]:
         "http_status": r.http_status,
         "final_url": r.final_url,
         "detail": r.detail,
+        **({"reason": r.reason} if r.reason else {}),  # only where detail quotes a tool
         "fix": r.fix,
         "title": r.title,
         "duration": r.duration,
@@ -345,6 +346,7 @@ def _read_result(rd: Reader) -> LinkResult:
         link=link,
         status=verdict,
         detail=sys.intern(rd.text("detail")),  # most details are alike ("HTTP 200")
+        reason=rd.text("reason", optional=True),
         http_status=rd.integer("http_status", optional=True),
         final_url=link.url if final_url == link.url else final_url,  # most were not redirected
         redirects=hops or (),  # as a result that was never redirected has them

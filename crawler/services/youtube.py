@@ -12,17 +12,13 @@ metadata is fresh (``Settings.metadata_max_age_days``), only that cheap oEmbed p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import re
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
-from crawler import safety
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import (
@@ -34,6 +30,7 @@ from crawler.services.base import (
     unverified_from_fetch,
 )
 from crawler.services.generic import GenericService
+from crawler.services.ytdlp_worker import MAX_BYTES, Extraction, extract_video
 
 OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
 
@@ -156,6 +153,46 @@ def oembed_url(watch_url: str) -> str:
     return f"{OEMBED_ENDPOINT}?{urlencode({'url': watch_url, 'format': 'json'})}"
 
 
+def ytdlp_budget(link_timeout: float, spent: float) -> float:
+    """yt-dlp's time for a link: what is left of the link's budget, less a margin so that
+    yt-dlp's own limit fires first (one timer on the same loop: a small margin suffices)."""
+    return max(0.0, link_timeout - spent - min(1.0, link_timeout / 10))
+
+
+# What a "direct link" (a file, not a page about a video) serves, by its content type.
+MEDIA_TYPE = re.compile(r"(?:video|audio)/|application/(?:ogg|(?:vnd\.apple\.|x-)?mpegurl)$")
+_FILE_WORDS = {
+    "application/pdf": "a PDF document",
+    "text/plain": "a text file",
+    "application/json": "a JSON document",
+    "application/zip": "a ZIP archive",
+}
+# Types a server sends when it does not know or say better: not a definitive "not a video".
+_VAGUE_TYPES = ("", "application/octet-stream", "binary/octet-stream", "text/html")
+
+
+def _direct_file(link: Link, content_type: str | None) -> LinkResult:
+    """The verdict on a link yt-dlp calls a "direct link": a file, not a page about a video."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if MEDIA_TYPE.match(kind):
+        return LinkResult(
+            link=link,
+            status=Status.OK,
+            detail=f"a media file ({kind}): the link serves the video itself, without a title",
+        )
+    if kind in _VAGUE_TYPES:
+        what = "a page that is not HTML" if kind == "text/html" else "a file of unknown type"
+        shown = kind or "no content type"
+        return LinkResult(
+            link=link,
+            status=Status.UNVERIFIED,
+            detail=f"no video found: the link serves {what} ({shown}), not a video page",
+        )
+    what = _FILE_WORDS.get(kind) or ("an image" if kind.startswith("image/") else "a file")
+    # A file of a known other type is a definitive answer: the catalogue names the wrong link.
+    return LinkResult(link=link, status=Status.BROKEN, detail=f"not a video: {what} ({kind})")
+
+
 def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -168,48 +205,6 @@ def _parse_utc(text: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-class _Capture:
-    """A yt-dlp ``logger``: keeps warnings and errors instead of printing them."""
-
-    def __init__(self) -> None:
-        self.warnings: list[str] = []
-
-    def reset(self) -> None:
-        self.warnings = []
-
-    def debug(self, msg: str) -> None:
-        pass
-
-    def info(self, msg: str) -> None:
-        pass
-
-    def warning(self, msg: str) -> None:
-        self.warnings.append(msg)
-
-    def error(self, msg: str) -> None:
-        pass  # the same text comes back as the DownloadError we classify
-
-
-@dataclass
-class Extraction:
-    """What one yt-dlp call gave: the info dict, or the error, plus the warnings on the way."""
-
-    info: dict[str, Any] | None = None
-    error: str | None = None
-    network: bool = False  # the error's cause was a transport failure, not an answer
-    http_status: int | None = None
-    warnings: list[str] = field(default_factory=list)
-    refused: bool = False  # yt-dlp was led to a non-public address, and not let in
-
-
-def _default_factory(params: dict[str, Any]) -> Any:
-    # Imported on first use: yt-dlp costs ~0.3 s and ~15 MB to import, and most runs (and
-    # every run of a catalogue without videos) never call it.
-    import yt_dlp
-
-    return yt_dlp.YoutubeDL(params)
 
 
 class YouTubeService(Service):
@@ -227,6 +222,8 @@ class YouTubeService(Service):
         return link.kind is LinkKind.YOUTUBE or link.field == "video"
 
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         url = canonical_video_url(link)
         # yt-dlp opens its own connections, past the engine's guard: ask the guard first (it
         # resolves the name, so a public-looking name for a private address is refused too,
@@ -249,8 +246,11 @@ class YouTubeService(Service):
         proxy = ctx.proxy_for(url)
         ca_bundle = ctx.ca_bundle
         settings = ctx.settings
+        # yt-dlp's time ends before the engine's budget for the link (which began with this
+        # check): then its worker is stopped and these words, not "gave up", are reported.
+        budget = ytdlp_budget(settings.link_timeout, loop.time() - started)
         try:
-            async with asyncio.timeout(settings.link_timeout):
+            async with asyncio.timeout(budget):
                 # A connection the server dropped is worth one more try (the engine retries
                 # its own requests; yt-dlp's are retried here).
                 for _ in range(2):
@@ -271,13 +271,28 @@ class YouTubeService(Service):
             return LinkResult(
                 link=link,
                 status=Status.UNVERIFIED,
-                detail=f"yt-dlp did not finish within {settings.link_timeout:g} s",
+                detail=f"gave up after {budget:.3g} s: yt-dlp did not finish reading the video",
                 network_error=True,
+            )
+        except ChildProcessError as exc:  # killed from outside, e.g. out of memory
+            return LinkResult(
+                link=link, status=Status.UNVERIFIED, detail=f"yt-dlp stopped unexpectedly: {exc}"
             )
         if extraction.refused:
             refused = FetchResult(url, url, error=extraction.error, error_kind="refused")
             return unverified_from_fetch(link, refused)
+        if extraction.too_large:
+            return LinkResult(
+                link=link,
+                status=Status.UNVERIFIED,
+                detail=(
+                    f"not checked: the page is larger than {MAX_BYTES // 2**20} MiB "
+                    "(yt-dlp reads at most that much of a page)"
+                ),
+            )
         if extraction.info is not None:
+            if extraction.info.get("direct"):
+                return _direct_file(link, extraction.content_type)
             return self._from_info(link, extraction.info)
         result = self._from_error(link, extraction, previous)
         if is_youtube and result.status is Status.UNVERIFIED and not result.network_error:
@@ -318,17 +333,21 @@ class YouTubeService(Service):
         rule = rule or classify_message(error)
         if extraction.network and (rule is None or rule.status is not Status.UNVERIFIED):
             rule = MESSAGE_RULES[-1]
+        # latest.json keeps yt-dlp's whole message; the report and the terminal say what is
+        # wrong in the crawler's words, without yt-dlp's advice to its own users.
         if rule is None:
             return LinkResult(
                 link=link,
                 status=Status.UNVERIFIED,
                 detail=f"yt-dlp could not read the video: {_short(error)}",
+                reason=f"yt-dlp could not read the video: {_short(without_advice(error))}",
                 http_status=extraction.http_status,
             )
         result = LinkResult(
             link=link,
             status=rule.status,
             detail=f"{rule.detail} — yt-dlp: {_short(error)}",
+            reason=rule.detail,
             http_status=extraction.http_status,
             network_error=rule.network or extraction.network,
         )
@@ -336,6 +355,7 @@ class YouTubeService(Service):
             # Restricted but there: keep what an earlier run learnt about it.
             result.note = rule.detail.split(":")[0]
             result.detail = f"the video exists but is restricted ({rule.detail})"
+            result.reason = None
             _carry_metadata(result, previous)
         return result
 
@@ -372,6 +392,10 @@ class YouTubeService(Service):
                     "the video exists and is embeddable (metadata from YouTube's oEmbed, since "
                     f"yt-dlp was refused: {blocked.detail})"
                 ),
+                reason=(
+                    "the video exists and is embeddable (metadata from YouTube's oEmbed, since "
+                    f"yt-dlp was refused: {blocked.plain_detail})"
+                ),
                 title=_text(data.get("title")),
                 uploader=_text(data.get("author_name")),
             )
@@ -387,6 +411,10 @@ class YouTubeService(Service):
                     "YouTube's oEmbed says there is no such video (404); yt-dlp was refused: "
                     f"{blocked.detail}"
                 ),
+                reason=(
+                    "YouTube's oEmbed says there is no such video (404); yt-dlp was refused: "
+                    f"{blocked.plain_detail}"
+                ),
             )
         if status in (401, 403):
             what = f"oEmbed answered {status}: private or not embeddable, cannot tell which"
@@ -395,6 +423,7 @@ class YouTubeService(Service):
         else:
             what = f"oEmbed answered {status} without an oEmbed document"
         blocked.detail = f"{blocked.detail}; {what}"
+        blocked.reason = f"{blocked.plain_detail}; {what}" if blocked.reason else None
         return blocked
 
     # --- the metadata cache ---------------------------------------------------------------
@@ -460,9 +489,24 @@ def _carry_metadata(result: LinkResult, previous: Remembered | None) -> None:
         result.metadata_fetched_at = previous.metadata_fetched_at
 
 
-def _strip_error_prefix(message: str) -> str:
-    # YoutubeDL.report_error prefixes "ERROR: " (coloured on a tty, never here: no tty).
-    return message.removeprefix("ERROR: ").strip()
+# What yt-dlp tells its own users to do: its command-line flags, its FAQ and issue tracker.
+_ADVICE = re.compile(
+    r"--[a-z]|`-t |https?://github\.com/yt-dlp|please report this issue|yt-dlp -U"
+    r"|You might want to use a VPN",
+    re.IGNORECASE,
+)
+
+
+def without_advice(message: str) -> str:
+    """yt-dlp's error ``message`` without the sentences addressed to yt-dlp's users, its
+    "[extractor] id:" prefix and its "(caused by <…>)" suffix."""
+    message = re.sub(r"^\[[\w:.-]+\] [^:\s]+: ", "", message.strip())
+    message = re.sub(r"\s*\(caused by <.*?>\)", "", message)
+    # bug_reports_message() always ends the text: "; please report this issue on … yt-dlp -U".
+    message = re.sub(r";?\s*please report this issue.*", "", message, flags=re.I | re.S)
+    sentences = re.split(r"(?<=[.!?])\s+", message)
+    kept = " ".join(s for s in sentences if not _ADVICE.search(s)).strip()
+    return kept or "no reason given"
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -470,12 +514,20 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# A page says what it likes: a title as long as the page, a duration of 10^400 seconds.
+MAX_TEXT = 300  # characters of a title or uploader name kept
+MAX_DURATION = 31 * 24 * 3600  # longer is no talk's length (YouTube caps uploads at 12 h)
+
+
 def _text(value: Any) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
+    text = value.strip() if isinstance(value, str) else ""
+    return (text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…") or None
 
 
 def _seconds(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not 0 <= value <= MAX_DURATION:  # also false for NaN; infinity is out of range
         return None
     return round(value)
 
@@ -487,135 +539,8 @@ def _upload_date(info: dict[str, Any]) -> str | None:
     # With process=False yt-dlp does not derive upload_date from timestamp (JSON-LD pages).
     stamp = info.get("timestamp")
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y%m%d")
+        try:
+            return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y%m%d")
+        except (OverflowError, ValueError, OSError):  # beyond the calendar (or NaN)
+            return None
     return None
-
-
-# --- yt-dlp, in a worker process ------------------------------------------------------------
-
-# The keys of yt-dlp's info dict that the verdict reads: only these cross the process boundary
-# (the whole dict can hold functions, e.g. YouTube's ``__post_extractor``, and is large).
-INFO_KEYS = ("_type", "id", "title", "duration", "uploader", "channel", "upload_date", "timestamp")
-
-# One YoutubeDL per thread of the process that runs ``extract_video`` (and per proxy/CA
-# setting): instances are not thread-safe, and building one per video would redo the
-# extractor set-up (about a second) every time. Per process, so never shared across runs'
-# processes; in a worker process there is one thread.
-_instances = threading.local()
-
-
-def _ydl(proxy: str | None, ca_bundle: str | None, timeout: float) -> tuple[Any, _Capture]:
-    cache: dict[tuple[Any, ...], tuple[Any, _Capture]] = _instances.__dict__.setdefault(
-        "by_settings", {}
-    )
-    key = (proxy, ca_bundle, timeout)
-    if key not in cache:
-        capture = _Capture()
-        params: dict[str, Any] = {
-            "quiet": True,
-            "no_warnings": True,
-            "noprogress": True,
-            "logger": capture,
-            "skip_download": True,
-            "noplaylist": True,
-            "socket_timeout": timeout,
-            "retries": 1,
-            "extractor_retries": 1,
-            "cachedir": False,
-            # '' means "no proxy" to yt-dlp; None would let it read the environment again.
-            "proxy": proxy or "",
-            # yt-dlp trusts certifi's bundle by default; 'no-certifi' makes it load OpenSSL's
-            # default paths, which honour SSL_CERT_FILE (the bundle ``ctx.ca_bundle`` names).
-            "compat_opts": {"no-certifi"} if ca_bundle else set(),
-        }
-        cache[key] = (_default_factory(params), capture)
-    return cache[key]
-
-
-# How many "see that URL" answers of yt-dlp to follow (a page that redirected, a page that
-# embeds a video hosted elsewhere). ``process=False`` leaves them unresolved, without a title.
-URL_RESULT_HOPS = 2
-
-
-def _follow_url_results(ydl: Any, info: Any) -> Any:
-    """``info``, or what the URL it points to gives, up to ``URL_RESULT_HOPS`` times, while
-    it has no title.
-
-    An answer with a title is kept as it is: a page whose JSON-LD describes its video points
-    at the media file itself, which is not worth a request. A hop that fails keeps the answer
-    before it: the page answered and names a video, which is what the check needed; its
-    metadata is then unknown, as before following.
-    """
-    for _ in range(URL_RESULT_HOPS):
-        if not isinstance(info, dict) or info.get("_type") not in ("url", "url_transparent"):
-            break
-        if info.get("title"):
-            break
-        target_url = info.get("url")
-        if not isinstance(target_url, str) or not target_url:
-            break
-        try:
-            target = ydl.extract_info(target_url, download=False, process=False)
-        except Exception:
-            break
-        if not isinstance(target, dict):
-            break
-        if info["_type"] == "url_transparent":  # its own fields override the target's
-            kept = {k: v for k, v in info.items() if v is not None and k not in ("_type", "url")}
-            target = {**target, **kept}
-        info = target
-    return info
-
-
-def extract_video(
-    url: str,
-    proxy: str | None,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_private: bool = False,
-) -> Extraction:
-    """One yt-dlp call for ``url``: its metadata, or its error in words (never raises).
-
-    Without ``allow_private``, every connection yt-dlp opens must go to a public address
-    (``safety.refusing_private``): a redirect, or a second DNS answer, to an internal address
-    makes the call ``refused``. Behind a proxy the proxy connects, as for the engine.
-    """
-    from yt_dlp.networking.exceptions import HTTPError, TransportError
-    from yt_dlp.utils import DownloadError
-
-    ydl, capture = _ydl(proxy, ca_bundle, timeout)
-    capture.reset()
-    vetting = contextlib.nullcontext([]) if allow_private or proxy else safety.refusing_private()
-    info: Any = None
-    failed: Extraction | None = None
-    with vetting as refusals:
-        try:
-            # process=False: metadata only, no format selection (which would fail on videos
-            # whose formats need a JS runtime or a PO token, although the video is fine).
-            info = _follow_url_results(ydl, ydl.extract_info(url, download=False, process=False))
-        except DownloadError as exc:
-            cause = exc.exc_info[1] if exc.exc_info else None
-            failed = Extraction(
-                error=_strip_error_prefix(str(exc)),
-                network=isinstance(cause, TransportError) and not isinstance(cause, HTTPError),
-                http_status=cause.status if isinstance(cause, HTTPError) else None,
-                warnings=list(capture.warnings),
-            )
-        except Exception as exc:  # a yt-dlp bug must not abort the whole run
-            failed = Extraction(
-                error=f"yt-dlp failed: {type(exc).__name__}: {exc}",
-                warnings=list(capture.warnings),
-            )
-    if refusals:  # whatever yt-dlp made of it (it may even have found another page)
-        where = refusals[0].removeprefix("refused: a connection to ")
-        return Extraction(
-            error=f"refused: yt-dlp was led to {where}",
-            refused=True,
-            warnings=list(capture.warnings),
-        )
-    if failed is not None:
-        return failed
-    if not isinstance(info, dict):
-        return Extraction(error="yt-dlp returned nothing", warnings=list(capture.warnings))
-    kept = {k: info[k] for k in INFO_KEYS if k in info}
-    return Extraction(info=kept, warnings=list(capture.warnings))
