@@ -7,10 +7,12 @@ import datetime as dt
 import multiprocessing
 import os
 import signal
+import threading
 
 import pytest
 from pytest_httpserver import HTTPServer
 from service_fakes import AskedHosts
+from werkzeug import Request, Response
 
 from crawler import processes
 from crawler.history import Remembered
@@ -238,17 +240,37 @@ def test_the_metadata_cache_reaches_the_worker_processes(two_hosts):
 
 
 def test_a_worker_that_dies_fails_the_run_and_none_is_left_behind(two_hosts):
+    """A worker killed while it still has work: the run fails, no worker is left behind.
+
+    Each host holds one request until the run is over: once both are held, both workers have
+    their work and neither can have sent "done", whatever the machine's speed. Then one dies.
+    """
+    release = threading.Event()
+    held: list[Request] = []
+    killed: list[int] = []
+    lock = threading.Lock()
+
+    def hold_and_kill(request: Request) -> Response:
+        with lock:
+            held.append(request)
+            children = multiprocessing.active_children()
+            if len(held) == len(two_hosts) and children:
+                killed.append(children[0].pid)
+                os.kill(children[0].pid, signal.SIGKILL)
+        release.wait(60)  # (a bound, should the run never end)
+        return Response("too late")
+
+    for server in two_hosts:
+        server.expect_request("/held").respond_with_handler(hold_and_kill)
     links = catalogue(two_hosts)
-
-    def kill_one(link: Link) -> None:
-        children = multiprocessing.active_children()
-        if children:
-            os.kill(children[0].pid, signal.SIGKILL)
-
-    with pytest.raises(RuntimeError, match=r"process \d of 2 stopped without finishing"):
-        check_in_processes(
-            links, SETTINGS, split_by_host(links, 2, video_workers=2), on_start=kill_one
-        )
+    links += [make_link(f"h{n}", "H", "2021-01-01", "presenter", s.url_for("/held"))
+              for n, s in enumerate(two_hosts)]  # fmt: skip
+    try:
+        with pytest.raises(RuntimeError, match=r"process \d of 2 stopped without finishing"):
+            check_in_processes(links, SETTINGS, split_by_host(links, 2, video_workers=2))
+    finally:
+        release.set()
+    assert killed
     assert not multiprocessing.active_children()
 
 
