@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 # the benchmark's simulator: 2 processes gain nothing at 10,000 links (starting one, splitting,
 # streaming results back cost what the second core gives) and 20 % at 100,000.
 LINKS_PER_PROCESS = 10_000
-_BATCH = 64  # results per message; a message is also sent after _FLUSH_S without one
+_BATCH = 64  # results per message; what there is is also sent every _FLUSH_S
 _FLUSH_S = 0.2
 _INTERRUPTED = 130  # a worker's exit code after Ctrl-C
 _GRACE_S = 5.0  # for a worker to stop after SIGINT
@@ -366,7 +367,8 @@ def _check_and_send(
             places[id(link)] = [there, i]
     start_counts: dict[int, int] = {}
     end_counts: dict[int, int] = {}
-    last = time.monotonic()
+    lock = threading.Lock()  # the event loop adds, the flusher thread sends
+    finished = threading.Event()
 
     def place(link: Link, counts: dict[int, int]) -> int:
         there = places[id(link)]
@@ -376,22 +378,35 @@ def _check_and_send(
         counts[id(link)] = seen + 1
         return there[seen]
 
-    def flush() -> None:
-        nonlocal last
+    def flush() -> None:  # with the lock held
         if started or done:
             conn.send(("batch", (started[:], done[:])))
             started.clear()
             done.clear()
-        last = time.monotonic()
 
     def on_start(link: Link) -> None:
-        started.append(place(link, start_counts))
+        with lock:
+            started.append(place(link, start_counts))
 
     def on_result(result: LinkResult) -> None:
         values = tuple(getattr(result, name) for name in _RESULT_FIELDS)
-        done.append((place(result.link, end_counts), values))
-        if len(done) >= _BATCH or time.monotonic() - last >= _FLUSH_S:
-            flush()
+        with lock:
+            done.append((place(result.link, end_counts), values))
+            if len(done) >= _BATCH:
+                flush()
 
-    check_links(links, settings, previous=previous, on_start=on_start, on_result=on_result)
+    def flush_every_interval() -> None:
+        # Not only when the next result comes: that may be a slow host's, a minute later.
+        with contextlib.suppress(OSError):  # the parent is gone (the main thread says so)
+            while not finished.wait(_FLUSH_S):
+                with lock:
+                    flush()
+
+    flusher = threading.Thread(target=flush_every_interval, name="flush", daemon=True)
+    flusher.start()
+    try:
+        check_links(links, settings, previous=previous, on_start=on_start, on_result=on_result)
+    finally:
+        finished.set()
+    flusher.join()
     flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import multiprocessing
 import os
@@ -272,6 +273,38 @@ def test_a_worker_that_dies_fails_the_run_and_none_is_left_behind(two_hosts):
         release.set()
     assert killed
     assert not multiprocessing.active_children()
+
+
+def test_what_a_worker_has_reaches_the_parent_while_a_slow_link_is_still_out(two_hosts):
+    """Results and starts are sent within a flush interval, not only with the next result:
+    progress and problem lines do not wait for a slow host at the end of a worker's share."""
+    fast = catalogue(two_hosts[:1])
+    slow = make_link("slow", "S", "2021-01-01", "slides", two_hosts[1].url_for("/held"))
+    links = [*fast, slow]
+    shown: list[Link] = []
+    all_but_the_slow_one = threading.Event()
+    seen_while_held: list[bool] = []
+
+    def show(link: Link) -> None:
+        shown.append(link)
+        if slow in shown and sum(lk is not slow for lk in shown) == 2 * len(fast):
+            all_but_the_slow_one.set()  # each fast link started and finished, the slow started
+
+    def hold(request: Request) -> Response:
+        seen_while_held.append(all_but_the_slow_one.wait(60))
+        return Response("late, but here")
+
+    two_hosts[1].expect_request("/held").respond_with_handler(hold)
+    patient = dataclasses.replace(SETTINGS, read_timeout=120, link_timeout=180)
+    results = check_in_processes(
+        links,
+        patient,
+        [list(range(len(links)))],
+        on_start=show,
+        on_result=lambda result: show(result.link),
+    )
+    assert seen_while_held and all(seen_while_held)
+    assert results[-1].status is Status.OK
 
 
 def test_an_interrupted_run_stops_every_worker(two_hosts):
