@@ -31,7 +31,8 @@ from crawler.services.base import Settings
 from crawler.services.registry import default_services
 from crawler.services.youtube import Extraction
 
-SETTINGS = Settings(allow_private=True, connect_timeout=5, read_timeout=5, link_timeout=20)
+# Generous: on a loaded machine a local answer must not become a timeout (and a retry).
+SETTINGS = Settings(allow_private=True, connect_timeout=60, read_timeout=60, link_timeout=120)
 VIDEO = "dVH02_O2MzQ"
 
 
