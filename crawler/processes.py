@@ -125,12 +125,12 @@ def split_by_host(links: Sequence[Link], jobs: int, *, video_workers: int) -> li
 class _Traits:
     """What the split needs of a link: its site, and whether its check may run yt-dlp.
 
-    The site is the host the link's checks ask (``links.requested_host``), or the name of the
-    service that declares limits for that host or a parent domain of it (``host_limits``): a
-    service may ask any of its hosts for one link (a GitHub file's move is looked up at
-    github.com when raw.githubusercontent.com says 404). Services choose links by kind and
-    field, and the site depends on kind and host: each combination is worked out once (a
-    100,000-link split would otherwise spend half a second asking the services).
+    The site is the host the link's checks ask (``links.requested_host``) without ``www.``,
+    or the name of the service that declares limits for that host or a parent domain of it
+    (``host_limits``): a service may ask any of its hosts for one link (a GitHub file's move
+    is looked up at github.com when raw.githubusercontent.com says 404). Services choose
+    links by kind and field, and the site depends on kind and host: each combination is
+    worked out once (a 100,000-link split would otherwise spend half a second on it).
     """
 
     def __init__(self) -> None:
@@ -154,7 +154,8 @@ class _Traits:
         for service in self._services:
             if limits_for(host, service.host_limits.items()) is not None:
                 return f"service {service.name}"
-        return host
+        # example.org and www.example.org redirect to each other more often than not.
+        return host.removeprefix("www.")
 
     def _uses_yt_dlp(self, link: Link) -> bool:
         service = next((s for s in self._services if s.handles(link)), None)

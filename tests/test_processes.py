@@ -82,6 +82,12 @@ def test_links_go_to_the_process_of_the_host_their_checks_ask():
     github = range(len(YOUTUBE), len(YOUTUBE) + len(GITHUB))
     assert len({owner[i] for i in youtube}) == 1
     assert len({owner[i] for i in github}) == 1
+    # A homepage with and without www. (one redirects to the other): one process too.
+    for n in range(8):
+        pair = [make_link("p", "P", "2021-01-01", "presenter", f"https://{w}p{n}.example/")
+                for w in ("", "www.")]  # fmt: skip
+        groups = split_by_host([*pair, *links], 8, video_workers=8)
+        assert [g for g in groups if 0 in g] == [g for g in groups if 1 in g]
 
 
 @pytest.mark.parametrize(
