@@ -28,6 +28,11 @@ YOUTUBE_HOSTS = {
     "youtu.be",
     "www.youtu.be",
 }
+# Where the checks go, whatever host the catalogue wrote: GitHub serves a file's bytes at
+# raw.githubusercontent.com, and yt-dlp and oEmbed ask www.youtube.com for every YouTube link
+# (yt-dlp rewrites m.youtube.com, youtu.be, channel and playlist URLs to it).
+GITHUB_RAW_HOST = "raw.githubusercontent.com"
+YOUTUBE_ASKED_HOST = "www.youtube.com"
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _PATH_ID_PREFIXES = ("embed", "shorts", "live", "v", "e")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -70,7 +75,7 @@ class GitHubFile:
     @property
     def raw_url(self) -> str:
         """Where the file's bytes are served; the path's bytes are kept as written."""
-        return f"https://raw.githubusercontent.com/{self.owner}/{self.repo}/{self.ref}/{self.path}"
+        return f"https://{GITHUB_RAW_HOST}/{self.owner}/{self.repo}/{self.ref}/{self.path}"
 
 
 def github_file(url: str) -> GitHubFile | None:
@@ -86,7 +91,7 @@ def _github_file(parts: SplitResult, host: str) -> GitHubFile | None:
         if len(segments) < 5 or segments[2] not in ("blob", "raw"):
             return None
         owner, repo, rest = segments[0], segments[1], segments[3:]
-    elif host == "raw.githubusercontent.com":
+    elif host == GITHUB_RAW_HOST:
         if len(segments) < 4:
             return None
         owner, repo, rest = segments[0], segments[1], segments[2:]
@@ -206,6 +211,17 @@ def _normalized_key(url: str, parts: SplitResult) -> str:
     key = _normalize(parts)
     # Most URLs are already in normal form: keep one string for both (100,000 links, 9 MB).
     return url if key == url else key
+
+
+def requested_host(link: Link) -> str:
+    """The host ``link``'s checks ask (lower case, no port): ``youtu.be/ID`` and
+    ``m.youtube.com/watch?v=ID`` are asked at www.youtube.com, a ``github.com/O/R/blob/…`` file
+    at raw.githubusercontent.com, any other link at its own host."""
+    if link.kind is LinkKind.YOUTUBE:
+        return YOUTUBE_ASKED_HOST
+    if link.kind is LinkKind.GITHUB_FILE:
+        return GITHUB_RAW_HOST
+    return (urlsplit(link.url).hostname or "").rstrip(".")
 
 
 def make_link(

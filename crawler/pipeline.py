@@ -32,15 +32,10 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, in any phase
 
 @dataclass(frozen=True)
 class Shard:
-    """``K/N``: this run checks the K-th of N deterministic slices of the links (1-based).
-
-    ``by_host``: slice by host name instead of by link, so that each host is checked by one
-    process only and its politeness limits hold (``check --jobs``, see ``processes.py``).
-    """
+    """``K/N``: this run checks the K-th of N deterministic slices of the links (1-based)."""
 
     index: int
     total: int
-    by_host: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Shard:
@@ -55,9 +50,7 @@ class Shard:
     def owns(self, link: Link) -> bool:
         # By hash of the canonical key: stable when sessions are inserted, and all spellings of
         # one resource land in the same shard (so each is fetched once across the fan-out).
-        # By host, all of a host's links land in one process (one set of per-host limits).
-        what = (urlsplit(link.url).hostname or "") if self.by_host else link.key
-        digest = hashlib.sha256(what.encode("utf-8")).digest()
+        digest = hashlib.sha256(link.key.encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "big") % self.total == self.index - 1
 
     def __str__(self) -> str:
@@ -115,7 +108,8 @@ def run_check(
 
         jobs = options.jobs or auto_jobs(len(links))
         if jobs > 1:
-            groups = split_by_host(links, jobs)  # fewer when there are fewer hosts
+            # Fewer when there are fewer hosts.
+            groups = split_by_host(links, jobs, video_workers=options.settings.video_workers)
     if on_plan:
         on_plan(len(links), max(1, len(groups)))
     # The previous run as far as this one needs it: a compact record per link of this catalogue.

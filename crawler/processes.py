@@ -19,14 +19,16 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from crawler.model import Link, LinkResult
-from crawler.services.base import Remembered, Settings
+from crawler.links import requested_host
+from crawler.model import Link, LinkKind, LinkResult
+from crawler.services.base import Remembered, Settings, limits_for
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 # the benchmark's simulator: 2 processes gain nothing at 10,000 links (starting one, splitting,
 # streaming results back cost what the second core gives) and 20 % at 100,000.
 LINKS_PER_PROCESS = 10_000
-_BATCH = 64  # results per message; a message is also sent after _FLUSH_S without one
+_BATCH = 64  # results per message; what there is is also sent every _FLUSH_S
 _FLUSH_S = 0.2
 _INTERRUPTED = 130  # a worker's exit code after Ctrl-C
 _GRACE_S = 5.0  # for a worker to stop after SIGINT
@@ -85,31 +87,115 @@ def auto_jobs(links: int) -> int:
     return max(1, min(usable_cores(), MAX_AUTO_JOBS, links // LINKS_PER_PROCESS))
 
 
-def split_by_host(links: Sequence[Link], jobs: int) -> list[list[int]]:
-    """Indices of ``links`` for each of ``jobs`` processes, every host in exactly one
-    (the same deterministic slices as ``Shard(by_host=True)``); empty groups dropped."""
-    from crawler.pipeline import Shard
+def split_by_host(links: Sequence[Link], jobs: int, *, video_workers: int) -> list[list[int]]:
+    """Indices of ``links`` for each of at most ``jobs`` processes, in catalogue order.
 
-    shards = [Shard(k, jobs, by_host=True) for k in range(1, jobs + 1)]
-    groups: list[list[int]] = [[] for _ in shards]
-    owner: dict[str, int] = {}
-    for index, link in enumerate(links):
-        host = link.url.split("/", 3)[2] if "//" in link.url else link.url
-        k = owner.get(host)
-        if k is None:
-            k = owner[host] = next(i for i, s in enumerate(shards) if s.owns(link))
-        groups[k].append(index)
+    Links go by the host their checks ask (``links.requested_host``: ``youtu.be`` and
+    ``m.youtube.com`` links are asked at www.youtube.com), and the hosts one service talks to
+    (its ``host_limits``: github.com and raw.githubusercontent.com are GitHub's) stay together,
+    so no host is asked by two processes with a politeness budget each. The links that may need
+    yt-dlp go to at most ``video_workers`` processes, so each can have a yt-dlp process of its
+    own and the run still starts no more than asked (``worker_settings``). Hosts are handed out
+    largest first to the process with the fewest links; empty groups are dropped.
+    """
+    traits = _Traits()
+    sites: dict[str, int] = {}  # links per site
+    with_videos: set[str] = set()
+    of_link: list[str] = []
+    for link in links:
+        site, videos = traits(link)
+        of_link.append(site)
+        sites[site] = sites.get(site, 0) + 1
+        if videos:
+            with_videos.add(site)
+    loads = [0] * max(1, jobs)
+    owners: dict[str, int] = {}
+    video_processes = range(max(1, min(len(loads), video_workers)))
+    # Video sites first (they have the fewer places), then the biggest; ties by name.
+    for site in sorted(sites, key=lambda s: (s not in with_videos, -sites[s], s)):
+        places = video_processes if site in with_videos else range(len(loads))
+        k = owners[site] = min(places, key=lambda i: (loads[i], i))
+        loads[k] += sites[site]
+    groups: list[list[int]] = [[] for _ in loads]
+    for index, site in enumerate(of_link):
+        groups[owners[site]].append(index)
     return [g for g in groups if g]
 
 
-def worker_settings(settings: Settings, processes: int) -> Settings:
-    """Each process's settings: the machine's global limits shared out, not multiplied (the
-    per-host ones stay: each host is in one process)."""
-    return dataclasses.replace(
-        settings,
-        concurrency=max(1, -(-settings.concurrency // processes)),
-        video_workers=max(1, settings.video_workers // processes),
-    )
+class _Traits:
+    """What the split needs of a link: its site, and whether its check may run yt-dlp.
+
+    The site is the host the link's checks ask (``links.requested_host``) without ``www.``,
+    or the name of the service that declares limits for that host or a parent domain of it
+    (``host_limits``): a service may ask any of its hosts for one link (a GitHub file's move
+    is looked up at github.com when raw.githubusercontent.com says 404). Services choose
+    links by kind and field, and the site depends on kind and host: each combination is
+    worked out once (a 100,000-link split would otherwise spend half a second on it).
+    """
+
+    def __init__(self) -> None:
+        from crawler.services.registry import default_services
+        from crawler.services.youtube import YouTubeService
+
+        self._services = default_services()
+        self._yt_dlp = YouTubeService
+        self._known: dict[tuple[LinkKind, str, str], tuple[str, bool]] = {}
+
+    def __call__(self, link: Link) -> tuple[str, bool]:
+        netloc = link.url.split("/", 3)[2] if "//" in link.url else link.url
+        key = (link.kind, link.field, netloc)
+        traits = self._known.get(key)
+        if traits is None:
+            traits = self._known[key] = (self._site(link), self._uses_yt_dlp(link))
+        return traits
+
+    def _site(self, link: Link) -> str:
+        host = requested_host(link)
+        for service in self._services:
+            if limits_for(host, service.host_limits.items()) is not None:
+                return f"service {service.name}"
+        # example.org and www.example.org redirect to each other more often than not.
+        return host.removeprefix("www.")
+
+    def _uses_yt_dlp(self, link: Link) -> bool:
+        service = next((s for s in self._services if s.handles(link)), None)
+        return isinstance(service, self._yt_dlp)
+
+
+def worker_settings(
+    settings: Settings, links: Sequence[int], videos: Sequence[int]
+) -> list[Settings]:
+    """Each process's settings, given its number of ``links`` and of links that may need yt-dlp
+    (``videos``): the machine's global limits shared out in proportion, not multiplied (the
+    per-host ones stay: each host is in one process). A process with links gets at least one
+    request slot, a process with videos at least one video worker, one without videos none."""
+    concurrency = share_out(settings.concurrency, links)
+    video_workers = share_out(settings.video_workers, videos)
+    return [
+        dataclasses.replace(settings, concurrency=c, video_workers=v)
+        for c, v in zip(concurrency, video_workers, strict=True)
+    ]
+
+
+def share_out(total: int, weights: Sequence[int]) -> list[int]:
+    """``total`` in whole shares in proportion to ``weights`` (largest remainders first), at
+    least one to each positive weight and none to a zero one; the shares add up to ``total``
+    unless there are more positive weights than that."""
+    whole = sum(weights)
+    if whole <= 0:
+        return [0] * len(weights)
+    shares = [total * w // whole for w in weights]
+    takers = [i for i, w in enumerate(weights) if w > 0]
+    by_remainder = sorted(takers, key=lambda i: (-(total * weights[i] % whole), i))
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    for i in takers:
+        if shares[i] == 0:  # the one it needs, from the biggest share that can spare it
+            richest = max(range(len(shares)), key=lambda j: (shares[j], -j))
+            if shares[richest] > 1:
+                shares[richest] -= 1
+            shares[i] = 1
+    return shares
 
 
 def check_in_processes(
@@ -144,7 +230,12 @@ def _check_in_processes(
     from crawler.memory import shared_values
 
     share = len(groups)
-    own = worker_settings(settings, share)
+    traits = _Traits()
+    own = worker_settings(
+        settings,
+        [len(g) for g in groups],
+        [sum(traits(links[i])[1] for i in g) for g in groups],
+    )
     remembered = previous or {}
     # Spawned, not forked: a fork of a process with threads (rich's progress bar) or an
     # event loop is unsafe, and spawn behaves the same on every platform.
@@ -168,7 +259,7 @@ def _check_in_processes(
                 if key in remembered:
                     known[key] = remembered[key]
             try:
-                conn.send((mine, own, known))
+                conn.send((mine, own[k], known))
             except OSError:  # it died before reading its work
                 process.join()
                 raise RuntimeError(
@@ -286,7 +377,8 @@ def _check_and_send(
             places[id(link)] = [there, i]
     start_counts: dict[int, int] = {}
     end_counts: dict[int, int] = {}
-    last = time.monotonic()
+    lock = threading.Lock()  # the event loop adds, the flusher thread sends
+    finished = threading.Event()
 
     def place(link: Link, counts: dict[int, int]) -> int:
         there = places[id(link)]
@@ -296,22 +388,35 @@ def _check_and_send(
         counts[id(link)] = seen + 1
         return there[seen]
 
-    def flush() -> None:
-        nonlocal last
+    def flush() -> None:  # with the lock held
         if started or done:
             conn.send(("batch", (started[:], done[:])))
             started.clear()
             done.clear()
-        last = time.monotonic()
 
     def on_start(link: Link) -> None:
-        started.append(place(link, start_counts))
+        with lock:
+            started.append(place(link, start_counts))
 
     def on_result(result: LinkResult) -> None:
         values = tuple(getattr(result, name) for name in _RESULT_FIELDS)
-        done.append((place(result.link, end_counts), values))
-        if len(done) >= _BATCH or time.monotonic() - last >= _FLUSH_S:
-            flush()
+        with lock:
+            done.append((place(result.link, end_counts), values))
+            if len(done) >= _BATCH:
+                flush()
 
-    check_links(links, settings, previous=previous, on_start=on_start, on_result=on_result)
+    def flush_every_interval() -> None:
+        # Not only when the next result comes: that may be a slow host's, a minute later.
+        with contextlib.suppress(OSError):  # the parent is gone (the main thread says so)
+            while not finished.wait(_FLUSH_S):
+                with lock:
+                    flush()
+
+    flusher = threading.Thread(target=flush_every_interval, name="flush", daemon=True)
+    flusher.start()
+    try:
+        check_links(links, settings, previous=previous, on_start=on_start, on_result=on_result)
+    finally:
+        finished.set()
+    flusher.join()
     flush()

@@ -41,8 +41,8 @@ def _no_stray_network(tmp_path_factory, monkeypatch):
 
 
 PDF = b"%PDF-1.4\n%%EOF\n"
-# Two loopback hosts whose links land in different processes of two (--jobs 2): by the hash of
-# the host name, 127.0.0.7 → 1/2 and 127.0.0.2 → 2/2.
+# Two loopback hosts: their links land in different processes of two (--jobs 2), as any two
+# hosts do (``processes.split_by_host``).
 TWO_HOSTS = ("127.0.0.7", "127.0.0.2")
 
 

@@ -144,3 +144,35 @@ def check_through_engine(
             return await engine.check_link(link_for(url))
 
     return asyncio.run(main())
+
+
+A_PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+@dataclass
+class AskedHosts(FakeContext):
+    """Answers every request with ``status`` and every yt-dlp call with ``extraction``, and
+    notes the host of each URL a service asks (or hands to yt-dlp, or takes a slot for)."""
+
+    status: int = 200
+    extraction: Any = None
+    hosts: list[str] = field(default_factory=list)
+
+    def _note(self, url: str) -> None:
+        self.hosts.append(httpx.URL(url).host)
+
+    async def fetch(self, url: str, **options: Any) -> FetchResult:
+        self._note(url)
+        return answer(url, self.status, headers={"content-type": "application/pdf"}, body=A_PDF)
+
+    async def run_isolated(
+        self, fn: Callable[..., T], *args: Any, slot_for: str | None = None
+    ) -> T:
+        self._note(args[0])  # the URL yt-dlp is asked about
+        if slot_for is not None:
+            self._note(slot_for)
+        return self.extraction
+
+    async def guard(self, url: str) -> FetchResult | None:
+        self._note(url)
+        return None

@@ -1,9 +1,22 @@
 """Link identity: every spelling of one video, deck or file has one canonical key."""
 
-import pytest
+import asyncio
 
-from crawler.links import canonical_key, classify, github_file, normalize_url, youtube_video_id
+import pytest
+from service_fakes import AskedHosts
+
+from crawler.links import (
+    canonical_key,
+    classify,
+    github_file,
+    make_link,
+    normalize_url,
+    requested_host,
+    youtube_video_id,
+)
 from crawler.model import LinkKind
+from crawler.services.registry import default_services
+from crawler.services.youtube import Extraction
 
 VID = "dVH02_O2MzQ"
 ASYMO = "AsyMo-%E1%84%80%E1%85%A9%E1%86%BC%E1%84%80%E1%85%A2%E1%84%8B%E1%85%AD%E1%86%BC.pptx.pdf"
@@ -149,6 +162,33 @@ def test_nfc_and_nfd_spellings_are_different_files():
 
 def test_normalize_keeps_query_and_credentials():
     assert normalize_url("http://u:p@Example.org/x?q=1") == "http://u:p@example.org/x?q=1"
+
+
+# (field, url, the host its checks ask)
+ASKED = [
+    ("video", f"https://youtu.be/{VID}", "www.youtube.com"),
+    ("video", f"https://m.youtube.com/watch?v={VID}&t=1m2s", "www.youtube.com"),
+    ("video", f"https://www.youtube-nocookie.com/embed/{VID}", "www.youtube.com"),
+    ("presenter", f"https://music.youtube.com/watch?v={VID}", "www.youtube.com"),
+    ("slides", "https://github.com/o/r/blob/main/talk.pdf", "raw.githubusercontent.com"),
+    ("slides", "https://github.com/o/r/raw/main/talk.pdf", "raw.githubusercontent.com"),
+    ("slides", "https://raw.githubusercontent.com/o/r/main/talk.pdf", "raw.githubusercontent.com"),
+    ("slides", "https://www.slideshare.net/slideshow/deck/123456", "www.slideshare.net"),
+    ("presenter", "https://github.com/someone", "github.com"),
+    ("presenter", "HTTPS://Talks.Example.ORG:8443/me", "talks.example.org"),
+    ("video", "https://talks.example.org/v/1", "talks.example.org"),  # yt-dlp's generic one
+]
+
+
+@pytest.mark.parametrize(("field", "url", "host"), ASKED)
+def test_requested_host_is_the_host_the_services_ask(field, url, host):
+    """``check --jobs`` splits links by it: it must be where the services really go."""
+    link = make_link("s", "S", "2021-01-01", field, url)
+    assert requested_host(link) == host
+    service = next(s for s in default_services() if s.handles(link))
+    ctx = AskedHosts({}, extraction=Extraction(info={"title": "A talk", "duration": 60}))
+    asyncio.run(service.check(link, ctx))
+    assert ctx.hosts and set(ctx.hosts) == {host}
 
 
 # --- properties (hypothesis): any id, any decoration, one key ---------------------------------

@@ -395,19 +395,6 @@ def test_jobs_spreads_hosts_over_processes_and_merges_to_the_single_run(two_host
     ]
 
 
-def test_host_shards_keep_each_host_in_one_slice():
-    links = [
-        make_link(f"s{i}", "S", "2021-01-01", "slides", f"https://h{i % 7}.example/{i}.pdf")
-        for i in range(70)
-    ]
-    shards = [Shard(k, 3, by_host=True) for k in (1, 2, 3)]
-    owner_of_host: dict[str, Shard] = {}
-    for link in links:
-        (owner,) = [s for s in shards if s.owns(link)]
-        host = link.url.split("/")[2]
-        assert owner_of_host.setdefault(host, owner) == owner
-
-
 def test_jobs_combine_with_a_shard_and_an_offline_run_needs_none(site, tmp_path):
     write_catalog(tmp_path / "catalog.yaml", site.url_for("").rstrip("/"))
     common = ("--catalog", "catalog.yaml", "--allow-private", "--timeout", "5", "--shard", "1/2")
