@@ -571,9 +571,14 @@ class Engine:
         # The verdict depends only on scheme (proxies), host and port: judge each once.
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}".lower()
-        if key not in self._verdicts:
-            self._verdicts[key] = await self._judge_origin(key)
-        return self._verdicts[key]
+        if key in self._verdicts:
+            return self._verdicts[key]
+        verdict = await self._judge_origin(key)
+        # Only a definitive verdict is kept for the run: a lookup that failed or timed out is
+        # asked again for the next link of that host (one resolver hiccup is not a night).
+        if verdict is None or verdict[0] == "refused":
+            self._verdicts[key] = verdict
+        return verdict
 
     async def _judge_origin(self, origin: str) -> tuple[FetchErrorKind, str] | None:
         try:

@@ -848,6 +848,34 @@ def test_each_host_is_looked_up_once():
 
 
 @respx.mock
+def test_a_failed_lookup_is_asked_again_for_the_next_link_of_that_host():
+    # One resolver hiccup (a timeout, a SERVFAIL) must not leave every later link of the host
+    # unverified for the rest of the run: only definitive verdicts are kept.
+    answers: list[BaseException | list[str]] = [
+        socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+        ["93.184.216.34"],
+    ]
+
+    async def flaky(host: str) -> list[str]:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    respx.route(host="example.org").respond(200)
+
+    async def main() -> list[LinkResult]:
+        async with engine(resolver=flaky) as e:
+            return [await e.check_link(make_link(f"https://example.org/{i}")) for i in range(3)]
+
+    first, second, third = asyncio.run(main())
+    assert first.status is Status.UNVERIFIED
+    assert first.detail == "DNS lookup failed for example.org"
+    assert second.status is Status.OK and third.status is Status.OK
+    assert answers == []  # asked twice, and the good answer was kept for the third link
+
+
+@respx.mock
 def test_min_interval_spaces_request_starts_to_one_host_only():
     respx.route().respond(200)
     sleeps = Sleeps()
