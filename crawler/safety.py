@@ -32,14 +32,40 @@ _HINT = "(use --allow-private to check it)"
 _BAD_HOST_CHARS = set('%<>"{}|\\^`/?#@')
 
 
+# NAT64's well-known prefix (RFC 6052): 64:ff9b::a.b.c.d is a.b.c.d behind a translator.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def carried_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped (``::ffff:a.b.c.d``), 6to4
+    (``2002:AABB:CCDD::``), NAT64 (``64:ff9b::a.b.c.d``) and Teredo (server and client)."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip in _NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip.teredo is not None:
+        return ip.teredo  # the client's address is stored inverted; ``teredo`` undoes it
+    return ()
+
+
 def address_kind(address: str) -> str | None:
-    """Why ``address`` is not a public address ("loopback", "private", ...), or None if it is."""
+    """Why ``address`` is not a public address ("loopback", "private", ...), or None if it is.
+
+    An IPv6 address that carries an IPv4 address is judged by what it carries:
+    ``2002:7f00:1::`` (6to4) reaches 127.0.0.1 as surely as ``::ffff:127.0.0.1`` does.
+    """
     try:
         ip = ipaddress.ip_address(address.split("%")[0])  # drop an IPv6 zone id
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address) and (carried := carried_ipv4(ip)):
+        return next((k for k in map(_kind, carried) if k), None)
+    return _kind(ip)
+
+
+def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     for kind, flag in (
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),
@@ -52,6 +78,11 @@ def address_kind(address: str) -> str | None:
             return kind
     # Shared address space (100.64/10) and the like are neither private nor public.
     return None if ip.is_global else "non-public"
+
+
+def _a_kind(kind: str) -> str:
+    """The article for a kind of address: "a private", "an unspecified"."""
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def is_literal_ip(host: str) -> bool:
@@ -90,12 +121,19 @@ def host_refusal(host: str) -> str | None:
     """A refusal judged from the host name alone (no lookup): literal IPs and local names.
 
     Enough when a proxy resolves names for us; otherwise ``addresses_refusal`` must follow
-    for names.
+    for names. A trailing dot and the numeric shorthands the C resolver accepts (``127.1``,
+    ``0x7f.1``, ``2130706433``) are literal addresses too: a proxy would resolve them so.
     """
-    host = host.strip("[]").lower()
-    if is_literal_ip(host):
-        kind = address_kind(host)
-        return f"refused: {host} is a {kind} address {_HINT}" if kind else None
+    host = host.strip("[]").lower().rstrip(".")
+    address = host if is_literal_ip(host) else _numeric_ipv4(host)
+    if address is not None:
+        kind = address_kind(address)
+        if kind is None:
+            return None
+        target = _leads_to(address)
+        if target == host:
+            return f"refused: {host} is {_a_kind(kind)} address {_HINT}"
+        return f"refused: {host} leads to {target}, {_a_kind(kind)} address {_HINT}"
     if _is_local_name(host):
         return f"refused: {host} is a loopback name {_HINT}"
     return None
@@ -106,8 +144,36 @@ def addresses_refusal(host: str, addresses: Iterable[str]) -> str | None:
     for address in addresses:
         kind = address_kind(address)
         if kind:
-            return f"refused: {host} resolves to {kind} address {address} {_HINT}"
+            target = _leads_to(address)
+            if target == address:
+                return f"refused: {host} resolves to {kind} address {address} {_HINT}"
+            return (
+                f"refused: {host} resolves to {address}, which leads to {kind} address "
+                f"{target} {_HINT}"
+            )
     return None
+
+
+def _numeric_ipv4(host: str) -> str | None:
+    """The IPv4 address the C resolver reads in ``host`` (``inet_aton``), or None."""
+    if not host or host.strip("0123456789abcdefx.") or not host[0].isdigit():
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def _leads_to(address: str) -> str:
+    """The address a non-public literal was judged by: itself, or the IPv4 address inside it
+    that is not public (6to4, NAT64, Teredo; an IPv4-mapped address is plainly that)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address) or ip.ipv4_mapped is not None:
+        return address
+    return next((str(v4) for v4 in carried_ipv4(ip) if _kind(v4)), address)
 
 
 async def system_resolver(host: str) -> list[str]:
@@ -154,7 +220,7 @@ def _vet(sock: socket.socket, address: Any) -> None:
     host = str(address[0])
     kind = address_kind(host)
     if kind:
-        refusals.append(f"refused: a connection to {host}, a {kind} address {_HINT}")
+        refusals.append(f"refused: a connection to {host}, {_a_kind(kind)} address {_HINT}")
         raise ConnectionRefusedError(errno.ECONNREFUSED, refusals[-1])
 
 

@@ -47,6 +47,7 @@ ADDRESSES = {
     "inside.example": ["10.0.0.5"],
     "www.gentle.example": ["93.184.216.40"],
     "mapped.example": ["93.184.216.37", "::ffff:127.0.0.1"],
+    "six.example": ["2002:a00:5::"],  # 6to4 of 10.0.0.5
 }
 
 ASYMO = "AsyMo-%E1%84%80%E1%85%A9%E1%86%BC%E1%84%80%E1%85%A2%E1%84%8B%E1%85%AD%E1%86%BC.pptx.pdf"
@@ -456,6 +457,22 @@ def test_ipv4_mapped_ipv6_address_is_judged_as_ipv4():
     fr = fetch("http://mapped.example/")
     assert fr.error_kind == "refused"
     assert "loopback address ::ffff:127.0.0.1" in (fr.error or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://[2002:7f00:1::]/", "2002:7f00:1:: leads to 127.0.0.1, a loopback address"),
+        ("http://six.example/", "six.example resolves to 2002:a00:5::, which leads to private"),
+        ("http://2130706433/", "2130706433 leads to 127.0.0.1, a loopback address"),
+    ],
+)
+@respx.mock
+def test_an_address_carried_inside_another_form_is_refused(url, words):
+    anything = respx.route().respond(200)
+    fr = fetch(url)
+    assert fr.error_kind == "refused" and words in (fr.error or "")
+    assert not anything.called
 
 
 @respx.mock
