@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.client
+import http.server
 import logging
 import os
 import re
 import socket
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -813,6 +817,98 @@ def test_default_transport_against_a_real_local_server(httpserver: HTTPServer):
     assert asymo.status == 200 and odd_result.status == 200
     assert raw_paths == [raw, odd]  # byte-exact on the wire, through aiohttp too
     assert head.status == 200 and head.body == b""
+
+
+class LoggingProxy:
+    """A tiny plain-HTTP forward proxy on 127.0.0.1 that logs every request line it is asked
+    and sends every request to one local server, whatever host the URL names (made-up names
+    such as ``videos.test`` resolve nowhere, so only this proxy can reach them)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.asked.append(self.requestline)
+                target = urlsplit(self.path)
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=10)
+                path = target.path + (f"?{target.query}" if target.query else "")
+                upstream.request(self.command, path or "/", headers={"Host": target.netloc})
+                answer = upstream.getresponse()
+                body = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body if self.command != "HEAD" else b"")
+                upstream.close()
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.asked: list[str] = []
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LoggingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_behind_a_proxy_literal_addresses_and_local_names_are_judged_on_every_hop(
+    httpserver: HTTPServer, monkeypatch
+):
+    # The proxy resolves names, so names are its business; but an address written out, or a
+    # name that can only mean this machine, is judged here, on the link and on every redirect,
+    # and the proxy is never asked for it (no --allow-private: 127.0.0.1 is the proxy's own
+    # address, never a target, and 10.0.0.5 is never contacted at all).
+    httpserver.expect_request("/talk").respond_with_data(
+        "", 302, headers={"Location": "http://10.0.0.5/admin"}
+    )
+    httpserver.expect_request("/hidden").respond_with_data(
+        "", 302, headers={"Location": "http://2130706433/admin"}
+    )
+    httpserver.expect_request("/deck").respond_with_data("a deck")
+    refused = [
+        "http://10.0.0.5/",
+        "http://[::ffff:10.0.0.5]/",
+        "http://[2002:a00:5::]/",
+        "http://0x0a000005/",
+        "http://localhost./",
+        "http://api.localhost/",
+    ]
+    with LoggingProxy(httpserver.port) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+
+        async def main() -> list[FetchResult]:
+            async with Engine(FAST, services=[]) as e:  # the transport httpx picks for proxies
+                assert e.proxy_for("http://10.0.0.5/") == proxy.url  # the proxy is in force
+                urls = ["http://videos.test/talk", "http://videos.test/hidden", *refused]
+                return [await e.fetch(url) for url in [*urls, "http://slides.test/deck"]]
+
+        *results, deck = asyncio.run(main())
+
+    assert deck.status == 200 and deck.body == b"a deck"  # the proxy works
+    assert all(r.error_kind == "refused" for r in results), [r.error for r in results]
+    assert [r.hops for r in results[:2]] == [
+        [Hop("http://videos.test/talk", 302)],
+        [Hop("http://videos.test/hidden", 302)],
+    ]
+    assert proxy.asked == [
+        "GET http://videos.test/talk HTTP/1.1",
+        "GET http://videos.test/hidden HTTP/1.1",
+        "GET http://slides.test/deck HTTP/1.1",
+    ]
 
 
 def test_default_transport_reports_connection_refused(httpserver: HTTPServer):
