@@ -52,6 +52,7 @@ from crawler.services.base import (
     Service,
     Settings,
     limits_for,
+    unverified_from_fetch,
 )
 
 log = logging.getLogger(__name__)
@@ -191,9 +192,9 @@ def _host_key(url: httpx.URL) -> str:
     return f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _origin(url: str) -> tuple[str, bytes, int | None]:
     parsed = httpx.URL(url)
-    return parsed.scheme, parsed.host, parsed.port
+    return parsed.scheme, parsed.raw_host, parsed.port  # raw: no IDNA decoding, which may fail
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
@@ -393,6 +394,8 @@ class Engine:
         current = url
         while True:
             refusal = await self._guard(current)
+            if refusal is None and hops and (unusable := _unusable(current)) is not None:
+                refusal = "refused", unusable  # a redirect to a URL no request can carry
             if refusal is not None:
                 kind, text = refusal
                 return FetchResult(url, current, hops=hops, error=text, error_kind=kind)
@@ -515,6 +518,10 @@ class Engine:
         """One link, by the first service that handles it, within the per-link time budget."""
         budget = self.settings.link_timeout
         try:
+            unusable = _unusable(link.url)
+            if unusable is not None:
+                refused = FetchResult(link.url, link.url, error=unusable, error_kind="refused")
+                return unverified_from_fetch(link, refused)
             service = self._service_for(link)
             if service is None:
                 return LinkResult(link, Status.SKIPPED, "not checked: no service handles it")
@@ -794,6 +801,19 @@ class Engine:
         start = max(now, gate.not_before, gate.next_start)
         gate.next_start = start + gate.min_interval
         await self._pause(start - now)
+
+
+def _unusable(url: str) -> str | None:
+    """Why ``url`` cannot be requested at all, or None. Asked before any service sees a link
+    (behind validation, which refuses these too), so that no service meets a URL httpx
+    cannot parse and reports an internal error instead of plain words."""
+    refusal = safety.scheme_refusal(url)
+    if refusal is None:
+        try:
+            httpx.URL(url).host  # noqa: B018 - decodes an IDNA name, which may fail
+        except (httpx.InvalidURL, UnicodeError) as exc:  # idna's errors are UnicodeErrors
+            refusal = f"refused: not a valid URL ({exc})"
+    return refusal
 
 
 def _copy_for(result: LinkResult, link: Link) -> LinkResult:

@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import re
 import socket
 import threading
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +32,9 @@ ALLOWED_SCHEMES = ("http", "https")
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 _HINT = "(use --allow-private to check it)"
 _BAD_HOST_CHARS = set('%<>"{}|\\^`/?#@')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_URL_LENGTH = 65_536  # httpx's own limit; servers refuse far shorter ones
+_TOO_LONG = f"more than the {MAX_URL_LENGTH:,} a request may carry"
 
 
 # NAT64's well-known prefix (RFC 6052): 64:ff9b::a.b.c.d is a.b.c.d behind a translator.
@@ -99,11 +104,24 @@ def _is_local_name(host: str) -> bool:
 
 
 def scheme_refusal(url: str) -> str | None:
-    """A refusal text when ``url`` is not an http(s) URL with a host, else None."""
+    """A refusal text when ``url`` is not an http(s) URL with a host, else None.
+
+    Also what no request can carry (validation refuses these, but a hand-made report or a
+    redirect must not reach the network code with one): a control character, a URL longer
+    than HTTP clients send, a host name longer than DNS allows or in look-alike letters.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        return f"refused: not a valid URL (it is {len(url):,} characters long, {_TOO_LONG})"
+    if (control := _CONTROL.search(url)) is not None:
+        where = f"U+{ord(control.group()):04X} at position {control.start()}"
+        return f"refused: not a valid URL (it contains a control character, {where})"
     try:
+        url.encode()
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except UnicodeEncodeError:
+        return "refused: not a valid URL (it contains a character that is not valid Unicode)"
     except ValueError as exc:
         return f"refused: not a valid URL ({exc})"
     scheme = parts.scheme.lower()
@@ -113,7 +131,14 @@ def scheme_refusal(url: str) -> str | None:
     if not host:
         return "refused: the URL has no host name"
     if any(c.isspace() or c in _BAD_HOST_CHARS for c in host):
-        return f"refused: not a valid URL (bad host name {host!r})"
+        return f"refused: not a valid URL (bad host name {host[:80]!r})"
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        return f"refused: not a valid URL (its host name, {len(host):,} characters, is too long)"
+    if not host.isascii() and (plain := unicodedata.normalize("NFKC", host)) != host:
+        return (
+            f"refused: not a valid URL (its host name {host} is written in full-width or "
+            f"look-alike letters; in plain letters it is {plain})"
+        )
     return None
 
 

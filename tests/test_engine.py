@@ -945,6 +945,55 @@ def test_unparsable_host_is_refused_not_crashed(url):
     assert (fr.error or "").startswith("refused: not a valid URL")
 
 
+LONG = "a" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://example.org/talk\x00.html", "a control character, U+0000 at position 24"),
+        ("https://github.com/o/r/blob/main/a\x00.pdf", "a control character, U+0000"),
+        ("https://www.youtube.com/watch?v=wzy1QMci_Zs\x00", "a control character, U+0000"),
+        ("https://www.slideshare.net/slideshow/deck/1\x07", "a control character, U+0007"),
+        (f"https://example.org/{LONG}", "it is 100,020 characters long, more than the 65,536"),
+        (f"https://github.com/o/r/blob/main/{LONG}.pdf", "it is 100,037 characters long"),
+        (f"https://{LONG}.org/", "characters long, more than the 65,536"),
+        (f"https://{'a' * 300}.org/", "its host name, 304 characters, is too long"),
+        (
+            "https://ｇｉｔｈｕｂ.com/o/r/blob/main/x.pdf",
+            "its host name ｇｉｔｈｕｂ.com is written in full-width or look-alike letters; "
+            "in plain letters it is github.com",
+        ),
+        ("https://ｅｘａｍｐｌｅ．ｏｒｇ/", "in plain letters it is example.org"),
+        ("https://xn--n3h.net/", "Codepoint U+2603"),  # punycode for a character IDNA forbids
+        ("https://example.org/\ud800", "a character that is not valid Unicode"),
+    ],
+)
+@respx.mock
+def test_a_url_no_request_can_carry_is_skipped_in_plain_words_by_every_service(url, words):
+    # Validation refuses these; the engine, as defence in depth, never hands one to a service
+    # (where it ended as "internal error: InvalidURL" with a traceback).
+    from crawler.links import make_link as catalogue_link
+
+    anything = respx.route().respond(200)
+    fields = ("slides", "video", "presenter")
+    links = [catalogue_link("s1", "A talk", "2024-01-01", field, url) for field in fields]
+    results = run_links(links, services=None)  # the real services
+    for result in results:
+        assert result.status is Status.SKIPPED, result.detail
+        assert result.detail.startswith("not checked: not a valid URL ("), result.detail
+        assert words in result.detail
+    assert not anything.called
+
+
+@respx.mock
+def test_a_redirect_to_a_name_idna_forbids_is_refused_not_crashed():
+    respx.get("https://example.org/a").respond(302, headers={"Location": "https://xn--n3h.net/"})
+    fr = fetch("https://example.org/a", Settings(allow_private=True))
+    assert fr.error_kind == "refused" and fr.hops == [Hop("https://example.org/a", 302)]
+    assert (fr.error or "").startswith("refused: not a valid URL (Codepoint U+2603")
+
+
 @respx.mock
 def test_each_host_is_looked_up_once():
     looked_up: list[str] = []
