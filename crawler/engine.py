@@ -400,6 +400,11 @@ class Engine:
                 kind, text = refusal
                 return FetchResult(url, current, hops=hops, error=text, error_kind=kind)
             answer, failure, attempts = await self._send(method, current, sent_headers, limit)
+            if method == "HEAD" and isinstance(failure, httpx.RemoteProtocolError):
+                # A server that sends a body after its HEAD answer (or botches HEAD otherwise)
+                # leaves an answer no client can read: a GET, its body left unread, confirms.
+                answer, failure, more = await self._send("GET", current, sent_headers, 0)
+                attempts += more
             if failure is not None:
                 kind, text = describe_error(failure, httpx.URL(current).host, self.settings)
                 return FetchResult(
@@ -652,7 +657,9 @@ class Engine:
         try:
             first = await self._attempt(method, url, headers, limit)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            if not (idempotent and _is_transient(exc)):
+            # A HEAD answer that could not be read is asked again as a GET (``fetch``).
+            botched_head = method == "HEAD" and isinstance(exc, httpx.RemoteProtocolError)
+            if botched_head or not (idempotent and _is_transient(exc)):
                 return None, exc, 1
             first = exc
         else:

@@ -929,6 +929,56 @@ def test_default_transport_reports_connection_refused(httpserver: HTTPServer):
     assert fr.attempts == 2 and len(sleeps.calls) == 1
 
 
+class BodyAfterHead:
+    """A raw HTTP server that answers every request, HEAD included, with a 5-byte body, as
+    some real servers do; it records the request lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/page"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:  # closed: the test is over
+                return
+            with client:
+                client.settimeout(10)
+                head = b""
+                while b"\r\n\r\n" not in head and (chunk := client.recv(4096)):
+                    head += chunk
+                self.lines.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_a_body_after_a_head_answer_is_confirmed_with_a_get():
+    # aiohttp reads those 5 bytes as the next answer's status line and fails the HEAD; the
+    # link is neither unverified nor retried as HEAD: one GET (its body unread) confirms it.
+    from crawler.services.generic import GenericService
+
+    server = BodyAfterHead()
+    settings = Settings(allow_private=True, connect_timeout=5, read_timeout=5)
+
+    async def main() -> tuple[FetchResult, LinkResult]:
+        async with Engine(settings, services=[GenericService()], sleep=Sleeps()) as e:
+            head = await e.fetch(server.url, method="HEAD")
+            return head, await e.check_link(make_link(server.url))
+
+    try:
+        head, result = asyncio.run(main())
+    finally:
+        server.close()
+    assert head.status == 200 and head.error is None and head.body == b""
+    assert result.status is Status.OK and result.detail == "reachable (HTTP 200)"
+    assert server.lines == ["HEAD /page HTTP/1.1", "GET /page HTTP/1.1"] * 2
+
+
 def test_without_services_the_registry_is_used():
     from crawler.services.registry import default_services
 
