@@ -12,10 +12,12 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import email.utils
 import gc
 import logging
+import math
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -83,10 +85,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.isascii() and value.isdigit():  # delay-seconds is digits only (RFC 9110)
+        return float(value)  # 10**20 digits and all: float, unlike int, has no length limit
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -94,6 +94,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class OutOfTime(Exception):
+    """A wait the engine will not start: it would end after the link's time budget."""
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -117,6 +121,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[FetchErrorKind, str]:
     """Plain words (and a kind) for a request that got no HTTP answer."""
+    if isinstance(exc, OutOfTime):
+        return "too-slow", str(exc)
     if isinstance(exc, httpx.ConnectTimeout):
         return "timeout", f"timed out after {settings.connect_timeout:g} s connecting to {host}"
     if isinstance(exc, httpx.TimeoutException):
@@ -181,7 +187,8 @@ class _Answer:
 class _HostGate:
     """Per-host politeness: requests in flight, spacing between starts, a shared pause."""
 
-    def __init__(self, per_host: int, min_interval: float) -> None:
+    def __init__(self, host: str, per_host: int, min_interval: float) -> None:
+        self.host = host
         self.slots = asyncio.Semaphore(max(1, per_host))
         self.min_interval = min_interval
         self.next_start = 0.0  # monotonic time the next request may start (min_interval)
@@ -252,6 +259,10 @@ class Engine:
         self._gates: dict[str, _HostGate] = {}
         self._dns: dict[str, tuple[float, asyncio.Task[list[str]]]] = {}  # (asked at, lookup)
         self._verdicts: dict[str, tuple[FetchErrorKind, str] | None] = {}
+        # When the link being checked in this task must be done (monotonic; ``check_link``).
+        self._deadline: contextvars.ContextVar[float] = contextvars.ContextVar(
+            "deadline", default=math.inf
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -522,6 +533,8 @@ class Engine:
     async def check_link(self, link: Link) -> LinkResult:
         """One link, by the first service that handles it, within the per-link time budget."""
         budget = self.settings.link_timeout
+        started = time.monotonic()
+        deadline = self._deadline.set(started + budget)
         try:
             unusable = _unusable(link.url)
             if unusable is not None:
@@ -538,14 +551,22 @@ class Engine:
             except TimeoutError:
                 if not timer.expired():
                     raise
+                took = _seconds(time.monotonic() - started)
                 return LinkResult(
-                    link, Status.UNVERIFIED, f"gave up after {budget:g} s", network_error=True
+                    link,
+                    Status.UNVERIFIED,
+                    f"gave up after {took} s (time allowed for one link: {budget:g} s)",
+                    network_error=True,
                 )
+        except OutOfTime as exc:  # a wait outside ``fetch`` (``host_slot``) that could not end
+            return LinkResult(link, Status.UNVERIFIED, str(exc), network_error=True)
         except Exception as exc:
             log.exception("internal error while checking %s", link.url)
             return LinkResult(
                 link, Status.UNVERIFIED, f"internal error: {type(exc).__name__}: {exc}"
             )
+        finally:
+            self._deadline.reset(deadline)
 
     def _services_list(self) -> Sequence[Service]:
         if self._services is None:
@@ -656,6 +677,8 @@ class Engine:
         # answer is worth retrying, and then it replays that answer as its first attempt.
         try:
             first = await self._attempt(method, url, headers, limit)
+        except OutOfTime as exc:
+            return None, exc, 1
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             # A HEAD answer that could not be read is asked again as a GET (``fetch``).
             botched_head = method == "HEAD" and isinstance(exc, httpx.RemoteProtocolError)
@@ -663,7 +686,7 @@ class Engine:
                 return None, exc, 1
             first = exc
         else:
-            if not (idempotent and first.status in RETRY_STATUSES):
+            if not (idempotent and first.status in RETRY_STATUSES and self._can_wait(first)):
                 return first, None, 1
 
         async def attempt() -> _Answer:
@@ -681,7 +704,9 @@ class Engine:
             wait=self._backoff,
             retry=(
                 retry_if_exception(lambda e: idempotent and _is_transient(e))
-                | retry_if_result(lambda a: idempotent and a.status in RETRY_STATUSES)
+                | retry_if_result(
+                    lambda a: idempotent and a.status in RETRY_STATUSES and self._can_wait(a)
+                )
             ),
             sleep=self._pause,
             # After the last attempt: the last answer as is (a 503 stays a 503), or its error.
@@ -689,8 +714,20 @@ class Engine:
         )
         try:
             return await retrying(attempt), None, attempts
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OutOfTime) as exc:
             return None, exc, attempts
+
+    def _retry_after(self, answer: _Answer) -> float | None:
+        """The answer's Retry-After in seconds, at most ``max_retry_after``."""
+        wait = parse_retry_after(answer.headers.get("retry-after"))
+        return None if wait is None else min(wait, self.settings.max_retry_after)
+
+    def _can_wait(self, answer: _Answer) -> bool:
+        """False when the answer asks to wait past the link's time budget (10**20 seconds,
+        the year 9999): it then stands as it is (an unverified 429 or 503) at once, instead
+        of holding the link until its budget runs out."""
+        wait = self._retry_after(answer)
+        return wait is None or time.monotonic() + wait <= self._deadline.get()
 
     def _backoff(self, state: RetryCallState) -> float:
         outcome = state.outcome
@@ -705,13 +742,13 @@ class Engine:
             return 0.0
         if outcome is not None and not outcome.failed:
             answer: _Answer = outcome.result()
-            wait = parse_retry_after(answer.headers.get("retry-after"))
+            wait = self._retry_after(answer)
             if wait is not None:
                 # For 429/503 the host gate already holds every request to the host until
                 # then, this retry included.
                 if answer.status in HOST_PAUSE_STATUSES:
                     return 0.0
-                return min(wait, self.settings.max_retry_after)
+                return wait
         return wait_exponential_jitter(
             initial=BACKOFF_INITIAL, max=BACKOFF_MAX, jitter=BACKOFF_INITIAL
         )(state)
@@ -735,15 +772,15 @@ class Engine:
                     body = await _read_capped(response, limit)
                 finally:
                     await response.aclose()
+        answer = _Answer(response.status_code, response.headers, body)
         if response.status_code in HOST_PAUSE_STATUSES:
-            wait = parse_retry_after(response.headers.get("retry-after"))
+            wait = self._retry_after(answer)
             if wait is not None:
-                wait = min(wait, self.settings.max_retry_after)
                 log.info(
                     "%s asks to wait %g s (HTTP %d)", request.url.host, wait, response.status_code
                 )
                 gate.not_before = max(gate.not_before, time.monotonic() + wait)
-        return _Answer(response.status_code, response.headers, body)
+        return answer
 
     def _build_request(self, method: str, url: str, headers: Mapping[str, str]) -> httpx.Request:
         assert self._client is not None
@@ -794,7 +831,7 @@ class Engine:
             elif (declared := self._declared_limits(url.host)) is not None:
                 per_host = min(per_host, declared.per_host)
                 interval = max(interval, declared.min_interval)
-            gate = self._gates[key] = _HostGate(per_host, interval)
+            gate = self._gates[key] = _HostGate(url.host, per_host, interval)
         return gate
 
     def _declared_limits(self, host: str) -> HostLimits | None:
@@ -803,8 +840,18 @@ class Engine:
         return limits_for(host, table)
 
     async def _wait_turn(self, gate: _HostGate) -> None:
-        """Wait for the host's pause and spacing; the slot is reserved before sleeping."""
+        """Wait for the host's pause and spacing; the slot is reserved before sleeping.
+
+        Raises ``OutOfTime`` at once, rather than wait in vain, when the host's Retry-After
+        pause ends after this link's time budget.
+        """
         now = time.monotonic()
+        if gate.not_before > now and gate.not_before > self._deadline.get():
+            budget = self.settings.link_timeout
+            raise OutOfTime(
+                f"{gate.host} asked to wait (Retry-After) longer than the {budget:g} s a link "
+                "may take; not asked again"
+            )
         start = max(now, gate.not_before, gate.next_start)
         gate.next_start = start + gate.min_interval
         await self._pause(start - now)
@@ -821,6 +868,11 @@ def _unusable(url: str) -> str | None:
         except (httpx.InvalidURL, UnicodeError) as exc:  # idna's errors are UnicodeErrors
             refusal = f"refused: not a valid URL ({exc})"
     return refusal
+
+
+def _seconds(elapsed: float) -> str:
+    """``elapsed`` for a reader: whole seconds, or two digits below ten."""
+    return f"{elapsed:.0f}" if elapsed >= 10 else f"{elapsed:.2g}"
 
 
 def _copy_for(result: LinkResult, link: Link) -> LinkResult:

@@ -27,6 +27,7 @@ import httpx
 import pytest
 import respx
 from pytest_httpserver import HTTPServer
+from raw_server import RawServer, read_head
 from werkzeug import Request, Response
 
 from crawler.engine import Engine, check_links, default_user_agent, parse_retry_after
@@ -231,6 +232,37 @@ def test_retry_after_is_capped_by_settings():
     assert sleeps.calls == [pytest.approx(5, abs=0.5)]
 
 
+@pytest.mark.parametrize("retry_after", ["99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+@pytest.mark.parametrize("status", [429, 503])
+@respx.mock
+def test_a_retry_after_past_the_links_budget_is_not_waited_for(retry_after, status):
+    # FAST allows 10 s per link: waiting (even the 60 s cap) could only end in "gave up".
+    route = respx.get("https://example.org/x").respond(status, headers={"Retry-After": retry_after})
+    other = respx.get("https://example.org/y").respond(200)
+    sleeps = Sleeps()
+    links = [make_link("https://example.org/x"), make_link("https://example.org/y")]
+    first, second = run_links(links, Settings(per_host=1, link_timeout=10.0), sleep=sleeps)
+    assert first.status is Status.UNVERIFIED and first.http_status == status
+    assert route.call_count == 1  # the answer stands: no retry
+    # The host's pause still holds for the run: its next link ends at once, in plain words.
+    assert second.detail == (
+        "example.org asked to wait (Retry-After) longer than the 10 s a link may take; "
+        "not asked again"
+    )
+    assert not other.called
+    assert not [s for s in sleeps.calls if s > 0]
+
+
+@respx.mock
+def test_a_retry_after_within_the_links_budget_is_waited_for():
+    route = respx.get("https://example.org/x")
+    route.side_effect = [httpx.Response(429, headers={"Retry-After": "8"}), httpx.Response(200)]
+    sleeps = Sleeps()
+    (result,) = run_links([make_link("https://example.org/x")], sleep=sleeps)  # 10 s allowed
+    assert result.status is Status.OK and route.call_count == 2
+    assert sleeps.calls == [pytest.approx(8, abs=0.5)]
+
+
 def test_parse_retry_after_reads_seconds_and_dates():
     now = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
     assert parse_retry_after("120", now=now) == 120
@@ -238,6 +270,10 @@ def test_parse_retry_after_reads_seconds_and_dates():
     assert parse_retry_after("Wed, 25 Nov 2026 02:00:00 GMT", now=now) == 0  # in the past
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
+    # delay-seconds is digits only; any number of them (capped by the engine, not here).
+    assert parse_retry_after("99999999999999999999") == 1e20
+    assert parse_retry_after("9" * 5000) == float("inf")
+    assert [parse_retry_after(v) for v in ("1e400", "inf", "nan", "-5", "1_000")] == [None] * 5
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
@@ -645,7 +681,11 @@ def test_per_link_budget_gives_unverified():
         [make_link("https://example.org/x")], Settings(link_timeout=0.05), services=[Stuck()]
     )
     assert results[0].status is Status.UNVERIFIED
-    assert results[0].detail == "gave up after 0.05 s"
+    # The time it really took (more than the budget on a busy machine), and the budget.
+    took = re.fullmatch(
+        r"gave up after (\S+) s \(time allowed for one link: 0.05 s\)", results[0].detail
+    )
+    assert took is not None and float(took[1]) >= 0.05, results[0].detail
     assert results[0].network_error
 
 
@@ -929,54 +969,29 @@ def test_default_transport_reports_connection_refused(httpserver: HTTPServer):
     assert fr.attempts == 2 and len(sleeps.calls) == 1
 
 
-class BodyAfterHead:
-    """A raw HTTP server that answers every request, HEAD included, with a 5-byte body, as
-    some real servers do; it records the request lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/page"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:  # closed: the test is over
-                return
-            with client:
-                client.settimeout(10)
-                head = b""
-                while b"\r\n\r\n" not in head and (chunk := client.recv(4096)):
-                    head += chunk
-                self.lines.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
-                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
-
-    def close(self) -> None:
-        self._server.close()
-
-
 def test_a_body_after_a_head_answer_is_confirmed_with_a_get():
     # aiohttp reads those 5 bytes as the next answer's status line and fails the HEAD; the
     # link is neither unverified nor retried as HEAD: one GET (its body unread) confirms it.
     from crawler.services.generic import GenericService
 
-    server = BodyAfterHead()
+    lines: list[str] = []
+
+    def answer_with_a_body(client: socket.socket, stop: threading.Event) -> None:
+        lines.append(read_head(client).split(b"\r\n", 1)[0].decode("latin-1"))
+        client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+
     settings = Settings(allow_private=True, connect_timeout=5, read_timeout=5)
 
-    async def main() -> tuple[FetchResult, LinkResult]:
+    async def main(url: str) -> tuple[FetchResult, LinkResult]:
         async with Engine(settings, services=[GenericService()], sleep=Sleeps()) as e:
-            head = await e.fetch(server.url, method="HEAD")
-            return head, await e.check_link(make_link(server.url))
+            head = await e.fetch(url, method="HEAD")
+            return head, await e.check_link(make_link(url))
 
-    try:
-        head, result = asyncio.run(main())
-    finally:
-        server.close()
+    with RawServer(answer_with_a_body) as server:
+        head, result = asyncio.run(main(server.url("/page")))
     assert head.status == 200 and head.error is None and head.body == b""
     assert result.status is Status.OK and result.detail == "reachable (HTTP 200)"
-    assert server.lines == ["HEAD /page HTTP/1.1", "GET /page HTTP/1.1"] * 2
+    assert lines == ["HEAD /page HTTP/1.1", "GET /page HTTP/1.1"] * 2
 
 
 def test_without_services_the_registry_is_used():
