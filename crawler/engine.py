@@ -184,6 +184,14 @@ class _Answer:
     body: bytes
 
 
+@dataclasses.dataclass
+class _Budget:
+    """One link's time budget: its timer, and how long the link waited for its turn."""
+
+    timer: asyncio.Timeout
+    queued: float = 0.0
+
+
 class _HostGate:
     """Per-host politeness: requests in flight, spacing between starts, a shared pause."""
 
@@ -259,9 +267,9 @@ class Engine:
         self._gates: dict[str, _HostGate] = {}
         self._dns: dict[str, tuple[float, asyncio.Task[list[str]]]] = {}  # (asked at, lookup)
         self._verdicts: dict[str, tuple[FetchErrorKind, str] | None] = {}
-        # When the link being checked in this task must be done (monotonic; ``check_link``).
-        self._deadline: contextvars.ContextVar[float] = contextvars.ContextVar(
-            "deadline", default=math.inf
+        # The time budget of the link this task is checking (``check_link``), if any.
+        self._budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+            "budget", default=None
         )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -347,7 +355,7 @@ class Engine:
             raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
         # A free worker first, the host's slot second: a call queued behind busy workers must
         # not sit on one of its host's slots meanwhile (at 1 % videos that starved hosts).
-        async with self._isolated_slots:
+        async with self._slot(self._isolated_slots):
             if slot_for is None:
                 return await self._in_worker(fn, args)
             async with self.host_slot(slot_for):
@@ -531,10 +539,13 @@ class Engine:
         return [r for r in results if r is not None]
 
     async def check_link(self, link: Link) -> LinkResult:
-        """One link, by the first service that handles it, within the per-link time budget."""
+        """One link, by the first service that handles it, within the per-link time budget.
+
+        The budget counts the time spent on the link (requests, reads, retries, a server's
+        Retry-After), not the time it waits for a slot or its turn at its host behind other
+        links (``_uncharged``): the run's own politeness must not make a link give up.
+        """
         budget = self.settings.link_timeout
-        started = time.monotonic()
-        deadline = self._deadline.set(started + budget)
         try:
             unusable = _unusable(link.url)
             if unusable is not None:
@@ -543,7 +554,10 @@ class Engine:
             service = self._service_for(link)
             if service is None:
                 return LinkResult(link, Status.SKIPPED, "not checked: no service handles it")
+            started = time.monotonic()
             timer = asyncio.timeout(budget)
+            spent = _Budget(timer)
+            token = self._budget.set(spent)
             try:
                 async with timer:
                     result = await service.check(link, self)
@@ -552,12 +566,17 @@ class Engine:
                 if not timer.expired():
                     raise
                 took = _seconds(time.monotonic() - started)
+                waited = f"{_seconds(spent.queued)} s of it waiting for its turn; " * (
+                    spent.queued >= 1
+                )
                 return LinkResult(
                     link,
                     Status.UNVERIFIED,
-                    f"gave up after {took} s (time allowed for one link: {budget:g} s)",
+                    f"gave up after {took} s ({waited}time allowed for one link: {budget:g} s)",
                     network_error=True,
                 )
+            finally:
+                self._budget.reset(token)
         except OutOfTime as exc:  # a wait outside ``fetch`` (``host_slot``) that could not end
             return LinkResult(link, Status.UNVERIFIED, str(exc), network_error=True)
         except Exception as exc:
@@ -565,8 +584,43 @@ class Engine:
             return LinkResult(
                 link, Status.UNVERIFIED, f"internal error: {type(exc).__name__}: {exc}"
             )
+
+    def _deadline(self) -> float:
+        """When the current link's budget runs out (monotonic), or infinity."""
+        spent = self._budget.get()
+        when = spent.timer.when() if spent is not None else None
+        return math.inf if when is None else when
+
+    @contextlib.contextmanager
+    def _uncharged(self) -> Iterator[None]:
+        """The block's time (a wait for the run's own slots or spacing) is not charged to the
+        current link's budget: its timer stops meanwhile."""
+        spent = self._budget.get()
+        when = spent.timer.when() if spent is not None and not spent.timer.expired() else None
+        if spent is None or when is None:  # no budget, or already stopped by an outer block
+            yield
+            return
+        started = time.monotonic()
+        spent.timer.reschedule(None)
+        try:
+            yield
         finally:
-            self._deadline.reset(deadline)
+            now = time.monotonic()
+            spent.queued += now - started
+            spent.timer.reschedule(when + now - started)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
+        """Hold one of ``slots``; waiting for it is not charged to the link's budget."""
+        if slots.locked():
+            with self._uncharged():
+                await slots.acquire()
+        else:
+            await slots.acquire()
+        try:
+            yield
+        finally:
+            slots.release()
 
     def _services_list(self) -> Sequence[Service]:
         if self._services is None:
@@ -583,7 +637,7 @@ class Engine:
     @contextlib.asynccontextmanager
     async def host_slot(self, url: str) -> AsyncIterator[None]:
         gate = self._gate(httpx.URL(url))
-        async with gate.slots:
+        async with self._slot(gate.slots):
             await self._wait_turn(gate)
             yield
 
@@ -727,7 +781,7 @@ class Engine:
         the year 9999): it then stands as it is (an unverified 429 or 503) at once, instead
         of holding the link until its budget runs out."""
         wait = self._retry_after(answer)
-        return wait is None or time.monotonic() + wait <= self._deadline.get()
+        return wait is None or time.monotonic() + wait <= self._deadline()
 
     def _backoff(self, state: RetryCallState) -> float:
         outcome = state.outcome
@@ -763,10 +817,10 @@ class Engine:
         assert self._client is not None and self._global is not None
         request = self._build_request(method, url, headers)
         gate = self._gate(request.url)
-        async with gate.slots:
+        async with self._slot(gate.slots):
             await self._wait_turn(gate)
             # The global slot is taken only now: a paused host must not hold up other hosts.
-            async with self._global:
+            async with self._slot(self._global):
                 response = await self._exchange(request)
                 try:
                     body = await _read_capped(response, limit)
@@ -842,11 +896,12 @@ class Engine:
     async def _wait_turn(self, gate: _HostGate) -> None:
         """Wait for the host's pause and spacing; the slot is reserved before sleeping.
 
-        Raises ``OutOfTime`` at once, rather than wait in vain, when the host's Retry-After
-        pause ends after this link's time budget.
+        The pause a server asked for (Retry-After) is charged to the link's budget, and when
+        it would end after that budget ``OutOfTime`` is raised at once rather than waited in
+        vain; the spacing between requests (the run's own politeness) is not charged.
         """
         now = time.monotonic()
-        if gate.not_before > now and gate.not_before > self._deadline.get():
+        if gate.not_before > now and gate.not_before > self._deadline():
             budget = self.settings.link_timeout
             raise OutOfTime(
                 f"{gate.host} asked to wait (Retry-After) longer than the {budget:g} s a link "
@@ -854,7 +909,11 @@ class Engine:
             )
         start = max(now, gate.not_before, gate.next_start)
         gate.next_start = start + gate.min_interval
-        await self._pause(start - now)
+        paused = max(0.0, gate.not_before - now)
+        await self._pause(paused)
+        if start - now > paused:
+            with self._uncharged():
+                await self._pause(start - now - paused)
 
 
 def _unusable(url: str) -> str | None:
