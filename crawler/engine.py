@@ -677,13 +677,20 @@ class Engine:
             return "refused", refusal
         if safety.is_literal_ip(host) or self.proxy_for(origin):
             return None  # a literal public IP, or the proxy resolves the name
-        try:
-            addresses = await self._lookup(host)
-        except TimeoutError:
-            limit = self.settings.connect_timeout
-            return "timeout", f"timed out after {limit:g} s looking up {host}"
-        except OSError:
-            return "network", f"DNS lookup failed for {host}"
+        for retry in (True, False):
+            try:
+                addresses = await self._lookup(host)
+                break
+            except TimeoutError:
+                if not retry:
+                    limit = self.settings.connect_timeout
+                    return "timeout", f"timed out after {limit:g} s looking up {host}"
+            except OSError as exc:
+                # "Temporary failure in name resolution" (a resolver's hiccup, as a timeout)
+                # is asked once more after a second; "no such name" is not.
+                if not (retry and getattr(exc, "errno", None) == socket.EAI_AGAIN):
+                    return "network", f"DNS lookup failed for {host}"
+            await self._pause(BACKOFF_INITIAL)
         refusal = safety.addresses_refusal(host, addresses)
         return ("refused", refusal) if refusal is not None else None
 

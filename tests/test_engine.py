@@ -64,6 +64,18 @@ async def fake_resolver(host: str) -> list[str]:
     raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
 
+def scripted_resolver(answers: list[BaseException | list[str]]) -> Any:
+    """A resolver giving ``answers`` in turn (raising the exceptions), whatever the host."""
+
+    async def resolve(host: str) -> list[str]:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    return resolve
+
+
 class Sleeps:
     """Records the waits the engine asks for, without waiting."""
 
@@ -1122,16 +1134,11 @@ def test_a_failed_lookup_is_asked_again_for_the_next_link_of_that_host():
     # One resolver hiccup (a timeout, a SERVFAIL) must not leave every later link of the host
     # unverified for the rest of the run: only definitive verdicts are kept.
     answers: list[BaseException | list[str]] = [
-        socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+        socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
         ["93.184.216.34"],
     ]
 
-    async def flaky(host: str) -> list[str]:
-        answer = answers.pop(0)
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
+    flaky = scripted_resolver(answers)
     respx.route(host="example.org").respond(200)
 
     async def main() -> list[LinkResult]:
@@ -1143,6 +1150,32 @@ def test_a_failed_lookup_is_asked_again_for_the_next_link_of_that_host():
     assert first.detail == "DNS lookup failed for example.org"
     assert second.status is Status.OK and third.status is Status.OK
     assert answers == []  # asked twice, and the good answer was kept for the third link
+
+
+@pytest.mark.parametrize(
+    "hiccup",
+    [socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), TimeoutError()],
+)
+@respx.mock
+def test_a_temporary_dns_failure_is_asked_once_more_after_a_second(hiccup):
+    answers: list[BaseException | list[str]] = [hiccup, ["93.184.216.34"]]
+
+    flaky = scripted_resolver(answers)
+    respx.route(host="example.org").respond(200)
+    sleeps = Sleeps()
+    (result,) = run_links([make_link("https://example.org/")], resolver=flaky, sleep=sleeps)
+    assert result.status is Status.OK and answers == []
+    assert sleeps.calls == [1.0]
+
+
+@respx.mock
+def test_a_dns_failure_twice_in_a_row_leaves_the_link_unverified():
+    async def down(host: str) -> list[str]:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    (result,) = run_links([make_link("https://example.org/")], resolver=down)
+    assert result.status is Status.UNVERIFIED
+    assert result.detail == "DNS lookup failed for example.org"
 
 
 @respx.mock
