@@ -25,6 +25,7 @@ import signal
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -212,15 +213,45 @@ def _origin(url: str) -> tuple[str, bytes, int | None]:
     return parsed.scheme, parsed.raw_host, parsed.port  # raw: no IDNA decoding, which may fail
 
 
+class _Inflater:
+    """gzip or deflate decoding that never unpacks more than asked for. httpx decodes whole
+    chunks: one 16 KiB chunk of a gzip bomb is 16 MiB in memory before the cap applies."""
+
+    def __init__(self, encoding: str) -> None:
+        self._deflate = encoding == "deflate"  # zlib-wrapped, or raw from some servers
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS if self._deflate else 16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        try:
+            return self._inflate.decompress(data, room)
+        except zlib.error:
+            if not self._deflate:
+                raise
+            self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self._inflate.decompress(data, room)
+        finally:
+            self._deflate = False  # the raw form is tried on the first chunk only
+
+
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of the body; the rest is never read from the wire."""
+    """At most ``limit`` bytes of the body, decoded; the rest is never read from the wire,
+    and never unpacked either."""
     if limit <= 0:
         return b""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflater = None
+    if encoding in ("gzip", "x-gzip", "deflate") and not response.is_stream_consumed:
+        inflater = _Inflater(encoding)
+    # httpx decodes the rest: no coding, several, br or zstd (when installed), or a body
+    # already in memory (a mock transport's).
+    stream = response.aiter_bytes() if inflater is None else response.aiter_raw()
     chunks: list[bytes] = []
     size = 0
-    with contextlib.suppress(httpx.DecodingError):  # keep what decoded before the damage
-        async with contextlib.aclosing(response.aiter_bytes()) as stream:
-            async for chunk in stream:
+    # On damage, keep what decoded before it.
+    with contextlib.suppress(httpx.DecodingError, zlib.error):
+        async with contextlib.aclosing(stream) as pieces:
+            async for piece in pieces:
+                chunk = piece if inflater is None else inflater.feed(piece, limit - size)
                 chunks.append(chunk[: limit - size])
                 size += len(chunks[-1])
                 if size >= limit:

@@ -16,6 +16,8 @@ import logging
 import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
@@ -1047,6 +1049,80 @@ def test_a_body_after_a_head_answer_is_confirmed_with_a_get():
     assert head.status == 200 and head.error is None and head.body == b""
     assert result.status is Status.OK and result.detail == "reachable (HTTP 200)"
     assert lines == ["HEAD /page HTTP/1.1", "GET /page HTTP/1.1"] * 2
+
+
+GZIP_BOMB_PROBE = """
+import asyncio, resource, socket, threading, zlib
+from crawler.engine import Engine
+from crawler.services.base import Settings
+
+deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+bomb = b"".join([deflate.compress(bytes(1 << 20)) for _ in range(64)] + [deflate.flush()])
+small = zlib.compress(b"a small page", 9, wbits=16 + zlib.MAX_WBITS)
+server = socket.create_server(("127.0.0.1", 0))
+
+def serve() -> None:
+    while True:
+        client, _ = server.accept()
+        with client:
+            path = client.recv(65536).split(b" ")[1]
+            body = bomb if path == b"/bomb" else small
+            head = b"HTTP/1.1 200 OK\\r\\nContent-Encoding: gzip\\r\\nConnection: close\\r\\n"
+            client.sendall(head + b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body)
+
+threading.Thread(target=serve, daemon=True).start()
+base = f"http://127.0.0.1:{server.getsockname()[1]}"
+
+async def main() -> None:
+    async with Engine(Settings(allow_private=True), services=[]) as engine:
+        assert (await engine.fetch(f"{base}/small")).body == b"a small page"
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for _ in range(3):
+            assert len((await engine.fetch(f"{base}/bomb")).body) == 64 * 1024
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print((after - before) // 1024)
+
+asyncio.run(main())
+"""
+
+
+def test_a_gzip_bomb_is_never_unpacked_beyond_the_body_cap():
+    # 64 KiB kept of a 64 MiB gzip of zeros (65 KB on the wire): httpx decoded whole chunks,
+    # 16 MiB at a time (32 MB more memory for this process); now nothing is unpacked
+    # past the cap. Measured from the outside: the peak memory of a process that fetches it.
+    run = subprocess.run(
+        [sys.executable, "-c", GZIP_BOMB_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    grown_mb = int(run.stdout.strip())
+    assert grown_mb < 6, f"the peak memory grew by {grown_mb} MB"
+
+
+def test_gzip_and_both_forms_of_deflate_are_decoded():
+    import zlib
+
+    page = b"<html>a talk</html>" * 50
+    raw_deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    bodies = {
+        b"/gzip": (b"gzip", zlib.compress(page, wbits=16 + zlib.MAX_WBITS)),
+        b"/zlib": (b"deflate", zlib.compress(page)),
+        b"/raw": (b"deflate", raw_deflate.compress(page) + raw_deflate.flush()),  # no header
+        b"/damaged": (b"gzip", zlib.compress(page, wbits=16 + zlib.MAX_WBITS)[:40] + b"junk"),
+    }
+
+    def answer(client: socket.socket, stop: threading.Event) -> None:
+        coding, body = bodies[read_head(client).split(b" ")[1]]
+        head = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Encoding: " + coding
+        client.sendall(head + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def main(server: RawServer) -> list[bytes]:
+        async with Engine(Settings(allow_private=True), services=[]) as e:
+            return [(await e.fetch(server.url(p.decode()))).body for p in bodies]
+
+    with RawServer(answer) as server:
+        gzip, zlib_deflate, raw, damaged = asyncio.run(main(server))
+    assert gzip == zlib_deflate == raw == page
+    assert page.startswith(damaged)  # what decoded before the damage is kept
 
 
 def test_without_services_the_registry_is_used():
