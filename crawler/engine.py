@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import dataclasses
 import email.utils
+import functools
 import gc
 import logging
 import math
@@ -640,14 +641,18 @@ class Engine:
             spent.queued += now - started
             spent.timer.reschedule(when + now - started)
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
-        """Hold one of ``slots``; waiting for it is not charged to the link's budget."""
+    async def _acquire(self, slots: asyncio.Semaphore) -> None:
+        """Take one of ``slots``; waiting for it is not charged to the link's budget."""
         if slots.locked():
             with self._uncharged():
                 await slots.acquire()
         else:
             await slots.acquire()
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
+        """Hold one of ``slots`` (``_acquire``)."""
+        await self._acquire(slots)
         try:
             yield
         finally:
@@ -855,15 +860,22 @@ class Engine:
         assert self._client is not None and self._global is not None
         request = self._build_request(method, url, headers)
         gate = self._gate(request.url)
-        async with self._slot(gate.slots):
+        # Semaphores taken by hand, not with ``_slot``: this runs for every request.
+        await self._acquire(gate.slots)
+        try:
             await self._wait_turn(gate)
             # The global slot is taken only now: a paused host must not hold up other hosts.
-            async with self._slot(self._global):
+            await self._acquire(self._global)
+            try:
                 response = await self._exchange(request)
                 try:
                     body = await _read_capped(response, limit)
                 finally:
                     await response.aclose()
+            finally:
+                self._global.release()
+        finally:
+            gate.slots.release()
         answer = _Answer(response.status_code, response.headers, body)
         if response.status_code in HOST_PAUSE_STATUSES:
             wait = self._retry_after(answer)
@@ -960,11 +972,20 @@ def _unusable(url: str) -> str | None:
     cannot parse and reports an internal error instead of plain words."""
     refusal = safety.scheme_refusal(url)
     if refusal is None:
-        try:
-            httpx.URL(url).host  # noqa: B018 - decodes an IDNA name, which may fail
-        except (httpx.InvalidURL, UnicodeError) as exc:  # idna's errors are UnicodeErrors
-            refusal = f"refused: not a valid URL ({exc})"
+        # What scheme_refusal lets through and httpx refuses is in the host part (an IDNA
+        # name, an IPv4 address out of range): asked once per origin.
+        parts = urlsplit(url)
+        refusal = _unusable_origin(f"{parts.scheme}://{parts.netloc}")
     return refusal
+
+
+@functools.lru_cache(maxsize=1024)
+def _unusable_origin(origin: str) -> str | None:
+    try:
+        httpx.URL(origin).host  # noqa: B018 - decodes an IDNA name, which may fail
+    except (httpx.InvalidURL, UnicodeError) as exc:  # idna's errors are UnicodeErrors
+        return f"refused: not a valid URL ({exc})"
+    return None
 
 
 def _seconds(elapsed: float) -> str:
