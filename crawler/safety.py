@@ -33,6 +33,7 @@ _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loop
 _HINT = "(use --allow-private to check it)"
 _BAD_HOST_CHARS = set('%<>"{}|\\^`/?#@')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NUMERIC_CHARS = set("0123456789abcdefx.")  # 127.1, 0x7f.1, 0177.0.0.1, 2130706433
 MAX_URL_LENGTH = 65_536  # httpx's own limit; servers refuse far shorter ones
 _TOO_LONG = f"more than the {MAX_URL_LENGTH:,} a request may carry"
 
@@ -181,7 +182,7 @@ def addresses_refusal(host: str, addresses: Iterable[str]) -> str | None:
 
 def _numeric_ipv4(host: str) -> str | None:
     """The IPv4 address the C resolver reads in ``host`` (``inet_aton``), or None."""
-    if not host or host.strip("0123456789abcdefx.") or not host[0].isdigit():
+    if not host[:1].isdigit() or not set(host) <= _NUMERIC_CHARS:
         return None
     try:
         return socket.inet_ntoa(socket.inet_aton(host))
