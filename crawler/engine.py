@@ -156,6 +156,9 @@ def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[F
         return "network", f"connection reset by {host}"
     if isinstance(exc, httpx.ProxyError):
         return "network", f"the proxy failed to reach {host} ({exc})"
+    if _is_malformed(exc):
+        reason = " ".join(str(exc).split()).removesuffix(" ^")[:120]  # the parser's words
+        return "network", f"{host} sent an answer that is not valid HTTP ({reason})"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "network", f"{host} closed the connection without a complete answer"
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
@@ -165,7 +168,20 @@ def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[F
     return "network", f"network error with {host}: {type(exc).__name__}: {exc}"
 
 
+def _is_malformed(exc: BaseException) -> bool:
+    """True for an answer the transport's parser refused (``transport.MalformedAnswer``)."""
+    if not isinstance(exc, httpx.RemoteProtocolError):
+        return False
+    # Imported here: crawler.transport imports aiohttp, which a run behind a proxy or an
+    # offline run never needs otherwise.
+    from crawler.transport import MalformedAnswer
+
+    return isinstance(exc, MalformedAnswer)
+
+
 def _is_transient(exc: BaseException) -> bool:
+    if _is_malformed(exc):  # a server that sends that will send it again
+        return False
     if not isinstance(
         exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError
     ) and not isinstance(exc, httpx.ProxyError):
