@@ -36,7 +36,7 @@ from crawler.pipeline import (
     run_check,
 )
 from crawler.report.escape import terminal_safe
-from crawler.services.base import HostLimits, Settings
+from crawler.services.base import HostLimits, Settings, link_budget
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -210,7 +210,8 @@ def main() -> None:
     type=_Seconds(0.1, 600),
     default=20.0,
     show_default=True,
-    help="Seconds to wait for a connection or a read.",
+    help="Seconds to wait for a connection or a read; one link may take 4 x this + 10 s in "
+    "all (retries, redirects and Retry-After pauses included).",
 )
 @click.option(
     "--fail-after",
@@ -298,6 +299,7 @@ def check(
         host_limits=host_limits,
         connect_timeout=timeout,
         read_timeout=timeout,
+        link_timeout=link_budget(timeout),
         allow_private=allow_private,
         github_token=os.environ.get("GITHUB_TOKEN") or None,
         video_workers=video_workers,

@@ -12,15 +12,19 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import email.utils
+import functools
 import gc
 import logging
+import math
 import os
 import signal
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -51,6 +55,7 @@ from crawler.services.base import (
     Service,
     Settings,
     limits_for,
+    unverified_from_fetch,
 )
 
 log = logging.getLogger(__name__)
@@ -81,10 +86,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.isascii() and value.isdigit():  # delay-seconds is digits only (RFC 9110)
+        return float(value)  # 10**20 digits and all: float, unlike int, has no length limit
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -92,6 +95,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class OutOfTime(Exception):
+    """A wait the engine will not start: it would end after the link's time budget."""
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -115,6 +122,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[FetchErrorKind, str]:
     """Plain words (and a kind) for a request that got no HTTP answer."""
+    if isinstance(exc, OutOfTime):
+        return "too-slow", str(exc)
     if isinstance(exc, httpx.ConnectTimeout):
         return "timeout", f"timed out after {settings.connect_timeout:g} s connecting to {host}"
     if isinstance(exc, httpx.TimeoutException):
@@ -146,6 +155,9 @@ def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[F
         return "network", f"connection reset by {host}"
     if isinstance(exc, httpx.ProxyError):
         return "network", f"the proxy failed to reach {host} ({exc})"
+    if _is_malformed(exc):
+        reason = " ".join(str(exc).split()).removesuffix(" ^")[:120]  # the parser's words
+        return "network", f"{host} sent an answer that is not valid HTTP ({reason})"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "network", f"{host} closed the connection without a complete answer"
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
@@ -155,7 +167,20 @@ def describe_error(exc: BaseException, host: str, settings: Settings) -> tuple[F
     return "network", f"network error with {host}: {type(exc).__name__}: {exc}"
 
 
+def _is_malformed(exc: BaseException) -> bool:
+    """True for an answer the transport's parser refused (``transport.MalformedAnswer``)."""
+    if not isinstance(exc, httpx.RemoteProtocolError):
+        return False
+    # Imported here: crawler.transport imports aiohttp, which a run behind a proxy or an
+    # offline run never needs otherwise.
+    from crawler.transport import MalformedAnswer
+
+    return isinstance(exc, MalformedAnswer)
+
+
 def _is_transient(exc: BaseException) -> bool:
+    if _is_malformed(exc):  # a server that sends that will send it again
+        return False
     if not isinstance(
         exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError
     ) and not isinstance(exc, httpx.ProxyError):
@@ -176,10 +201,19 @@ class _Answer:
     body: bytes
 
 
+@dataclasses.dataclass
+class _Budget:
+    """One link's time budget: its timer, and how long the link waited for its turn."""
+
+    timer: asyncio.Timeout
+    queued: float = 0.0
+
+
 class _HostGate:
     """Per-host politeness: requests in flight, spacing between starts, a shared pause."""
 
-    def __init__(self, per_host: int, min_interval: float) -> None:
+    def __init__(self, host: str, per_host: int, min_interval: float) -> None:
+        self.host = host
         self.slots = asyncio.Semaphore(max(1, per_host))
         self.min_interval = min_interval
         self.next_start = 0.0  # monotonic time the next request may start (min_interval)
@@ -190,20 +224,50 @@ def _host_key(url: httpx.URL) -> str:
     return f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _origin(url: str) -> tuple[str, bytes, int | None]:
     parsed = httpx.URL(url)
-    return parsed.scheme, parsed.host, parsed.port
+    return parsed.scheme, parsed.raw_host, parsed.port  # raw: no IDNA decoding, which may fail
+
+
+class _Inflater:
+    """gzip or deflate decoding that never unpacks more than asked for. httpx decodes whole
+    chunks: one 16 KiB chunk of a gzip bomb is 16 MiB in memory before the cap applies."""
+
+    def __init__(self, encoding: str) -> None:
+        self._deflate = encoding == "deflate"  # zlib-wrapped, or raw from some servers
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS if self._deflate else 16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        try:
+            return self._inflate.decompress(data, room)
+        except zlib.error:
+            if not self._deflate:
+                raise
+            self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self._inflate.decompress(data, room)
+        finally:
+            self._deflate = False  # the raw form is tried on the first chunk only
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of the body; the rest is never read from the wire."""
+    """At most ``limit`` bytes of the body, decoded; the rest is never read from the wire,
+    and never unpacked either."""
     if limit <= 0:
         return b""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflater = None
+    if encoding in ("gzip", "x-gzip", "deflate") and not response.is_stream_consumed:
+        inflater = _Inflater(encoding)
+    # httpx decodes the rest: no coding, several, br or zstd (when installed), or a body
+    # already in memory (a mock transport's).
+    stream = response.aiter_bytes() if inflater is None else response.aiter_raw()
     chunks: list[bytes] = []
     size = 0
-    with contextlib.suppress(httpx.DecodingError):  # keep what decoded before the damage
-        async with contextlib.aclosing(response.aiter_bytes()) as stream:
-            async for chunk in stream:
+    # On damage, keep what decoded before it.
+    with contextlib.suppress(httpx.DecodingError, zlib.error):
+        async with contextlib.aclosing(stream) as pieces:
+            async for piece in pieces:
+                chunk = piece if inflater is None else inflater.feed(piece, limit - size)
                 chunks.append(chunk[: limit - size])
                 size += len(chunks[-1])
                 if size >= limit:
@@ -250,6 +314,10 @@ class Engine:
         self._gates: dict[str, _HostGate] = {}
         self._dns: dict[str, tuple[float, asyncio.Task[list[str]]]] = {}  # (asked at, lookup)
         self._verdicts: dict[str, tuple[FetchErrorKind, str] | None] = {}
+        # The time budget of the link this task is checking (``check_link``), if any.
+        self._budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+            "budget", default=None
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -333,7 +401,7 @@ class Engine:
             raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
         # A free worker first, the host's slot second: a call queued behind busy workers must
         # not sit on one of its host's slots meanwhile (at 1 % videos that starved hosts).
-        async with self._isolated_slots:
+        async with self._slot(self._isolated_slots):
             if slot_for is None:
                 return await self._in_worker(fn, args)
             async with self.host_slot(slot_for):
@@ -373,10 +441,17 @@ class Engine:
         current = url
         while True:
             refusal = await self._guard(current)
+            if refusal is None and hops and (unusable := _unusable(current)) is not None:
+                refusal = "refused", unusable  # a redirect to a URL no request can carry
             if refusal is not None:
                 kind, text = refusal
                 return FetchResult(url, current, hops=hops, error=text, error_kind=kind)
             answer, failure, attempts = await self._send(method, current, sent_headers, limit)
+            if method == "HEAD" and isinstance(failure, httpx.RemoteProtocolError):
+                # A server that sends a body after its HEAD answer (or botches HEAD otherwise)
+                # leaves an answer no client can read: a GET, its body left unread, confirms.
+                answer, failure, more = await self._send("GET", current, sent_headers, 0)
+                attempts += more
             if failure is not None:
                 kind, text = describe_error(failure, httpx.URL(current).host, self.settings)
                 return FetchResult(
@@ -492,13 +567,25 @@ class Engine:
         return [r for r in results if r is not None]
 
     async def check_link(self, link: Link) -> LinkResult:
-        """One link, by the first service that handles it, within the per-link time budget."""
+        """One link, by the first service that handles it, within the per-link time budget.
+
+        The budget counts the time spent on the link (requests, reads, retries, a server's
+        Retry-After), not the time it waits for a slot or its turn at its host behind other
+        links (``_uncharged``): the run's own politeness must not make a link give up.
+        """
         budget = self.settings.link_timeout
         try:
+            unusable = _unusable(link.url)
+            if unusable is not None:
+                refused = FetchResult(link.url, link.url, error=unusable, error_kind="refused")
+                return unverified_from_fetch(link, refused)
             service = self._service_for(link)
             if service is None:
                 return LinkResult(link, Status.SKIPPED, "not checked: no service handles it")
+            started = time.monotonic()
             timer = asyncio.timeout(budget)
+            spent = _Budget(timer)
+            token = self._budget.set(spent)
             try:
                 async with timer:
                     result = await service.check(link, self)
@@ -506,14 +593,66 @@ class Engine:
             except TimeoutError:
                 if not timer.expired():
                     raise
-                return LinkResult(
-                    link, Status.UNVERIFIED, f"gave up after {budget:g} s", network_error=True
+                took = _seconds(time.monotonic() - started)
+                waited = f"{_seconds(spent.queued)} s of it waiting for its turn; " * (
+                    spent.queued >= 1
                 )
+                return LinkResult(
+                    link,
+                    Status.UNVERIFIED,
+                    f"gave up after {took} s ({waited}time allowed for one link: {budget:g} s)",
+                    network_error=True,
+                )
+            finally:
+                self._budget.reset(token)
+        except OutOfTime as exc:  # a wait outside ``fetch`` (``host_slot``) that could not end
+            return LinkResult(link, Status.UNVERIFIED, str(exc), network_error=True)
         except Exception as exc:
             log.exception("internal error while checking %s", link.url)
             return LinkResult(
                 link, Status.UNVERIFIED, f"internal error: {type(exc).__name__}: {exc}"
             )
+
+    def _deadline(self) -> float:
+        """When the current link's budget runs out (monotonic), or infinity."""
+        spent = self._budget.get()
+        when = spent.timer.when() if spent is not None else None
+        return math.inf if when is None else when
+
+    @contextlib.contextmanager
+    def _uncharged(self) -> Iterator[None]:
+        """The block's time (a wait for the run's own slots or spacing) is not charged to the
+        current link's budget: its timer stops meanwhile."""
+        spent = self._budget.get()
+        when = spent.timer.when() if spent is not None and not spent.timer.expired() else None
+        if spent is None or when is None:  # no budget, or already stopped by an outer block
+            yield
+            return
+        started = time.monotonic()
+        spent.timer.reschedule(None)
+        try:
+            yield
+        finally:
+            now = time.monotonic()
+            spent.queued += now - started
+            spent.timer.reschedule(when + now - started)
+
+    async def _acquire(self, slots: asyncio.Semaphore) -> None:
+        """Take one of ``slots``; waiting for it is not charged to the link's budget."""
+        if slots.locked():
+            with self._uncharged():
+                await slots.acquire()
+        else:
+            await slots.acquire()
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
+        """Hold one of ``slots`` (``_acquire``)."""
+        await self._acquire(slots)
+        try:
+            yield
+        finally:
+            slots.release()
 
     def _services_list(self) -> Sequence[Service]:
         if self._services is None:
@@ -530,7 +669,7 @@ class Engine:
     @contextlib.asynccontextmanager
     async def host_slot(self, url: str) -> AsyncIterator[None]:
         gate = self._gate(httpx.URL(url))
-        async with gate.slots:
+        async with self._slot(gate.slots):
             await self._wait_turn(gate)
             yield
 
@@ -551,9 +690,14 @@ class Engine:
         # The verdict depends only on scheme (proxies), host and port: judge each once.
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}".lower()
-        if key not in self._verdicts:
-            self._verdicts[key] = await self._judge_origin(key)
-        return self._verdicts[key]
+        if key in self._verdicts:
+            return self._verdicts[key]
+        verdict = await self._judge_origin(key)
+        # Only a definitive verdict is kept for the run: a lookup that failed or timed out is
+        # asked again for the next link of that host (one resolver hiccup is not a night).
+        if verdict is None or verdict[0] == "refused":
+            self._verdicts[key] = verdict
+        return verdict
 
     async def _judge_origin(self, origin: str) -> tuple[FetchErrorKind, str] | None:
         try:
@@ -565,13 +709,20 @@ class Engine:
             return "refused", refusal
         if safety.is_literal_ip(host) or self.proxy_for(origin):
             return None  # a literal public IP, or the proxy resolves the name
-        try:
-            addresses = await self._lookup(host)
-        except TimeoutError:
-            limit = self.settings.connect_timeout
-            return "timeout", f"timed out after {limit:g} s looking up {host}"
-        except OSError:
-            return "network", f"DNS lookup failed for {host}"
+        for retry in (True, False):
+            try:
+                addresses = await self._lookup(host)
+                break
+            except TimeoutError:
+                if not retry:
+                    limit = self.settings.connect_timeout
+                    return "timeout", f"timed out after {limit:g} s looking up {host}"
+            except OSError as exc:
+                # "Temporary failure in name resolution" (a resolver's hiccup, as a timeout)
+                # is asked once more after a second; "no such name" is not.
+                if not (retry and getattr(exc, "errno", None) == socket.EAI_AGAIN):
+                    return "network", f"DNS lookup failed for {host}"
+            await self._pause(BACKOFF_INITIAL)
         refusal = safety.addresses_refusal(host, addresses)
         return ("refused", refusal) if refusal is not None else None
 
@@ -619,12 +770,16 @@ class Engine:
         # answer is worth retrying, and then it replays that answer as its first attempt.
         try:
             first = await self._attempt(method, url, headers, limit)
+        except OutOfTime as exc:
+            return None, exc, 1
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            if not (idempotent and _is_transient(exc)):
+            # A HEAD answer that could not be read is asked again as a GET (``fetch``).
+            botched_head = method == "HEAD" and isinstance(exc, httpx.RemoteProtocolError)
+            if botched_head or not (idempotent and _is_transient(exc)):
                 return None, exc, 1
             first = exc
         else:
-            if not (idempotent and first.status in RETRY_STATUSES):
+            if not (idempotent and first.status in RETRY_STATUSES and self._can_wait(first)):
                 return first, None, 1
 
         async def attempt() -> _Answer:
@@ -642,7 +797,9 @@ class Engine:
             wait=self._backoff,
             retry=(
                 retry_if_exception(lambda e: idempotent and _is_transient(e))
-                | retry_if_result(lambda a: idempotent and a.status in RETRY_STATUSES)
+                | retry_if_result(
+                    lambda a: idempotent and a.status in RETRY_STATUSES and self._can_wait(a)
+                )
             ),
             sleep=self._pause,
             # After the last attempt: the last answer as is (a 503 stays a 503), or its error.
@@ -650,8 +807,20 @@ class Engine:
         )
         try:
             return await retrying(attempt), None, attempts
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OutOfTime) as exc:
             return None, exc, attempts
+
+    def _retry_after(self, answer: _Answer) -> float | None:
+        """The answer's Retry-After in seconds, at most ``max_retry_after``."""
+        wait = parse_retry_after(answer.headers.get("retry-after"))
+        return None if wait is None else min(wait, self.settings.max_retry_after)
+
+    def _can_wait(self, answer: _Answer) -> bool:
+        """False when the answer asks to wait past the link's time budget (10**20 seconds,
+        the year 9999): it then stands as it is (an unverified 429 or 503) at once, instead
+        of holding the link until its budget runs out."""
+        wait = self._retry_after(answer)
+        return wait is None or time.monotonic() + wait <= self._deadline()
 
     def _backoff(self, state: RetryCallState) -> float:
         outcome = state.outcome
@@ -666,13 +835,13 @@ class Engine:
             return 0.0
         if outcome is not None and not outcome.failed:
             answer: _Answer = outcome.result()
-            wait = parse_retry_after(answer.headers.get("retry-after"))
+            wait = self._retry_after(answer)
             if wait is not None:
                 # For 429/503 the host gate already holds every request to the host until
                 # then, this retry included.
                 if answer.status in HOST_PAUSE_STATUSES:
                     return 0.0
-                return min(wait, self.settings.max_retry_after)
+                return wait
         return wait_exponential_jitter(
             initial=BACKOFF_INITIAL, max=BACKOFF_MAX, jitter=BACKOFF_INITIAL
         )(state)
@@ -687,24 +856,31 @@ class Engine:
         assert self._client is not None and self._global is not None
         request = self._build_request(method, url, headers)
         gate = self._gate(request.url)
-        async with gate.slots:
+        # Semaphores taken by hand, not with ``_slot``: this runs for every request.
+        await self._acquire(gate.slots)
+        try:
             await self._wait_turn(gate)
             # The global slot is taken only now: a paused host must not hold up other hosts.
-            async with self._global:
+            await self._acquire(self._global)
+            try:
                 response = await self._exchange(request)
                 try:
                     body = await _read_capped(response, limit)
                 finally:
                     await response.aclose()
+            finally:
+                self._global.release()
+        finally:
+            gate.slots.release()
+        answer = _Answer(response.status_code, response.headers, body)
         if response.status_code in HOST_PAUSE_STATUSES:
-            wait = parse_retry_after(response.headers.get("retry-after"))
+            wait = self._retry_after(answer)
             if wait is not None:
-                wait = min(wait, self.settings.max_retry_after)
                 log.info(
                     "%s asks to wait %g s (HTTP %d)", request.url.host, wait, response.status_code
                 )
                 gate.not_before = max(gate.not_before, time.monotonic() + wait)
-        return _Answer(response.status_code, response.headers, body)
+        return answer
 
     def _build_request(self, method: str, url: str, headers: Mapping[str, str]) -> httpx.Request:
         assert self._client is not None
@@ -755,7 +931,7 @@ class Engine:
             elif (declared := self._declared_limits(url.host)) is not None:
                 per_host = min(per_host, declared.per_host)
                 interval = max(interval, declared.min_interval)
-            gate = self._gates[key] = _HostGate(per_host, interval)
+            gate = self._gates[key] = _HostGate(url.host, per_host, interval)
         return gate
 
     def _declared_limits(self, host: str) -> HostLimits | None:
@@ -764,11 +940,53 @@ class Engine:
         return limits_for(host, table)
 
     async def _wait_turn(self, gate: _HostGate) -> None:
-        """Wait for the host's pause and spacing; the slot is reserved before sleeping."""
+        """Wait for the host's pause and spacing; the slot is reserved before sleeping.
+
+        The pause a server asked for (Retry-After) is charged to the link's budget, and when
+        it would end after that budget ``OutOfTime`` is raised at once rather than waited in
+        vain; the spacing between requests (the run's own politeness) is not charged.
+        """
         now = time.monotonic()
+        if gate.not_before > now and gate.not_before > self._deadline():
+            budget = self.settings.link_timeout
+            raise OutOfTime(
+                f"{gate.host} asked to wait (Retry-After) longer than the {budget:g} s a link "
+                "may take; not asked again"
+            )
         start = max(now, gate.not_before, gate.next_start)
         gate.next_start = start + gate.min_interval
-        await self._pause(start - now)
+        paused = max(0.0, gate.not_before - now)
+        await self._pause(paused)
+        if start - now > paused:
+            with self._uncharged():
+                await self._pause(start - now - paused)
+
+
+def _unusable(url: str) -> str | None:
+    """Why ``url`` cannot be requested at all, or None. Asked before any service sees a link
+    (behind validation, which refuses these too), so that no service meets a URL httpx
+    cannot parse and reports an internal error instead of plain words."""
+    refusal = safety.scheme_refusal(url)
+    if refusal is None:
+        # What scheme_refusal lets through and httpx refuses is in the host part (an IDNA
+        # name, an IPv4 address out of range): asked once per origin.
+        parts = urlsplit(url)
+        refusal = _unusable_origin(f"{parts.scheme}://{parts.netloc}")
+    return refusal
+
+
+@functools.lru_cache(maxsize=1024)
+def _unusable_origin(origin: str) -> str | None:
+    try:
+        httpx.URL(origin).host  # noqa: B018 - decodes an IDNA name, which may fail
+    except (httpx.InvalidURL, UnicodeError) as exc:  # idna's errors are UnicodeErrors
+        return f"refused: not a valid URL ({exc})"
+    return None
+
+
+def _seconds(elapsed: float) -> str:
+    """``elapsed`` for a reader: whole seconds, or two digits below ten."""
+    return f"{elapsed:.0f}" if elapsed >= 10 else f"{elapsed:.2g}"
 
 
 def _copy_for(result: LinkResult, link: Link) -> LinkResult:

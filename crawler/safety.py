@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import re
 import socket
 import threading
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,16 +32,46 @@ ALLOWED_SCHEMES = ("http", "https")
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 _HINT = "(use --allow-private to check it)"
 _BAD_HOST_CHARS = set('%<>"{}|\\^`/?#@')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NUMERIC_CHARS = set("0123456789abcdefx.")  # 127.1, 0x7f.1, 0177.0.0.1, 2130706433
+MAX_URL_LENGTH = 65_536  # httpx's own limit; servers refuse far shorter ones
+_TOO_LONG = f"more than the {MAX_URL_LENGTH:,} a request may carry"
+
+
+# NAT64's well-known prefix (RFC 6052): 64:ff9b::a.b.c.d is a.b.c.d behind a translator.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def carried_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped (``::ffff:a.b.c.d``), 6to4
+    (``2002:AABB:CCDD::``), NAT64 (``64:ff9b::a.b.c.d``) and Teredo (server and client)."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip in _NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip.teredo is not None:
+        return ip.teredo  # the client's address is stored inverted; ``teredo`` undoes it
+    return ()
 
 
 def address_kind(address: str) -> str | None:
-    """Why ``address`` is not a public address ("loopback", "private", ...), or None if it is."""
+    """Why ``address`` is not a public address ("loopback", "private", ...), or None if it is.
+
+    An IPv6 address that carries an IPv4 address is judged by what it carries:
+    ``2002:7f00:1::`` (6to4) reaches 127.0.0.1 as surely as ``::ffff:127.0.0.1`` does.
+    """
     try:
         ip = ipaddress.ip_address(address.split("%")[0])  # drop an IPv6 zone id
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address) and (carried := carried_ipv4(ip)):
+        return next((k for k in map(_kind, carried) if k), None)
+    return _kind(ip)
+
+
+def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     for kind, flag in (
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),
@@ -52,6 +84,11 @@ def address_kind(address: str) -> str | None:
             return kind
     # Shared address space (100.64/10) and the like are neither private nor public.
     return None if ip.is_global else "non-public"
+
+
+def _a_kind(kind: str) -> str:
+    """The article for a kind of address: "a private", "an unspecified"."""
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def is_literal_ip(host: str) -> bool:
@@ -68,11 +105,24 @@ def _is_local_name(host: str) -> bool:
 
 
 def scheme_refusal(url: str) -> str | None:
-    """A refusal text when ``url`` is not an http(s) URL with a host, else None."""
+    """A refusal text when ``url`` is not an http(s) URL with a host, else None.
+
+    Also what no request can carry (validation refuses these, but a hand-made report or a
+    redirect must not reach the network code with one): a control character, a URL longer
+    than HTTP clients send, a host name longer than DNS allows or in look-alike letters.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        return f"refused: not a valid URL (it is {len(url):,} characters long, {_TOO_LONG})"
+    if (control := _CONTROL.search(url)) is not None:
+        where = f"U+{ord(control.group()):04X} at position {control.start()}"
+        return f"refused: not a valid URL (it contains a control character, {where})"
     try:
+        url.encode()
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except UnicodeEncodeError:
+        return "refused: not a valid URL (it contains a character that is not valid Unicode)"
     except ValueError as exc:
         return f"refused: not a valid URL ({exc})"
     scheme = parts.scheme.lower()
@@ -82,7 +132,14 @@ def scheme_refusal(url: str) -> str | None:
     if not host:
         return "refused: the URL has no host name"
     if any(c.isspace() or c in _BAD_HOST_CHARS for c in host):
-        return f"refused: not a valid URL (bad host name {host!r})"
+        return f"refused: not a valid URL (bad host name {host[:80]!r})"
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        return f"refused: not a valid URL (its host name, {len(host):,} characters, is too long)"
+    if not host.isascii() and (plain := unicodedata.normalize("NFKC", host)) != host:
+        return (
+            f"refused: not a valid URL (its host name {host} is written in full-width or "
+            f"look-alike letters; in plain letters it is {plain})"
+        )
     return None
 
 
@@ -90,12 +147,19 @@ def host_refusal(host: str) -> str | None:
     """A refusal judged from the host name alone (no lookup): literal IPs and local names.
 
     Enough when a proxy resolves names for us; otherwise ``addresses_refusal`` must follow
-    for names.
+    for names. A trailing dot and the numeric shorthands the C resolver accepts (``127.1``,
+    ``0x7f.1``, ``2130706433``) are literal addresses too: a proxy would resolve them so.
     """
-    host = host.strip("[]").lower()
-    if is_literal_ip(host):
-        kind = address_kind(host)
-        return f"refused: {host} is a {kind} address {_HINT}" if kind else None
+    host = host.strip("[]").lower().rstrip(".")
+    address = host if is_literal_ip(host) else _numeric_ipv4(host)
+    if address is not None:
+        kind = address_kind(address)
+        if kind is None:
+            return None
+        target = _leads_to(address)
+        if target == host:
+            return f"refused: {host} is {_a_kind(kind)} address {_HINT}"
+        return f"refused: {host} leads to {target}, {_a_kind(kind)} address {_HINT}"
     if _is_local_name(host):
         return f"refused: {host} is a loopback name {_HINT}"
     return None
@@ -106,8 +170,36 @@ def addresses_refusal(host: str, addresses: Iterable[str]) -> str | None:
     for address in addresses:
         kind = address_kind(address)
         if kind:
-            return f"refused: {host} resolves to {kind} address {address} {_HINT}"
+            target = _leads_to(address)
+            if target == address:
+                return f"refused: {host} resolves to {kind} address {address} {_HINT}"
+            return (
+                f"refused: {host} resolves to {address}, which leads to {kind} address "
+                f"{target} {_HINT}"
+            )
     return None
+
+
+def _numeric_ipv4(host: str) -> str | None:
+    """The IPv4 address the C resolver reads in ``host`` (``inet_aton``), or None."""
+    if not host[:1].isdigit() or not set(host) <= _NUMERIC_CHARS:
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def _leads_to(address: str) -> str:
+    """The address a non-public literal was judged by: itself, or the IPv4 address inside it
+    that is not public (6to4, NAT64, Teredo; an IPv4-mapped address is plainly that)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address) or ip.ipv4_mapped is not None:
+        return address
+    return next((str(v4) for v4 in carried_ipv4(ip) if _kind(v4)), address)
 
 
 async def system_resolver(host: str) -> list[str]:
@@ -165,11 +257,15 @@ def vet_url(url: str) -> None:
         host = (urlsplit(url).hostname or "").strip("[]")
     except ValueError:
         return  # not a URL the client can send either
-    if is_literal_ip(host):
-        kind = address_kind(host)
+    # As ``host_refusal`` reads it: the numeric shorthands (127.1) and a trailing dot too,
+    # which the proxy would resolve to the address they spell.
+    name = host.lower().rstrip(".")
+    address = name if is_literal_ip(name) else _numeric_ipv4(name)
+    if address is not None:
+        kind = address_kind(address)
         if kind:
-            _refuse(refusals, host, f"a {kind} address")
-    elif _is_local_name(host.lower()):
+            _refuse(refusals, host, f"{_a_kind(kind)} address")
+    elif _is_local_name(name):
         _refuse(refusals, host, "a loopback name")
 
 
@@ -180,7 +276,7 @@ def _vet(sock: socket.socket, address: Any) -> None:
     host = str(address[0])
     kind = address_kind(host)
     if kind:
-        _refuse(refusals, host, f"a {kind} address")
+        _refuse(refusals, host, f"{_a_kind(kind)} address")
 
 
 def _install_connection_guard() -> None:

@@ -28,6 +28,12 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 Lookup = Callable[[str], Awaitable[list[str]]]
 
+
+class MalformedAnswer(httpx.RemoteProtocolError):
+    """The server answered, but not in HTTP the parser accepts (a duplicate Content-Length,
+    a bad status line, bytes after a HEAD answer); the message says what the parser saw."""
+
+
 # First match wins, so subclasses come before their bases.
 _ERROR_MAP: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
@@ -38,7 +44,7 @@ _ERROR_MAP: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] =
     (aiohttp.ClientConnectorError, httpx.ConnectError),  # DNS, refused, TLS
     (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
     (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
-    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),  # unparsable answer
+    (aiohttp.ClientResponseError, MalformedAnswer),  # an unparsable answer
     (aiohttp.ClientOSError, httpx.ReadError),  # reset after connecting
     (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
     (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
@@ -56,7 +62,9 @@ def _mapped_errors(request: httpx.Request) -> Iterator[None]:
     except Exception as exc:
         for source, target in _ERROR_MAP:
             if isinstance(exc, source):
-                raise target(str(exc) or type(exc).__name__, request=request) from exc
+                # The parser's own words, not aiohttp's "400, message=…, url=…" wrapping.
+                text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+                raise target(text or type(exc).__name__, request=request) from exc
         raise
 
 

@@ -124,6 +124,12 @@ def test_help_documents_the_exit_codes(tmp_path):
         assert f"  {code}" in run.stdout
 
 
+def test_help_says_how_long_one_link_may_take(tmp_path):
+    run = crawler("check", "--help", cwd=tmp_path)
+    help_text = " ".join(run.stdout.split())  # click wraps the lines
+    assert "one link may take 4 x this + 10 s in all" in help_text
+
+
 def test_usage_errors_exit_2(tmp_path):
     assert crawler("check", "--shard", "5/2", cwd=tmp_path).returncode == 2
     assert crawler("check", "--concurrency", "0", cwd=tmp_path).returncode == 2

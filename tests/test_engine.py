@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.client
+import http.server
 import logging
 import os
 import re
 import socket
+import subprocess
+import sys
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import respx
 from pytest_httpserver import HTTPServer
+from raw_server import RawServer, read_head
 from werkzeug import Request, Response
 
 from crawler.engine import Engine, check_links, default_user_agent, parse_retry_after
@@ -47,6 +54,7 @@ ADDRESSES = {
     "inside.example": ["10.0.0.5"],
     "www.gentle.example": ["93.184.216.40"],
     "mapped.example": ["93.184.216.37", "::ffff:127.0.0.1"],
+    "six.example": ["2002:a00:5::"],  # 6to4 of 10.0.0.5
 }
 
 ASYMO = "AsyMo-%E1%84%80%E1%85%A9%E1%86%BC%E1%84%80%E1%85%A2%E1%84%8B%E1%85%AD%E1%86%BC.pptx.pdf"
@@ -56,6 +64,18 @@ async def fake_resolver(host: str) -> list[str]:
     if host in ADDRESSES:
         return ADDRESSES[host]
     raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+def scripted_resolver(answers: list[BaseException | list[str]]) -> Any:
+    """A resolver giving ``answers`` in turn (raising the exceptions), whatever the host."""
+
+    async def resolve(host: str) -> list[str]:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    return resolve
 
 
 class Sleeps:
@@ -226,6 +246,37 @@ def test_retry_after_is_capped_by_settings():
     assert sleeps.calls == [pytest.approx(5, abs=0.5)]
 
 
+@pytest.mark.parametrize("retry_after", ["99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+@pytest.mark.parametrize("status", [429, 503])
+@respx.mock
+def test_a_retry_after_past_the_links_budget_is_not_waited_for(retry_after, status):
+    # FAST allows 10 s per link: waiting (even the 60 s cap) could only end in "gave up".
+    route = respx.get("https://example.org/x").respond(status, headers={"Retry-After": retry_after})
+    other = respx.get("https://example.org/y").respond(200)
+    sleeps = Sleeps()
+    links = [make_link("https://example.org/x"), make_link("https://example.org/y")]
+    first, second = run_links(links, Settings(per_host=1, link_timeout=10.0), sleep=sleeps)
+    assert first.status is Status.UNVERIFIED and first.http_status == status
+    assert route.call_count == 1  # the answer stands: no retry
+    # The host's pause still holds for the run: its next link ends at once, in plain words.
+    assert second.detail == (
+        "example.org asked to wait (Retry-After) longer than the 10 s a link may take; "
+        "not asked again"
+    )
+    assert not other.called
+    assert not [s for s in sleeps.calls if s > 0]
+
+
+@respx.mock
+def test_a_retry_after_within_the_links_budget_is_waited_for():
+    route = respx.get("https://example.org/x")
+    route.side_effect = [httpx.Response(429, headers={"Retry-After": "8"}), httpx.Response(200)]
+    sleeps = Sleeps()
+    (result,) = run_links([make_link("https://example.org/x")], sleep=sleeps)  # 10 s allowed
+    assert result.status is Status.OK and route.call_count == 2
+    assert sleeps.calls == [pytest.approx(8, abs=0.5)]
+
+
 def test_parse_retry_after_reads_seconds_and_dates():
     now = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
     assert parse_retry_after("120", now=now) == 120
@@ -233,6 +284,10 @@ def test_parse_retry_after_reads_seconds_and_dates():
     assert parse_retry_after("Wed, 25 Nov 2026 02:00:00 GMT", now=now) == 0  # in the past
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
+    # delay-seconds is digits only; any number of them (capped by the engine, not here).
+    assert parse_retry_after("99999999999999999999") == 1e20
+    assert parse_retry_after("9" * 5000) == float("inf")
+    assert [parse_retry_after(v) for v in ("1e400", "inf", "nan", "-5", "1_000")] == [None] * 5
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
@@ -458,6 +513,22 @@ def test_ipv4_mapped_ipv6_address_is_judged_as_ipv4():
     assert "loopback address ::ffff:127.0.0.1" in (fr.error or "")
 
 
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://[2002:7f00:1::]/", "2002:7f00:1:: leads to 127.0.0.1, a loopback address"),
+        ("http://six.example/", "six.example resolves to 2002:a00:5::, which leads to private"),
+        ("http://2130706433/", "2130706433 leads to 127.0.0.1, a loopback address"),
+    ],
+)
+@respx.mock
+def test_an_address_carried_inside_another_form_is_refused(url, words):
+    anything = respx.route().respond(200)
+    fr = fetch(url)
+    assert fr.error_kind == "refused" and words in (fr.error or "")
+    assert not anything.called
+
+
 @respx.mock
 def test_allow_private_follows_the_redirect():
     respx.get("https://example.org/a").respond(302, headers={"Location": "http://127.0.0.1/x"})
@@ -624,8 +695,55 @@ def test_per_link_budget_gives_unverified():
         [make_link("https://example.org/x")], Settings(link_timeout=0.05), services=[Stuck()]
     )
     assert results[0].status is Status.UNVERIFIED
-    assert results[0].detail == "gave up after 0.05 s"
+    # The time it really took (more than the budget on a busy machine), and the budget.
+    took = re.fullmatch(
+        r"gave up after (\S+) s \(time allowed for one link: 0.05 s\)", results[0].detail
+    )
+    assert took is not None and float(took[1]) >= 0.05, results[0].detail
     assert results[0].network_error
+
+
+def test_waiting_for_a_turn_at_the_host_is_not_charged_to_the_links_budget():
+    # Eight links to one host, one at a time, each answered in 0.3 s: the last waits 2.1 s
+    # for its turn. The 1.5 s budget is for the link's own requests, not for that queue
+    # (before, links 6 to 8 "gave up" behind their neighbours).
+    async def slow_answer(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        return httpx.Response(200)
+
+    links = [make_link(f"https://example.org/{i}") for i in range(8)]
+    settings = Settings(per_host=1, link_timeout=1.5)
+    results = run_links(links, settings, transport=httpx.MockTransport(slow_answer))
+    assert [r.status for r in results] == [Status.OK] * 8, [r.detail for r in results]
+
+
+def test_a_link_that_gives_up_says_how_long_it_waited_for_its_turn():
+    async def main() -> LinkResult:
+        async with engine(Settings(per_host=1, link_timeout=0.5), services=[Stuck()]) as e:
+            async with e.host_slot("https://example.org/"):  # another link holds the host
+                waiting = asyncio.create_task(e.check_link(make_link("https://example.org/x")))
+                await asyncio.sleep(1.2)  # longer than the budget: not charged
+            return await waiting
+
+    class Stuck(Service):
+        name = "stuck in a queue, then stuck"
+
+        def handles(self, link: Link) -> bool:
+            return True
+
+        async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+            async with ctx.host_slot(link.url):
+                await asyncio.Event().wait()  # never set: only the budget ends this
+            raise AssertionError("unreachable")
+
+    result = asyncio.run(main())
+    words = re.fullmatch(
+        r"gave up after (\S+) s \((\S+) s of it waiting for its turn; "
+        r"time allowed for one link: 0.5 s\)",
+        result.detail,
+    )
+    assert words is not None, result.detail
+    assert float(words[1]) >= 1.7 and float(words[2]) >= 1.2
 
 
 def test_previous_results_are_offered_by_session_field_and_url():
@@ -798,6 +916,98 @@ def test_default_transport_against_a_real_local_server(httpserver: HTTPServer):
     assert head.status == 200 and head.body == b""
 
 
+class LoggingProxy:
+    """A tiny plain-HTTP forward proxy on 127.0.0.1 that logs every request line it is asked
+    and sends every request to one local server, whatever host the URL names (made-up names
+    such as ``videos.test`` resolve nowhere, so only this proxy can reach them)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.asked.append(self.requestline)
+                target = urlsplit(self.path)
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=10)
+                path = target.path + (f"?{target.query}" if target.query else "")
+                upstream.request(self.command, path or "/", headers={"Host": target.netloc})
+                answer = upstream.getresponse()
+                body = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body if self.command != "HEAD" else b"")
+                upstream.close()
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.asked: list[str] = []
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LoggingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_behind_a_proxy_literal_addresses_and_local_names_are_judged_on_every_hop(
+    httpserver: HTTPServer, monkeypatch
+):
+    # The proxy resolves names, so names are its business; but an address written out, or a
+    # name that can only mean this machine, is judged here, on the link and on every redirect,
+    # and the proxy is never asked for it (no --allow-private: 127.0.0.1 is the proxy's own
+    # address, never a target, and 10.0.0.5 is never contacted at all).
+    httpserver.expect_request("/talk").respond_with_data(
+        "", 302, headers={"Location": "http://10.0.0.5/admin"}
+    )
+    httpserver.expect_request("/hidden").respond_with_data(
+        "", 302, headers={"Location": "http://2130706433/admin"}
+    )
+    httpserver.expect_request("/deck").respond_with_data("a deck")
+    refused = [
+        "http://10.0.0.5/",
+        "http://[::ffff:10.0.0.5]/",
+        "http://[2002:a00:5::]/",
+        "http://0x0a000005/",
+        "http://localhost./",
+        "http://api.localhost/",
+    ]
+    with LoggingProxy(httpserver.port) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+
+        async def main() -> list[FetchResult]:
+            async with Engine(FAST, services=[]) as e:  # the transport httpx picks for proxies
+                assert e.proxy_for("http://10.0.0.5/") == proxy.url  # the proxy is in force
+                urls = ["http://videos.test/talk", "http://videos.test/hidden", *refused]
+                return [await e.fetch(url) for url in [*urls, "http://slides.test/deck"]]
+
+        *results, deck = asyncio.run(main())
+
+    assert deck.status == 200 and deck.body == b"a deck"  # the proxy works
+    assert all(r.error_kind == "refused" for r in results), [r.error for r in results]
+    assert [r.hops for r in results[:2]] == [
+        [Hop("http://videos.test/talk", 302)],
+        [Hop("http://videos.test/hidden", 302)],
+    ]
+    assert proxy.asked == [
+        "GET http://videos.test/talk HTTP/1.1",
+        "GET http://videos.test/hidden HTTP/1.1",
+        "GET http://slides.test/deck HTTP/1.1",
+    ]
+
+
 def test_default_transport_reports_connection_refused(httpserver: HTTPServer):
     # A port that was free a moment ago: bind, note it, close.
     with socket.socket() as s:
@@ -816,6 +1026,105 @@ def test_default_transport_reports_connection_refused(httpserver: HTTPServer):
     assert fr.attempts == 2 and len(sleeps.calls) == 1
 
 
+def test_a_body_after_a_head_answer_is_confirmed_with_a_get():
+    # aiohttp reads those 5 bytes as the next answer's status line and fails the HEAD; the
+    # link is neither unverified nor retried as HEAD: one GET (its body unread) confirms it.
+    from crawler.services.generic import GenericService
+
+    lines: list[str] = []
+
+    def answer_with_a_body(client: socket.socket, stop: threading.Event) -> None:
+        lines.append(read_head(client).split(b"\r\n", 1)[0].decode("latin-1"))
+        client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+
+    settings = Settings(allow_private=True, connect_timeout=5, read_timeout=5)
+
+    async def main(url: str) -> tuple[FetchResult, LinkResult]:
+        async with Engine(settings, services=[GenericService()], sleep=Sleeps()) as e:
+            head = await e.fetch(url, method="HEAD")
+            return head, await e.check_link(make_link(url))
+
+    with RawServer(answer_with_a_body) as server:
+        head, result = asyncio.run(main(server.url("/page")))
+    assert head.status == 200 and head.error is None and head.body == b""
+    assert result.status is Status.OK and result.detail == "reachable (HTTP 200)"
+    assert lines == ["HEAD /page HTTP/1.1", "GET /page HTTP/1.1"] * 2
+
+
+GZIP_BOMB_PROBE = """
+import asyncio, resource, socket, threading, zlib
+from crawler.engine import Engine
+from crawler.services.base import Settings
+
+deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+bomb = b"".join([deflate.compress(bytes(1 << 20)) for _ in range(64)] + [deflate.flush()])
+small = zlib.compress(b"a small page", 9, wbits=16 + zlib.MAX_WBITS)
+server = socket.create_server(("127.0.0.1", 0))
+
+def serve() -> None:
+    while True:
+        client, _ = server.accept()
+        with client:
+            path = client.recv(65536).split(b" ")[1]
+            body = bomb if path == b"/bomb" else small
+            head = b"HTTP/1.1 200 OK\\r\\nContent-Encoding: gzip\\r\\nConnection: close\\r\\n"
+            client.sendall(head + b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body)
+
+threading.Thread(target=serve, daemon=True).start()
+base = f"http://127.0.0.1:{server.getsockname()[1]}"
+
+async def main() -> None:
+    async with Engine(Settings(allow_private=True), services=[]) as engine:
+        assert (await engine.fetch(f"{base}/small")).body == b"a small page"
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for _ in range(3):
+            assert len((await engine.fetch(f"{base}/bomb")).body) == 64 * 1024
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print((after - before) // 1024)
+
+asyncio.run(main())
+"""
+
+
+def test_a_gzip_bomb_is_never_unpacked_beyond_the_body_cap():
+    # 64 KiB kept of a 64 MiB gzip of zeros (65 KB on the wire): httpx decoded whole chunks,
+    # 16 MiB at a time (32 MB more memory for this process); now nothing is unpacked
+    # past the cap. Measured from the outside: the peak memory of a process that fetches it.
+    run = subprocess.run(
+        [sys.executable, "-c", GZIP_BOMB_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    grown_mb = int(run.stdout.strip())
+    assert grown_mb < 6, f"the peak memory grew by {grown_mb} MB"
+
+
+def test_gzip_and_both_forms_of_deflate_are_decoded():
+    import zlib
+
+    page = b"<html>a talk</html>" * 50
+    raw_deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    bodies = {
+        b"/gzip": (b"gzip", zlib.compress(page, wbits=16 + zlib.MAX_WBITS)),
+        b"/zlib": (b"deflate", zlib.compress(page)),
+        b"/raw": (b"deflate", raw_deflate.compress(page) + raw_deflate.flush()),  # no header
+        b"/damaged": (b"gzip", zlib.compress(page, wbits=16 + zlib.MAX_WBITS)[:40] + b"junk"),
+    }
+
+    def answer(client: socket.socket, stop: threading.Event) -> None:
+        coding, body = bodies[read_head(client).split(b" ")[1]]
+        head = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Encoding: " + coding
+        client.sendall(head + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def main(server: RawServer) -> list[bytes]:
+        async with Engine(Settings(allow_private=True), services=[]) as e:
+            return [(await e.fetch(server.url(p.decode()))).body for p in bodies]
+
+    with RawServer(answer) as server:
+        gzip, zlib_deflate, raw, damaged = asyncio.run(main(server))
+    assert gzip == zlib_deflate == raw == page
+    assert page.startswith(damaged)  # what decoded before the damage is kept
+
+
 def test_without_services_the_registry_is_used():
     from crawler.services.registry import default_services
 
@@ -832,6 +1141,55 @@ def test_unparsable_host_is_refused_not_crashed(url):
     assert (fr.error or "").startswith("refused: not a valid URL")
 
 
+LONG = "a" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://example.org/talk\x00.html", "a control character, U+0000 at position 24"),
+        ("https://github.com/o/r/blob/main/a\x00.pdf", "a control character, U+0000"),
+        ("https://www.youtube.com/watch?v=wzy1QMci_Zs\x00", "a control character, U+0000"),
+        ("https://www.slideshare.net/slideshow/deck/1\x07", "a control character, U+0007"),
+        (f"https://example.org/{LONG}", "it is 100,020 characters long, more than the 65,536"),
+        (f"https://github.com/o/r/blob/main/{LONG}.pdf", "it is 100,037 characters long"),
+        (f"https://{LONG}.org/", "characters long, more than the 65,536"),
+        (f"https://{'a' * 300}.org/", "its host name, 304 characters, is too long"),
+        (
+            "https://ｇｉｔｈｕｂ.com/o/r/blob/main/x.pdf",
+            "its host name ｇｉｔｈｕｂ.com is written in full-width or look-alike letters; "
+            "in plain letters it is github.com",
+        ),
+        ("https://ｅｘａｍｐｌｅ．ｏｒｇ/", "in plain letters it is example.org"),
+        ("https://xn--n3h.net/", "Codepoint U+2603"),  # punycode for a character IDNA forbids
+        ("https://example.org/\ud800", "a character that is not valid Unicode"),
+    ],
+)
+@respx.mock
+def test_a_url_no_request_can_carry_is_skipped_in_plain_words_by_every_service(url, words):
+    # Validation refuses these; the engine, as defence in depth, never hands one to a service
+    # (where it ended as "internal error: InvalidURL" with a traceback).
+    from crawler.links import make_link as catalogue_link
+
+    anything = respx.route().respond(200)
+    fields = ("slides", "video", "presenter")
+    links = [catalogue_link("s1", "A talk", "2024-01-01", field, url) for field in fields]
+    results = run_links(links, services=None)  # the real services
+    for result in results:
+        assert result.status is Status.SKIPPED, result.detail
+        assert result.detail.startswith("not checked: not a valid URL ("), result.detail
+        assert words in result.detail
+    assert not anything.called
+
+
+@respx.mock
+def test_a_redirect_to_a_name_idna_forbids_is_refused_not_crashed():
+    respx.get("https://example.org/a").respond(302, headers={"Location": "https://xn--n3h.net/"})
+    fr = fetch("https://example.org/a", Settings(allow_private=True))
+    assert fr.error_kind == "refused" and fr.hops == [Hop("https://example.org/a", 302)]
+    assert (fr.error or "").startswith("refused: not a valid URL (Codepoint U+2603")
+
+
 @respx.mock
 def test_each_host_is_looked_up_once():
     looked_up: list[str] = []
@@ -845,6 +1203,55 @@ def test_each_host_is_looked_up_once():
     results = run_links(links, resolver=counting)
     assert all(r.status is Status.OK for r in results)
     assert looked_up == ["example.org"]
+
+
+@respx.mock
+def test_a_failed_lookup_is_asked_again_for_the_next_link_of_that_host():
+    # One resolver hiccup (a timeout, a SERVFAIL) must not leave every later link of the host
+    # unverified for the rest of the run: only definitive verdicts are kept.
+    answers: list[BaseException | list[str]] = [
+        socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+        ["93.184.216.34"],
+    ]
+
+    flaky = scripted_resolver(answers)
+    respx.route(host="example.org").respond(200)
+
+    async def main() -> list[LinkResult]:
+        async with engine(resolver=flaky) as e:
+            return [await e.check_link(make_link(f"https://example.org/{i}")) for i in range(3)]
+
+    first, second, third = asyncio.run(main())
+    assert first.status is Status.UNVERIFIED
+    assert first.detail == "DNS lookup failed for example.org"
+    assert second.status is Status.OK and third.status is Status.OK
+    assert answers == []  # asked twice, and the good answer was kept for the third link
+
+
+@pytest.mark.parametrize(
+    "hiccup",
+    [socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), TimeoutError()],
+)
+@respx.mock
+def test_a_temporary_dns_failure_is_asked_once_more_after_a_second(hiccup):
+    answers: list[BaseException | list[str]] = [hiccup, ["93.184.216.34"]]
+
+    flaky = scripted_resolver(answers)
+    respx.route(host="example.org").respond(200)
+    sleeps = Sleeps()
+    (result,) = run_links([make_link("https://example.org/")], resolver=flaky, sleep=sleeps)
+    assert result.status is Status.OK and answers == []
+    assert sleeps.calls == [1.0]
+
+
+@respx.mock
+def test_a_dns_failure_twice_in_a_row_leaves_the_link_unverified():
+    async def down(host: str) -> list[str]:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    (result,) = run_links([make_link("https://example.org/")], resolver=down)
+    assert result.status is Status.UNVERIFIED
+    assert result.detail == "DNS lookup failed for example.org"
 
 
 @respx.mock

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import socket
 import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import pytest
 import trustme
 from pages import talk_page
 from pytest_httpserver import HTTPServer
+from raw_server import RawServer
 from werkzeug import Response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +138,64 @@ def test_cli_without_allow_private_does_not_touch_loopback(httpserver: HTTPServe
     assert done.returncode == 3, done.stdout + done.stderr
     assert by_url(tmp_path / "reports")[video]["status"] == "skipped"
     assert httpserver.log == []
+
+
+# --- time: each link is bounded by what --timeout says ---------------------------------------
+
+
+def slowloris(client: socket.socket, stop: threading.Event) -> None:
+    """Answer with one header byte every half second, forever: each read is quick (no read
+    timeout fires), the answer never ends."""
+    client.recv(65536)
+    client.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    while not stop.wait(0.5):
+        client.sendall(b"z")
+
+
+def test_cli_bounds_each_link_by_timeout_against_slowloris_and_endless_retry_after(
+    httpserver: HTTPServer, tmp_path
+):
+    # --timeout 2: a link may take 4 x 2 + 10 = 18 s in all. Before, a slowloris held each
+    # link 90 s whatever --timeout said, and a Retry-After of 10**20 s or the year 9999 was
+    # waited for (60 s at a time) until those 90 s ran out: this run took over 90 s.
+    httpserver.expect_request("/busy.pdf").respond_with_data(
+        "", 429, headers={"Retry-After": "99999999999999999999"}
+    )
+    httpserver.expect_request("/down").respond_with_data(
+        "", 503, headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}
+    )
+    busy, down = httpserver.url_for("/busy.pdf"), httpserver.url_for("/down")
+    with RawServer(slowloris) as slow:
+        deck, home = slow.url("/deck.pdf"), slow.url("/home")
+        catalog = write_catalog(
+            tmp_path / "catalog.yaml",
+            [
+                {"title": "Slow", "date": "2021-02-25", "slides": deck, "homepage": home},
+                {"title": "Busy", "date": "2021-03-11", "slides": busy, "homepage": down},
+            ],
+        )
+        started = time.monotonic()
+        done = run_cli(catalog, tmp_path / "reports", "--allow-private", "--timeout", "2")
+        took = time.monotonic() - started
+
+    # A bound, not a timing: 18 s and a start-up, against the 90 s and more of before.
+    assert took < 60, f"{took:.0f} s\n{done.stdout}{done.stderr}"
+    assert done.returncode == 3, done.stdout + done.stderr  # unverified only
+    links = by_url(tmp_path / "reports")
+    for url in (deck, home):
+        assert links[url]["status"] == "unverified"
+        assert re.fullmatch(
+            r"gave up after \d+ s \(time allowed for one link: 18 s\)", links[url]["detail"]
+        ), links[url]["detail"]
+    for url in (busy, down):
+        assert links[url]["status"] == "unverified"
+        assert links[url]["detail"] in (
+            "the server answered 429 Too Many Requests",
+            "the server answered 503 Service Unavailable",
+            "127.0.0.1 asked to wait (Retry-After) longer than the 18 s a link may take; "
+            "not asked again",
+        ), links[url]["detail"]
+    assert len(httpserver.log) <= 2  # each asked at most once: no retry into the pause
 
 
 # --- through a proxy, with the test's own CA ----------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import socket
 import ssl
@@ -13,6 +14,7 @@ import httpx
 import pytest
 import trustme
 from pytest_httpserver import HTTPServer
+from raw_server import RawServer, read_head
 from werkzeug import Request, Response
 
 from crawler.engine import Engine
@@ -332,3 +334,22 @@ def test_a_failed_lookup_is_asked_again_not_remembered(httpserver: HTTPServer):
     (failed, answered), asked = fetch_in_turn([url, url], answers, LOCAL)
     assert failed.status is None and failed.error_kind == "network", failed
     assert answered.status == 200 and asked == ["flaky.test"] * 2
+
+
+def test_an_answer_that_is_not_valid_http_is_said_so_once_not_retried():
+    # aiohttp refuses, as the RFC allows, a duplicate Content-Length; that is the server's
+    # answer, not a connection it closed, and asking again brings the same answer.
+    asked: list[bytes] = []
+
+    def duplicate_length(client: socket.socket, stop: object) -> None:
+        asked.append(read_head(client).split(b"\r\n", 1)[0])
+        client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok")
+
+    with RawServer(duplicate_length) as server:
+        fr = fetch_with_engine(server.url("/page"), dataclasses.replace(LOCAL, retries=3))
+    assert fr.status is None and fr.error_kind == "network"
+    assert fr.error == (
+        "127.0.0.1 sent an answer that is not valid HTTP "
+        "(Duplicate Content-Length: b'Content-Length: 2')"
+    )
+    assert asked == [b"GET /page HTTP/1.1"]

@@ -97,6 +97,16 @@ def limits_for(host: str, table: Iterable[tuple[str, HostLimits]]) -> HostLimits
     return best[1] if best else None
 
 
+BUDGET_SLACK_S = 10.0  # the backoffs between retries (under 5 s for 3 attempts), and then some
+
+
+def link_budget(timeout: float, retries: int = 3) -> float:
+    """The time one link may take in all, given ``timeout`` for a connection or a read:
+    one timeout per attempt and one more for a follow-up request (a HEAD confirmed with a
+    GET, a moved GitHub file), plus ``BUDGET_SLACK_S``. ``--timeout 20``: 90 s; 5: 30 s."""
+    return (retries + 1) * timeout + BUDGET_SLACK_S
+
+
 @dataclass(frozen=True)
 class Settings:
     """Knobs of one run; the CLI fills them, tests build them directly."""
@@ -106,11 +116,15 @@ class Settings:
     min_interval: float = 0.0  # seconds between request starts to one host
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
-    link_timeout: float = 90.0  # total time budget for one link, retries included
+    # Total time budget for one link, retries, redirects and Retry-After pauses included
+    # (the CLI derives it from --timeout: ``link_budget``).
+    link_timeout: float = link_budget(20.0)
     max_redirects: int = 10
     max_body_bytes: int = 64 * 1024
     retries: int = 3  # attempts for transient failures (the first try included)
-    max_retry_after: float = 60.0  # cap on a server's Retry-After
+    # Cap on a server's Retry-After; one that would end after the link's budget is not
+    # waited for at all (the engine gives the answer as it is).
+    max_retry_after: float = 60.0
     allow_private: bool = False
     github_token: str | None = None
     user_agent: str = ""  # filled by the engine when empty
