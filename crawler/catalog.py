@@ -7,7 +7,9 @@ so a contributor fixes them all in one go. Nothing here touches the network.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import stat
 import sys
 import unicodedata
 from collections.abc import Iterator
@@ -119,22 +121,80 @@ def is_http_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+# The most a catalogue may weigh. A 100,000-link catalogue is 10.5 MB (benchmarks/
+# gen_catalog.py; the study's own links take ~160 bytes each, 16 MB at 100,000), so this
+# leaves room for several times that, yet refuses /dev/zero or a runaway file before it
+# fills the memory.
+MAX_CATALOG_BYTES = 64 * 1024 * 1024
+
+
 def load(path: str | Path) -> Catalog:
     """Read and validate a catalogue file; raise ``CatalogError`` listing every problem."""
     path = Path(path)
-    name = path.name
+    data = _read_bounded(path)
     try:
-        data = path.read_bytes()
         # Checked here, but not kept: the parser reads the bytes themselves (as text it would
         # hold the text and its own UTF-8 copy, 20 MB at 100,000 links, while it parses).
         data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            [f"{path}: not UTF-8 text (byte {exc.start}): save the catalogue as UTF-8"]
+        ) from None
+    return parse(data, path=path, display_name=path.name)
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes: a regular file of at most ``MAX_CATALOG_BYTES``, read without blocking.
+
+    Judged before it is opened (a device is never opened), and again on what was opened
+    (O_NONBLOCK: a FIFO swapped in meanwhile cannot hang the run), and the read is capped
+    whatever the size claimed (a file still growing, a /proc file that says 0).
+    """
+    mode = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_RDONLY
+    try:
+        _refuse_unusual(path, os.stat(path))
+        fd = os.open(path, mode)
     except FileNotFoundError:
         raise CatalogError(
             [f"{path}: no such file (create it with `python -m crawler import README.md`)"]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError([f"{path}: cannot read: {exc}"]) from None
-    return parse(data, path=path, display_name=name)
+    except OSError as exc:
+        raise CatalogError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        _refuse_unusual(path, os.fstat(fd))
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_CATALOG_BYTES + 1)
+    except OSError as exc:
+        raise CatalogError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CATALOG_BYTES:
+        raise _too_big(path)
+    return data
+
+
+_NOT_A_FILE = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _refuse_unusual(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _NOT_A_FILE if test(info.st_mode)), "not a file")
+        raise CatalogError([f"{path}: is {kind}: point --catalog at the catalogue's YAML file"])
+    if info.st_size > MAX_CATALOG_BYTES:
+        raise _too_big(path)
+
+
+def _too_big(path: Path) -> CatalogError:
+    limit = MAX_CATALOG_BYTES // (1024 * 1024)
+    return CatalogError(
+        [f"{path}: larger than {limit} MiB, the most a catalogue may be: is it the right file?"]
+    )
 
 
 def parse(

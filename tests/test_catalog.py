@@ -1,12 +1,15 @@
 """Loading and validating catalog.yaml: every problem at once, as file:line:col."""
 
 import datetime as dt
+import importlib.util
+import os
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
-from crawler.catalog import CatalogError, load, parse, session_id, slugify
+from crawler.catalog import MAX_CATALOG_BYTES, CatalogError, load, parse, session_id, slugify
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -201,3 +204,49 @@ def test_a_large_catalogue_streams(tmp_path):
     # The records themselves need ~1.4 KB a session (7 MB here); ruamel's round-trip tree took
     # ~13 KB a session (a 100,000-link catalogue peaked at 675 MB).
     assert peak < 15 * 1024 * 1024
+
+
+# --- hostile files: bounded, never blocking, one line naming the file --------------------------
+
+
+def test_a_catalogue_that_is_not_utf8_says_so_and_what_to_do(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_bytes("study: {title: S}\nsessions: []\n".encode("utf-16"))
+    with pytest.raises(CatalogError) as info:
+        load(path)
+    assert info.value.problems == [f"{path}: not UTF-8 text (byte 0): save the catalogue as UTF-8"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX named pipes")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "catalog.yaml"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            load(fifo)
+            outcome.append(None)
+        except CatalogError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():  # blocked, waiting for a writer: be the writer, so the test ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join()
+        pytest.fail("load() waited for a writer on a FIFO")
+    (error,) = outcome
+    assert isinstance(error, CatalogError)
+    assert error.problems == [
+        f"{fifo}: is a named pipe (FIFO): point --catalog at the catalogue's YAML file"
+    ]
+
+
+def test_the_size_cap_is_several_times_a_100k_link_catalogue():
+    spec = importlib.util.spec_from_file_location("gen_catalog", ROOT / "benchmarks/gen_catalog.py")
+    gen_catalog = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_catalog)
+    size = len(gen_catalog.generate(100_000, ["127.0.0.2:8080"]).encode())
+    assert 8 * 1024 * 1024 < size < MAX_CATALOG_BYTES / 4  # 10.5 MB under a 64 MiB cap

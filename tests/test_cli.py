@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,48 @@ def test_tab_indented_yaml_is_exit_2_without_traceback(workdir):
     assert run.returncode == 2
     assert run.stderr.startswith("catalog.yaml:2:1: YAML syntax:")
     assert "Traceback" not in run.stderr
+
+
+def _unusual_catalogue(kind: str, workdir: Path) -> str:
+    if kind == "/dev/zero":
+        return kind
+    path = workdir / kind
+    if kind == "fifo":
+        os.mkfifo(path)  # nobody ever writes to it: opening it to read would wait forever
+    elif kind == "directory":
+        path.mkdir()
+    else:  # a sparse file: 100 GiB on paper, no disk used, created in no time
+        with path.open("wb") as file:
+            file.truncate(100 * 1024**3)
+    return kind
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX files")
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("/dev/zero", "is a device"),
+        ("fifo", "is a named pipe (FIFO)"),
+        ("directory", "is a directory"),
+        ("huge.yaml", "larger than 64 MiB"),
+    ],
+)
+def test_a_catalogue_that_is_no_file_or_too_big_is_one_line_and_exit_2(workdir, kind, what):
+    # A timeout, so a catalogue read that blocks fails the test instead of hanging it.
+    run = crawler(
+        "check",
+        "--offline",
+        "--catalog",
+        _unusual_catalogue(kind, workdir),
+        cwd=workdir,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    first = run.stderr.splitlines()[0]
+    assert kind in first and what in first
+    assert "--catalog" in first or "right file" in first  # and what to do about it
+    assert "Traceback" not in run.stderr
+    assert not (workdir / "reports").exists()
 
 
 def test_an_invalid_catalogue_leaves_the_previous_reports_alone(workdir):
