@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -29,14 +28,13 @@ from ruamel.yaml.events import (
     SequenceStartEvent,
 )
 
+from crawler.fields import NOT_A_URL, is_email, parse_date, url_problem
 from crawler.model import SessionInfo
 
 TOP_KEYS = {"study", "sessions"}
 STUDY_KEYS = {"title", "repository"}
 SESSION_KEYS = {"title", "date", "presenters", "slides", "video"}
 PRESENTER_KEYS = {"name", "email", "url"}
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,29 +94,6 @@ def slugify(text: str, max_len: int = 60) -> str:
 
 def session_id(date: dt.date | None, title: str) -> str:
     return f"{date.isoformat() if date else 'undated'}-{slugify(title)}"
-
-
-# The usual shape, accepted without parsing: a lower-case http(s) scheme, a host of letters,
-# digits, dots and dashes, a port in range, and no white space. Anything else (IPv6 literals,
-# user info, upper-case schemes…) is parsed below.
-_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::([0-9]{1,5}))?(?:[/?#]\S*)?")
-
-
-def is_http_url(value: object) -> bool:
-    """An absolute http(s) URL with a host and no whitespace."""
-    if not isinstance(value, str) or not value:
-        return False
-    plain = _PLAIN_HTTP_URL.fullmatch(value)
-    if plain and (plain[1] is None or int(plain[1]) <= 65535):
-        return True
-    if any(c.isspace() for c in value):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 # The most a catalogue may weigh. A 100,000-link catalogue is 10.5 MB (benchmarks/
@@ -449,14 +424,8 @@ class _Validator:
         if not isinstance(title, str) or not title.strip():
             self.problem(_key_pos(data, "study"), "study: ", "title: missing")
             title = ""
-        repository = study.get("repository")
-        if repository is not None and not is_http_url(repository):
-            self.problem(
-                _value_pos(study, "repository"),
-                "study: ",
-                "repository: not an absolute http(s) URL",
-            )
-        return title, repository if isinstance(repository, str) else None
+        repository = self.url(study, "repository", "study: ", "repository")
+        return title, repository
 
     def check_sessions(self, data: YMap) -> None:
         raw = data.get("sessions")
@@ -504,21 +473,10 @@ class _Validator:
             title = ""
         date = self.date(item, label, at)
         presenters = self.presenters(item, label)
-        urls = {}
-        for fld in ("slides", "video"):
-            value = item.get(fld)
-            if value is None or value == "-":
-                urls[fld] = None
-            elif not is_http_url(value):
-                self.problem(
-                    _value_pos(item, fld),
-                    label,
-                    f"{fld}: {value!r} is not an absolute http(s) URL (write the full https://… "
-                    "address, or leave it empty)",
-                )
-                urls[fld] = None
-            else:
-                urls[fld] = value
+        urls = {
+            fld: None if item.get(fld) == "-" else self.url(item, fld, label, fld, empty_ok=True)
+            for fld in ("slides", "video")
+        }
         if len(self.problems) != before or date is None:
             return None
         return Session(
@@ -542,14 +500,35 @@ class _Validator:
         known = self.dates.get(text)
         if known is not None:
             return known
-        try:
-            date = self.dates[text] = dt.date.fromisoformat(text)
-            return date
-        except ValueError:
+        date = parse_date(text)
+        if date is None:
             self.problem(
-                _value_pos(item, "date"), label, f"date: {value!r} is not a date (write YYYY-MM-DD)"
+                _value_pos(item, "date"),
+                label,
+                f"date: {_shown(value)} is not a date (write YYYY-MM-DD)",
             )
             return None
+        self.dates[text] = date
+        return date
+
+    def url(
+        self, mapping: YMap, key: str, label: str, what: str, *, empty_ok: bool = False
+    ) -> str | None:
+        """The URL under ``key``, or None (absent, or a problem recorded)."""
+        value = mapping.get(key)
+        if value is None:
+            return None
+        problem = url_problem(value)
+        if problem is None:
+            return value
+        if problem == NOT_A_URL:
+            problem += (
+                " (write the full https://… address, or leave it empty)"
+                if empty_ok
+                else " (write the full https://… address)"
+            )
+        self.problem(_value_pos(mapping, key), label, f"{what}: {_shown(value)} {problem}")
+        return None
 
     def presenters(self, item: YMap, label: str) -> tuple[Presenter, ...]:
         raw = item.get("presenters")
@@ -576,21 +555,14 @@ class _Validator:
                 self.problem(pos, label, f"presenters[{i}]: name: missing")
                 name = ""
             email = person.get("email")
-            if email is not None and not (isinstance(email, str) and _EMAIL.match(email)):
+            if email is not None and not is_email(email):
                 self.problem(
                     _value_pos(person, "email"),
                     label,
-                    f"presenters[{i}]: email: {email!r} is not an e-mail address",
+                    f"presenters[{i}]: email: {_shown(email)} is not an e-mail address",
                 )
                 email = None
-            url = person.get("url")
-            if url is not None and not is_http_url(url):
-                self.problem(
-                    _value_pos(person, "url"),
-                    label,
-                    f"presenters[{i}]: url: {url!r} is not an absolute http(s) URL",
-                )
-                url = None
+            url = self.url(person, "url", label, f"presenters[{i}]: url")
             out.append(
                 Presenter(
                     name=name.strip(),
@@ -600,6 +572,12 @@ class _Validator:
                 )
             )
         return tuple(out)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as quoted in a message: its repr, cut short (a URL may be 100 KB long)."""
+    text = repr(value)
+    return text if len(text) <= 100 else f"{text[:80]}…{text[-10:]}"
 
 
 def _key_pos(mapping: YMap, key: Any) -> Position:

@@ -250,3 +250,46 @@ def test_the_size_cap_is_several_times_a_100k_link_catalogue():
     spec.loader.exec_module(gen_catalog)
     size = len(gen_catalog.generate(100_000, ["127.0.0.2:8080"]).encode())
     assert 8 * 1024 * 1024 < size < MAX_CATALOG_BYTES / 4  # 10.5 MB under a 64 MiB cap
+
+
+# --- what validation accepts, the engine can check ------------------------------------------
+
+
+def test_urls_the_engine_could_not_fetch_are_refused_where_they_are_written():
+    long_path = "a" * 100_000
+    text = (
+        'study: {title: S, repository: "https://github.com/\\e[2J"}\n'
+        "sessions:\n"
+        "  - title: T\n"
+        "    date: 2021-01-01\n"
+        f"    slides: https://example.org/{long_path}\n"
+        '    video: "https://example.org/v\\0"\n'
+        "    presenters:\n"
+        "      - name: Kim\n"
+        "        url: https://ｅｘａｍｐｌｅ.org/kim\n"
+    )
+    problems = problems_of(text)
+    assert [p.split(": ", 1)[0] for p in problems] == [
+        "catalog.yaml:1:31",
+        "catalog.yaml:5:13",
+        "catalog.yaml:6:12",
+        "catalog.yaml:9:14",
+    ]
+    assert (
+        "repository: 'https://github.com/\\x1b[2J' is not an absolute http(s) URL: it "
+        in (problems[0])
+    )
+    assert "control character U+001B (character 20): remove it" in problems[0]
+    assert "is 100,020 characters long; at most 8,000 are accepted" in problems[1]
+    assert len(problems[1]) < 400  # the URL is not repeated whole
+    assert "control character U+0000" in problems[2]
+    assert "presenters[0]: url: 'https://ｅｘａｍｐｌｅ.org/kim' is not" in problems[3]
+    assert problems[3].endswith("write it as example.org")
+
+
+@pytest.mark.parametrize("date", ["20210101", "2021-W01-1", "2021-001", "2021-02-29"])
+def test_a_date_is_only_a_real_day_written_yyyy_mm_dd(date):
+    text = f"study: {{title: S}}\nsessions:\n  - title: T\n    date: {date}\n"
+    assert problems_of(text) == [
+        f"catalog.yaml:4:11: session \"T\": date: '{date}' is not a date (write YYYY-MM-DD)"
+    ]

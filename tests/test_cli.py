@@ -130,6 +130,26 @@ def test_a_catalogue_that_is_no_file_or_too_big_is_one_line_and_exit_2(workdir, 
     assert not (workdir / "reports").exists()
 
 
+def test_a_url_the_engine_could_not_fetch_is_refused_by_validation_with_its_place(workdir):
+    # Before, these passed validation and each link ended as "internal error: InvalidURL".
+    (workdir / "catalog.yaml").write_text(
+        "study: {title: S}\n"
+        "sessions:\n"
+        "  - title: A\n"
+        "    date: 2021-01-01\n"
+        '    slides: "https://example.org/a\\0.pdf"\n'
+        "    video: https://ｙｏｕｔｕ.ｂｅ/wzy1QMci_Zs\n",
+        encoding="utf-8",
+    )
+    run = crawler("check", "--no-report", cwd=workdir)
+    assert run.returncode == 2, run.stdout + run.stderr
+    problems = [ln for ln in run.stderr.splitlines() if ln.startswith("catalog.yaml:")]
+    assert [p.split(": ", 1)[0] for p in problems] == ["catalog.yaml:5:13", "catalog.yaml:6:12"]
+    assert "control character U+0000" in problems[0]
+    assert problems[1].endswith("write it as youtu.be")
+    assert "Traceback" not in run.stderr
+
+
 def test_an_invalid_catalogue_leaves_the_previous_reports_alone(workdir):
     assert crawler("check", "--offline", cwd=workdir).returncode == 1
     before = (workdir / "reports" / "latest.json").read_bytes()
