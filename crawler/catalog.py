@@ -21,12 +21,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
+    DocumentStartEvent,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
     SequenceEndEvent,
     SequenceStartEvent,
 )
+from ruamel.yaml.reader import ReaderError
 
 from crawler.fields import NOT_A_URL, is_email, parse_date, url_problem
 from crawler.model import SessionInfo
@@ -179,6 +181,8 @@ def parse(
     validator = _Validator(display_name, path or Path(display_name))
     try:
         data = _Tree(text, validator).build()
+    except _TooDeep:
+        raise validator.fail() from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{display_name}:{mark.line + 1}:{mark.column + 1}" if mark else display_name
@@ -189,9 +193,38 @@ def parse(
         if mark and "\t" in _line(text, mark.line)[: mark.column + 1]:
             hint = " (YAML does not allow tabs for indentation: indent with spaces)"
         raise CatalogError([f"{where}: YAML syntax: {what}{hint}"]) from None
+    except ReaderError as exc:  # a character YAML does not allow: it has no mark, find it
+        where = _first_unreadable(text)
+        if where is None:
+            raise CatalogError([f"{display_name}: YAML syntax: {exc.reason}"]) from None
+        (line, column), char = where
+        raise CatalogError(
+            [
+                f"{display_name}:{line}:{column}: YAML syntax: the character U+{ord(char):04X} "
+                "is not allowed in YAML (control characters are not): remove it"
+            ]
+        ) from None
     except YAMLError as exc:
         raise CatalogError([f"{display_name}: YAML syntax: {exc}"]) from None
     return validator.run(data)
+
+
+# What YAML calls printable (YAML 1.2, 5.1); anything else is refused by the parser's reader.
+_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _first_unreadable(text: str | bytes) -> tuple[tuple[int, int], str] | None:
+    """Line and column (1-based) of the first character YAML refuses, and the character."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    found = _UNPRINTABLE.search(text)
+    if found is None:
+        return None
+    before = text[: found.start()]
+    breaks = list(_YAML_BREAK.finditer(before))
+    column = found.start() - (breaks[-1].end() if breaks else 0)
+    return (len(breaks) + 1, column + 1), found[0]
 
 
 def _line(text: str, index: int) -> str:
@@ -269,6 +302,16 @@ def _events(text: str | bytes) -> Iterator[Any]:
         parser.dispose()
 
 
+# How deeply mappings and sequences may nest. The schema needs 5 (the catalogue, sessions, a
+# session, presenters, a presenter); deeper is a mistake, or an attempt on the parser's
+# recursion (3,000 levels hit Python's limit without a position).
+MAX_NESTING = 32
+
+
+class _TooDeep(Exception):
+    """Nesting passed ``MAX_NESTING`` (the problem is already recorded)."""
+
+
 class _Tree:
     """Builds plain values with positions from the YAML *event* stream.
 
@@ -283,16 +326,42 @@ class _Tree:
         self.events = _events(text)
         self.validator = validator
         self.anchors: dict[str, Any] = {}
+        self.depth = 0  # mappings and sequences open around the current event
 
     def build(self) -> Any:
+        """The document's data; raises ``_TooDeep`` (the parser already closed) past the limit."""
         data: Any = None
-        for event in self.events:
-            if isinstance(event, MappingStartEvent | SequenceStartEvent | ScalarEvent):
-                if data is not None:
-                    self.validator.problem(_at(event), "", "only one YAML document is allowed")
-                    break
-                data = self.value(event, top=True)
+        documents = 0
+        try:
+            for event in self.events:
+                if isinstance(event, DocumentStartEvent):
+                    documents += 1
+                    if documents > 1:  # even when the first one was empty
+                        self.validator.problem(
+                            _at(event),
+                            "",
+                            "only one YAML document is allowed (remove this '---' and what "
+                            "follows, or merge it into the first)",
+                        )
+                        break
+                elif isinstance(event, MappingStartEvent | SequenceStartEvent | ScalarEvent):
+                    data = self.value(event, top=True)
+        finally:
+            self.events.close()  # stop the parser where the reading stopped
         return data
+
+    def _enter(self, start: Any) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            # Checked as the events stream past, before Python's recursion limit is near and
+            # before the parser reads further (it is never asked for the rest).
+            self.validator.problem(
+                _at(start),
+                "",
+                f"nested more than {MAX_NESTING} levels deep; a catalogue needs 5 (check the "
+                "indentation and brackets here)",
+            )
+            raise _TooDeep
 
     def value(self, event: Any, *, top: bool = False, stream_items: bool = False) -> Any:
         if isinstance(event, ScalarEvent):
@@ -315,10 +384,12 @@ class _Tree:
     # read in place rather than through ``value``: the same result, a third less CPU.
 
     def mapping(self, start: Any, *, top: bool) -> YMap:
+        self._enter(start)
         out = YMap(start.start_mark)
         events = self.events
         for event in events:
             if type(event) is MappingEndEvent:
+                self.depth -= 1
                 return out
             key_mark = event.start_mark
             if type(event) is ScalarEvent and not event.anchor:
@@ -346,9 +417,11 @@ class _Tree:
         raise YAMLError("unexpected end of the YAML stream")  # pragma: no cover
 
     def sequence(self, start: Any, *, stream_items: bool) -> YSeq | _Streamed:
+        self._enter(start)
         out = YSeq(start.start_mark)
         for index, event in enumerate(self.events):
             if type(event) is SequenceEndEvent:
+                self.depth -= 1
                 return _Streamed(out.at) if stream_items else out
             if type(event) is ScalarEvent and not event.anchor:
                 item = _scalar(event)

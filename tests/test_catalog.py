@@ -181,9 +181,77 @@ def test_scalars_stay_text_and_anchors_work():
     assert second.presenters == first.presenters
 
 
+SECOND_DOCUMENT = (
+    "only one YAML document is allowed (remove this '---' and what follows, or merge it into "
+    "the first)"
+)
+
+
 def test_only_one_document():
+    # The problem points at the '---' that starts the second document.
     text = "study: {title: S}\nsessions: []\n---\nstudy: {title: T}\n"
-    assert problems_of(text) == ["catalog.yaml:4:1: only one YAML document is allowed"]
+    assert problems_of(text) == [f"catalog.yaml:3:1: {SECOND_DOCUMENT}"]
+
+
+def test_a_second_document_is_refused_even_after_an_empty_first_one():
+    # Before, an empty first document let the second one through as the catalogue.
+    text = "---\n---\nstudy: {title: S}\nsessions: []\n"
+    assert f"catalog.yaml:2:1: {SECOND_DOCUMENT}" in problems_of(text)
+    assert problems_of("study: {title: S}\nsessions: []\n---\n") == [
+        f"catalog.yaml:3:1: {SECOND_DOCUMENT}"
+    ]
+    assert parse("---\nstudy: {title: S}\nsessions: []\n...\n").title == "S"  # one, explicit
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "char"),
+    [
+        ("study: {title: S}\r\nsessions: []\r\nx: 한국\x1b\n", "3:6", "U+001B"),
+        (b"study:\n  title: a\x00\n", "2:11", "U+0000"),
+    ],
+)
+def test_a_character_yaml_refuses_is_named_with_its_place(text, where, char):
+    # The parser's ReaderError has no line: it used to print a two-line message without one.
+    assert problems_of(text) == [
+        f"catalog.yaml:{where}: YAML syntax: the character {char} is not allowed in YAML "
+        "(control characters are not): remove it"
+    ]
+
+
+NESTED = (
+    "nested more than 32 levels deep; a catalogue needs 5 (check the indentation and brackets here)"
+)
+
+
+@pytest.mark.parametrize("parser", ["C", "pure Python"])
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("[" * 3_000 + "]" * 3_000, "1:33"),
+        ("[" * 100_000 + "]" * 100_000, "1:33"),
+        ("{a: " * 100_000 + "}" * 100_000, "1:129"),
+        (
+            "study: {title: S}\nsessions:\n  - title: T\n    date: 2021-01-01\n    presenters: "
+            + "[" * 100_000,
+            "5:46",
+        ),
+        ("study:\n" + "".join(" " * i + "a:\n" for i in range(1, 3_000)), "33:33"),
+    ],
+    ids=["3k-flow", "100k-flow", "100k-mappings", "100k-in-presenters", "3k-block"],
+)
+def test_deep_nesting_is_refused_at_its_place_not_a_recursion_error(
+    monkeypatch, parser, text, where
+):
+    if parser != "C":
+        import ruamel.yaml.cyaml
+
+        monkeypatch.delattr(ruamel.yaml.cyaml, "CParser")  # as without ruamel.yaml.clib
+    assert problems_of(text) == [f"catalog.yaml:{where}: {NESTED}"]
+
+
+def test_the_catalogue_nesting_itself_is_well_within_the_limit():
+    cat = parse(GOOD)  # five levels: catalogue, sessions, session, presenters, presenter
+    assert cat.sessions[1].presenters[0].name == "Tee Jung"
 
 
 def test_a_large_catalogue_streams(tmp_path):

@@ -150,6 +150,21 @@ def test_a_url_the_engine_could_not_fetch_is_refused_by_validation_with_its_plac
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("levels", [3_000, 100_000])
+def test_a_deeply_nested_catalogue_is_one_line_with_its_place(workdir, levels):
+    # 3,000 levels used to end in "maximum recursion depth exceeded" with no position.
+    (workdir / "catalog.yaml").write_text(
+        "study: {title: S}\nsessions:\n  - " + "[" * levels + "]" * levels + "\n"
+    )
+    run = crawler("check", "--offline", cwd=workdir, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines()[0] == (
+        "catalog.yaml:3:35: nested more than 32 levels deep; a catalogue needs 5 "
+        "(check the indentation and brackets here)"
+    )
+    assert "Traceback" not in run.stderr
+
+
 def test_an_invalid_catalogue_leaves_the_previous_reports_alone(workdir):
     assert crawler("check", "--offline", cwd=workdir).returncode == 1
     before = (workdir / "reports" / "latest.json").read_bytes()
