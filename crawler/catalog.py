@@ -181,7 +181,7 @@ def parse(
     validator = _Validator(display_name, path or Path(display_name))
     try:
         data = _Tree(text, validator).build()
-    except _TooDeep:
+    except _Refused:
         raise validator.fail() from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -308,8 +308,14 @@ def _events(text: str | bytes) -> Iterator[Any]:
 MAX_NESTING = 32
 
 
-class _TooDeep(Exception):
-    """Nesting passed ``MAX_NESTING`` (the problem is already recorded)."""
+# Aliases may repeat at most as many items as characters were written before them, plus this:
+# a presenter written once and named in every session is fine; a 3,000-presenter list named by
+# 3,000 sessions (280 KB) made 9 million presenters, and as many links to check.
+ALIAS_ALLOWANCE = 10_000
+
+
+class _Refused(Exception):
+    """Reading stopped: nesting or aliases went past their limit (the problem is recorded)."""
 
 
 class _Tree:
@@ -327,9 +333,10 @@ class _Tree:
         self.validator = validator
         self.anchors: dict[str, Any] = {}
         self.depth = 0  # mappings and sequences open around the current event
+        self.repeated = 0  # items that aliases repeated so far
 
     def build(self) -> Any:
-        """The document's data; raises ``_TooDeep`` (the parser already closed) past the limit."""
+        """The document's data; raises ``_Refused`` (the parser already closed) past the limit."""
         data: Any = None
         documents = 0
         try:
@@ -361,7 +368,7 @@ class _Tree:
                 f"nested more than {MAX_NESTING} levels deep; a catalogue needs 5 (check the "
                 "indentation and brackets here)",
             )
-            raise _TooDeep
+            raise _Refused
 
     def value(self, event: Any, *, top: bool = False, stream_items: bool = False) -> Any:
         if isinstance(event, ScalarEvent):
@@ -369,7 +376,17 @@ class _Tree:
         elif isinstance(event, AliasEvent):
             if event.anchor not in self.anchors:
                 self.validator.problem(_at(event), "", f"unknown alias *{event.anchor}")
-            return self.anchors.get(event.anchor)
+            target = self.anchors.get(event.anchor)
+            self.repeated += len(target) if isinstance(target, YMap | YSeq) else 1
+            if self.repeated > event.start_mark.index + ALIAS_ALLOWANCE:
+                self.validator.problem(
+                    _at(event),
+                    "",
+                    f"aliases repeat {self.repeated:,} items, more than the file writes: "
+                    "write the entries out instead of repeating long lists",
+                )
+                raise _Refused
+            return target
         elif isinstance(event, MappingStartEvent):
             out = self.mapping(event, top=top)
         elif isinstance(event, SequenceStartEvent):
@@ -398,7 +415,8 @@ class _Tree:
                 key = self.value(event)
             if not isinstance(key, str):
                 self.validator.problem(_position(key_mark), "", "a key must be plain text")
-                key = repr(key)
+                # Not its repr: an alias-built key can expand to billions of items.
+                key = f"<{_shown(key)} on line {key_mark.line + 1}>"
             value_event = next(events)
             if type(value_event) is ScalarEvent and not value_event.anchor:
                 value = _scalar(value_event)
@@ -568,17 +586,16 @@ class _Validator:
         if "date" not in item or item["date"] is None:
             self.problem(at, label, "date: missing (write it as YYYY-MM-DD)")
             return None
-        value = item["date"]
-        text = str(value)
-        known = self.dates.get(text)
+        text = item["date"]
+        known = self.dates.get(text) if isinstance(text, str) else None
         if known is not None:
             return known
-        date = parse_date(text)
+        date = parse_date(text) if isinstance(text, str) else None
         if date is None:
             self.problem(
                 _value_pos(item, "date"),
                 label,
-                f"date: {_shown(value)} is not a date (write YYYY-MM-DD)",
+                f"date: {_shown(text)} is not a date (write YYYY-MM-DD)",
             )
             return None
         self.dates[text] = date
@@ -648,9 +665,15 @@ class _Validator:
 
 
 def _shown(value: Any) -> str:
-    """``value`` as quoted in a message: its repr, cut short (a URL may be 100 KB long)."""
-    text = repr(value)
-    return text if len(text) <= 100 else f"{text[:80]}…{text[-10:]}"
+    """``value`` as a message quotes it: text cut short (a URL may be 100 KB long), and a
+    mapping or list only named (through aliases, a 700-byte one can hold billions of items)."""
+    if isinstance(value, YMap):
+        return "a mapping"
+    if isinstance(value, YSeq):
+        return "a list"
+    if isinstance(value, str) and len(value) > 100:
+        value = f"{value[:80]}…{value[-10:]}"
+    return repr(value)
 
 
 def _key_pos(mapping: YMap, key: Any) -> Position:

@@ -361,3 +361,56 @@ def test_a_date_is_only_a_real_day_written_yyyy_mm_dd(date):
     assert problems_of(text) == [
         f"catalog.yaml:4:11: session \"T\": date: '{date}' is not a date (write YYYY-MM-DD)"
     ]
+
+
+# --- aliases: a few hundred bytes must not become billions of items -----------------------------
+
+# Ten lists of ten, each made of the one before: *a9 stands for 10^10 items.
+LAUGHS = "laughs:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)
+)
+SESSION = "study: {title: S}\nsessions:\n  - title: T\n    date: 2021-01-01\n"
+
+
+@pytest.mark.parametrize(
+    ("tail", "says"),
+    [
+        ("    video: *a9\n", 'catalog.yaml:16:12: session "T": video: a list is not an absolute'),
+        ("    presenters: [{name: K, email: *a9}]\n", "email: a list is not an e-mail address"),
+        ("    ? *a9\n    : 1\n", "catalog.yaml:16:7: a key must be plain text"),
+    ],
+)
+def test_an_alias_bomb_is_named_not_expanded(tail, says):
+    # Quoting the value in the message used to expand it: a hang, then a MemoryError.
+    problems = problems_of(LAUGHS + SESSION + tail)
+    assert any(says in p for p in problems), problems
+
+
+def test_an_alias_bomb_as_a_date_is_named_not_expanded():
+    text = LAUGHS + SESSION.replace("date: 2021-01-01", "date: *a9")
+    assert 'catalog.yaml:15:11: session "T": date: a list is not a date (write YYYY-MM-DD)' in (
+        problems_of(text)
+    )
+
+
+def test_a_long_list_repeated_by_aliases_is_refused_where_it_outgrows_the_file():
+    # 3,000 sessions naming a 3,000-presenter list (280 KB) were 9 million presenters: 48 s,
+    # 666 MB, and as many links to check.
+    people = ", ".join(f"{{name: P{i}, url: 'https://example.org/{i}'}}" for i in range(3_000))
+    lists = [f"&p [{people}]"] + ["*p"] * 2_999
+    text = "study: {title: S}\nsessions:\n" + "".join(
+        f"  - {{title: T{i}, date: 2021-01-01, presenters: {named}}}\n"
+        for i, named in enumerate(lists)
+    )
+    (problem,) = problems_of(text)
+    assert problem.startswith("catalog.yaml:")
+    assert "aliases repeat" in problem and "write the entries out" in problem
+
+
+def test_a_presenter_named_in_every_session_is_fine():
+    kim = "&kim {name: Kim, url: 'https://example.org/kim'}"
+    text = "study: {title: S}\nsessions:\n" + "".join(
+        f"  - {{title: T{i}, date: 2021-01-01, presenters: [{kim if i == 0 else '*kim'}]}}\n"
+        for i in range(20_000)
+    )
+    assert len(parse(text).sessions) == 20_000
