@@ -136,13 +136,13 @@ def _read_bounded(path: Path) -> bytes:
             [f"{path}: no such file (create it with `python -m crawler import README.md`)"]
         ) from None
     except OSError as exc:
-        raise CatalogError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+        raise _unreadable(path, exc) from None
     try:
         _refuse_unusual(path, os.fstat(fd))
         with os.fdopen(fd, "rb", closefd=False) as file:
             data = file.read(MAX_CATALOG_BYTES + 1)
     except OSError as exc:
-        raise CatalogError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+        raise _unreadable(path, exc) from None
     finally:
         os.close(fd)
     if len(data) > MAX_CATALOG_BYTES:
@@ -165,6 +165,10 @@ def _refuse_unusual(path: Path, info: os.stat_result) -> None:
         raise CatalogError([f"{path}: is {kind}: point --catalog at the catalogue's YAML file"])
     if info.st_size > MAX_CATALOG_BYTES:
         raise _too_big(path)
+
+
+def _unreadable(path: Path, exc: OSError) -> CatalogError:
+    return CatalogError([f"{path}: cannot read: {exc.strerror or exc} (is it the right file?)"])
 
 
 def _too_big(path: Path) -> CatalogError:

@@ -414,3 +414,13 @@ def test_a_presenter_named_in_every_session_is_fine():
         for i in range(20_000)
     )
     assert len(parse(text).sessions) == 20_000
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_a_file_that_fails_to_read_is_one_line():
+    # A regular file by its mode, size 0, and an I/O error at offset 0.
+    with pytest.raises(CatalogError) as info:
+        load("/proc/self/mem")
+    assert info.value.problems == [
+        "/proc/self/mem: cannot read: Input/output error (is it the right file?)"
+    ]
