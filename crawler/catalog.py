@@ -7,9 +7,7 @@ so a contributor fixes them all in one go. Nothing here touches the network.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import stat
 import sys
 import unicodedata
 from collections.abc import Iterator
@@ -31,6 +29,7 @@ from ruamel.yaml.events import (
 from ruamel.yaml.reader import ReaderError
 
 from crawler.fields import NOT_A_URL, is_email, parse_date, url_problem
+from crawler.infile import InputFileError, read_bounded
 from crawler.model import SessionInfo
 
 TOP_KEYS = {"study", "sessions"}
@@ -108,7 +107,19 @@ MAX_CATALOG_BYTES = 64 * 1024 * 1024
 def load(path: str | Path) -> Catalog:
     """Read and validate a catalogue file; raise ``CatalogError`` listing every problem."""
     path = Path(path)
-    data = _read_bounded(path)
+    try:
+        data = read_bounded(
+            path,
+            MAX_CATALOG_BYTES,
+            what="a catalogue",
+            instead="point --catalog at the catalogue's YAML file",
+        )
+    except FileNotFoundError:
+        raise CatalogError(
+            [f"{path}: no such file (create it with `python -m crawler import README.md`)"]
+        ) from None
+    except InputFileError as exc:
+        raise CatalogError([str(exc)]) from None
     try:
         # Checked here, but not kept: the parser reads the bytes themselves (as text it would
         # hold the text and its own UTF-8 copy, 20 MB at 100,000 links, while it parses).
@@ -118,64 +129,6 @@ def load(path: str | Path) -> Catalog:
             [f"{path}: not UTF-8 text (byte {exc.start}): save the catalogue as UTF-8"]
         ) from None
     return parse(data, path=path, display_name=path.name)
-
-
-def _read_bounded(path: Path) -> bytes:
-    """The file's bytes: a regular file of at most ``MAX_CATALOG_BYTES``, read without blocking.
-
-    Judged before it is opened (a device is never opened), and again on what was opened
-    (O_NONBLOCK: a FIFO swapped in meanwhile cannot hang the run), and the read is capped
-    whatever the size claimed (a file still growing, a /proc file that says 0).
-    """
-    mode = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_RDONLY
-    try:
-        _refuse_unusual(path, os.stat(path))
-        fd = os.open(path, mode)
-    except FileNotFoundError:
-        raise CatalogError(
-            [f"{path}: no such file (create it with `python -m crawler import README.md`)"]
-        ) from None
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    try:
-        _refuse_unusual(path, os.fstat(fd))
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            data = file.read(MAX_CATALOG_BYTES + 1)
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_CATALOG_BYTES:
-        raise _too_big(path)
-    return data
-
-
-_NOT_A_FILE = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def _refuse_unusual(path: Path, info: os.stat_result) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        kind = next((name for test, name in _NOT_A_FILE if test(info.st_mode)), "not a file")
-        raise CatalogError([f"{path}: is {kind}: point --catalog at the catalogue's YAML file"])
-    if info.st_size > MAX_CATALOG_BYTES:
-        raise _too_big(path)
-
-
-def _unreadable(path: Path, exc: OSError) -> CatalogError:
-    return CatalogError([f"{path}: cannot read: {exc.strerror or exc} (is it the right file?)"])
-
-
-def _too_big(path: Path) -> CatalogError:
-    limit = MAX_CATALOG_BYTES // (1024 * 1024)
-    return CatalogError(
-        [f"{path}: larger than {limit} MiB, the most a catalogue may be: is it the right file?"]
-    )
 
 
 def parse(
