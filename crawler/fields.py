@@ -72,6 +72,10 @@ def url_problem(value: object) -> str | None:
         return NOT_A_URL
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return NOT_A_URL
+    if "\\" in parts.netloc:
+        # Browsers (WHATWG) read a backslash as '/', Python and httpx as part of the user name: the
+        # two disagree on the host ("https://example.org\@10.0.0.5/"), so neither is taken.
+        return f"{NOT_A_URL}: a backslash before the path makes its host ambiguous (write '/')"
     import httpx  # (here: the usual URL above needs neither httpx nor its memory)
 
     try:

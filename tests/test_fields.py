@@ -47,6 +47,7 @@ def test_urls_the_engine_can_fetch_are_accepted(url):
         ("https://1a2b3c4/", "bad IPv4 address"),  # httpx reads it as an address, and refuses it
         ("https://example.org:99999/", "not an absolute http(s) URL"),
         ("ftp://example.org/", "not an absolute http(s) URL"),
+        ("https://example.org\\@10.0.0.5/", "backslash before the path makes its host ambiguous"),
     ],
 )
 def test_urls_the_engine_cannot_fetch_are_refused_saying_why(url, says):
