@@ -14,27 +14,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
+    DocumentStartEvent,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
     SequenceEndEvent,
     SequenceStartEvent,
 )
+from ruamel.yaml.reader import ReaderError
 
+from crawler.fields import NOT_A_URL, is_email, parse_date, url_problem
+from crawler.infile import InputFileError, read_bounded
 from crawler.model import SessionInfo
 
 TOP_KEYS = {"study", "sessions"}
 STUDY_KEYS = {"title", "repository"}
 SESSION_KEYS = {"title", "date", "presenters", "slides", "video"}
 PRESENTER_KEYS = {"name", "email", "url"}
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,45 +97,38 @@ def session_id(date: dt.date | None, title: str) -> str:
     return f"{date.isoformat() if date else 'undated'}-{slugify(title)}"
 
 
-# The usual shape, accepted without parsing: a lower-case http(s) scheme, a host of letters,
-# digits, dots and dashes, a port in range, and no white space. Anything else (IPv6 literals,
-# user info, upper-case schemes…) is parsed below.
-_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::([0-9]{1,5}))?(?:[/?#]\S*)?")
-
-
-def is_http_url(value: object) -> bool:
-    """An absolute http(s) URL with a host and no whitespace."""
-    if not isinstance(value, str) or not value:
-        return False
-    plain = _PLAIN_HTTP_URL.fullmatch(value)
-    if plain and (plain[1] is None or int(plain[1]) <= 65535):
-        return True
-    if any(c.isspace() for c in value):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+# The most a catalogue may weigh. A 100,000-link catalogue is 10.5 MB (benchmarks/
+# gen_catalog.py; the study's own links take ~160 bytes each, 16 MB at 100,000), so this
+# leaves room for several times that, yet refuses /dev/zero or a runaway file before it
+# fills the memory.
+MAX_CATALOG_BYTES = 64 * 1024 * 1024
 
 
 def load(path: str | Path) -> Catalog:
     """Read and validate a catalogue file; raise ``CatalogError`` listing every problem."""
     path = Path(path)
-    name = path.name
     try:
-        data = path.read_bytes()
-        # Checked here, but not kept: the parser reads the bytes themselves (as text it would
-        # hold the text and its own UTF-8 copy, 20 MB at 100,000 links, while it parses).
-        data.decode("utf-8")
+        data = read_bounded(
+            path,
+            MAX_CATALOG_BYTES,
+            what="a catalogue",
+            instead="point --catalog at the catalogue's YAML file",
+        )
     except FileNotFoundError:
         raise CatalogError(
             [f"{path}: no such file (create it with `python -m crawler import README.md`)"]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError([f"{path}: cannot read: {exc}"]) from None
-    return parse(data, path=path, display_name=name)
+    except InputFileError as exc:
+        raise CatalogError([str(exc)]) from None
+    try:
+        # Checked here, but not kept: the parser reads the bytes themselves (as text it would
+        # hold the text and its own UTF-8 copy, 20 MB at 100,000 links, while it parses).
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            [f"{path}: not UTF-8 text (byte {exc.start}): save the catalogue as UTF-8"]
+        ) from None
+    return parse(data, path=path, display_name=path.name)
 
 
 def parse(
@@ -144,6 +138,8 @@ def parse(
     validator = _Validator(display_name, path or Path(display_name))
     try:
         data = _Tree(text, validator).build()
+    except _Refused:
+        raise validator.fail() from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{display_name}:{mark.line + 1}:{mark.column + 1}" if mark else display_name
@@ -154,9 +150,38 @@ def parse(
         if mark and "\t" in _line(text, mark.line)[: mark.column + 1]:
             hint = " (YAML does not allow tabs for indentation: indent with spaces)"
         raise CatalogError([f"{where}: YAML syntax: {what}{hint}"]) from None
+    except ReaderError as exc:  # a character YAML does not allow: it has no mark, find it
+        where = _first_unreadable(text)
+        if where is None:
+            raise CatalogError([f"{display_name}: YAML syntax: {exc.reason}"]) from None
+        (line, column), char = where
+        raise CatalogError(
+            [
+                f"{display_name}:{line}:{column}: YAML syntax: the character U+{ord(char):04X} "
+                "is not allowed in YAML (control characters are not): remove it"
+            ]
+        ) from None
     except YAMLError as exc:
         raise CatalogError([f"{display_name}: YAML syntax: {exc}"]) from None
     return validator.run(data)
+
+
+# What YAML calls printable (YAML 1.2, 5.1); anything else is refused by the parser's reader.
+_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _first_unreadable(text: str | bytes) -> tuple[tuple[int, int], str] | None:
+    """Line and column (1-based) of the first character YAML refuses, and the character."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    found = _UNPRINTABLE.search(text)
+    if found is None:
+        return None
+    before = text[: found.start()]
+    breaks = list(_YAML_BREAK.finditer(before))
+    column = found.start() - (breaks[-1].end() if breaks else 0)
+    return (len(breaks) + 1, column + 1), found[0]
 
 
 def _line(text: str, index: int) -> str:
@@ -234,6 +259,22 @@ def _events(text: str | bytes) -> Iterator[Any]:
         parser.dispose()
 
 
+# How deeply mappings and sequences may nest. The schema needs 5 (the catalogue, sessions, a
+# session, presenters, a presenter); deeper is a mistake, or an attempt on the parser's
+# recursion (3,000 levels hit Python's limit without a position).
+MAX_NESTING = 32
+
+
+# Aliases may repeat at most as many items as characters were written before them, plus this:
+# a presenter written once and named in every session is fine; a 3,000-presenter list named by
+# 3,000 sessions (280 KB) made 9 million presenters, and as many links to check.
+ALIAS_ALLOWANCE = 10_000
+
+
+class _Refused(Exception):
+    """Reading stopped: nesting or aliases went past their limit (the problem is recorded)."""
+
+
 class _Tree:
     """Builds plain values with positions from the YAML *event* stream.
 
@@ -248,16 +289,43 @@ class _Tree:
         self.events = _events(text)
         self.validator = validator
         self.anchors: dict[str, Any] = {}
+        self.depth = 0  # mappings and sequences open around the current event
+        self.repeated = 0  # items that aliases repeated so far
 
     def build(self) -> Any:
+        """The document's data; raises ``_Refused`` (the parser already closed) past the limit."""
         data: Any = None
-        for event in self.events:
-            if isinstance(event, MappingStartEvent | SequenceStartEvent | ScalarEvent):
-                if data is not None:
-                    self.validator.problem(_at(event), "", "only one YAML document is allowed")
-                    break
-                data = self.value(event, top=True)
+        documents = 0
+        try:
+            for event in self.events:
+                if isinstance(event, DocumentStartEvent):
+                    documents += 1
+                    if documents > 1:  # even when the first one was empty
+                        self.validator.problem(
+                            _at(event),
+                            "",
+                            "only one YAML document is allowed (remove this '---' and what "
+                            "follows, or merge it into the first)",
+                        )
+                        break
+                elif isinstance(event, MappingStartEvent | SequenceStartEvent | ScalarEvent):
+                    data = self.value(event, top=True)
+        finally:
+            self.events.close()  # stop the parser where the reading stopped
         return data
+
+    def _enter(self, start: Any) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            # Checked as the events stream past, before Python's recursion limit is near and
+            # before the parser reads further (it is never asked for the rest).
+            self.validator.problem(
+                _at(start),
+                "",
+                f"nested more than {MAX_NESTING} levels deep; a catalogue needs 5 (check the "
+                "indentation and brackets here)",
+            )
+            raise _Refused
 
     def value(self, event: Any, *, top: bool = False, stream_items: bool = False) -> Any:
         if isinstance(event, ScalarEvent):
@@ -265,7 +333,17 @@ class _Tree:
         elif isinstance(event, AliasEvent):
             if event.anchor not in self.anchors:
                 self.validator.problem(_at(event), "", f"unknown alias *{event.anchor}")
-            return self.anchors.get(event.anchor)
+            target = self.anchors.get(event.anchor)
+            self.repeated += len(target) if isinstance(target, YMap | YSeq) else 1
+            if self.repeated > event.start_mark.index + ALIAS_ALLOWANCE:
+                self.validator.problem(
+                    _at(event),
+                    "",
+                    f"aliases repeat {self.repeated:,} items, more than the file writes: "
+                    "write the entries out instead of repeating long lists",
+                )
+                raise _Refused
+            return target
         elif isinstance(event, MappingStartEvent):
             out = self.mapping(event, top=top)
         elif isinstance(event, SequenceStartEvent):
@@ -280,10 +358,12 @@ class _Tree:
     # read in place rather than through ``value``: the same result, a third less CPU.
 
     def mapping(self, start: Any, *, top: bool) -> YMap:
+        self._enter(start)
         out = YMap(start.start_mark)
         events = self.events
         for event in events:
             if type(event) is MappingEndEvent:
+                self.depth -= 1
                 return out
             key_mark = event.start_mark
             if type(event) is ScalarEvent and not event.anchor:
@@ -292,7 +372,8 @@ class _Tree:
                 key = self.value(event)
             if not isinstance(key, str):
                 self.validator.problem(_position(key_mark), "", "a key must be plain text")
-                key = repr(key)
+                # Not its repr: an alias-built key can expand to billions of items.
+                key = f"<{_shown(key)} on line {key_mark.line + 1}>"
             value_event = next(events)
             if type(value_event) is ScalarEvent and not value_event.anchor:
                 value = _scalar(value_event)
@@ -311,9 +392,11 @@ class _Tree:
         raise YAMLError("unexpected end of the YAML stream")  # pragma: no cover
 
     def sequence(self, start: Any, *, stream_items: bool) -> YSeq | _Streamed:
+        self._enter(start)
         out = YSeq(start.start_mark)
         for index, event in enumerate(self.events):
             if type(event) is SequenceEndEvent:
+                self.depth -= 1
                 return _Streamed(out.at) if stream_items else out
             if type(event) is ScalarEvent and not event.anchor:
                 item = _scalar(event)
@@ -389,14 +472,8 @@ class _Validator:
         if not isinstance(title, str) or not title.strip():
             self.problem(_key_pos(data, "study"), "study: ", "title: missing")
             title = ""
-        repository = study.get("repository")
-        if repository is not None and not is_http_url(repository):
-            self.problem(
-                _value_pos(study, "repository"),
-                "study: ",
-                "repository: not an absolute http(s) URL",
-            )
-        return title, repository if isinstance(repository, str) else None
+        repository = self.url(study, "repository", "study: ", "repository")
+        return title, repository
 
     def check_sessions(self, data: YMap) -> None:
         raw = data.get("sessions")
@@ -444,21 +521,10 @@ class _Validator:
             title = ""
         date = self.date(item, label, at)
         presenters = self.presenters(item, label)
-        urls = {}
-        for fld in ("slides", "video"):
-            value = item.get(fld)
-            if value is None or value == "-":
-                urls[fld] = None
-            elif not is_http_url(value):
-                self.problem(
-                    _value_pos(item, fld),
-                    label,
-                    f"{fld}: {value!r} is not an absolute http(s) URL (write the full https://… "
-                    "address, or leave it empty)",
-                )
-                urls[fld] = None
-            else:
-                urls[fld] = value
+        urls = {
+            fld: None if item.get(fld) == "-" else self.url(item, fld, label, fld, empty_ok=True)
+            for fld in ("slides", "video")
+        }
         if len(self.problems) != before or date is None:
             return None
         return Session(
@@ -477,19 +543,39 @@ class _Validator:
         if "date" not in item or item["date"] is None:
             self.problem(at, label, "date: missing (write it as YYYY-MM-DD)")
             return None
-        value = item["date"]
-        text = str(value)
-        known = self.dates.get(text)
+        text = item["date"]
+        known = self.dates.get(text) if isinstance(text, str) else None
         if known is not None:
             return known
-        try:
-            date = self.dates[text] = dt.date.fromisoformat(text)
-            return date
-        except ValueError:
+        date = parse_date(text) if isinstance(text, str) else None
+        if date is None:
             self.problem(
-                _value_pos(item, "date"), label, f"date: {value!r} is not a date (write YYYY-MM-DD)"
+                _value_pos(item, "date"),
+                label,
+                f"date: {_shown(text)} is not a date (write YYYY-MM-DD)",
             )
             return None
+        self.dates[text] = date
+        return date
+
+    def url(
+        self, mapping: YMap, key: str, label: str, what: str, *, empty_ok: bool = False
+    ) -> str | None:
+        """The URL under ``key``, or None (absent, or a problem recorded)."""
+        value = mapping.get(key)
+        if value is None:
+            return None
+        problem = url_problem(value)
+        if problem is None:
+            return value
+        if problem == NOT_A_URL:
+            problem += (
+                " (write the full https://… address, or leave it empty)"
+                if empty_ok
+                else " (write the full https://… address)"
+            )
+        self.problem(_value_pos(mapping, key), label, f"{what}: {_shown(value)} {problem}")
+        return None
 
     def presenters(self, item: YMap, label: str) -> tuple[Presenter, ...]:
         raw = item.get("presenters")
@@ -516,21 +602,14 @@ class _Validator:
                 self.problem(pos, label, f"presenters[{i}]: name: missing")
                 name = ""
             email = person.get("email")
-            if email is not None and not (isinstance(email, str) and _EMAIL.match(email)):
+            if email is not None and not is_email(email):
                 self.problem(
                     _value_pos(person, "email"),
                     label,
-                    f"presenters[{i}]: email: {email!r} is not an e-mail address",
+                    f"presenters[{i}]: email: {_shown(email)} is not an e-mail address",
                 )
                 email = None
-            url = person.get("url")
-            if url is not None and not is_http_url(url):
-                self.problem(
-                    _value_pos(person, "url"),
-                    label,
-                    f"presenters[{i}]: url: {url!r} is not an absolute http(s) URL",
-                )
-                url = None
+            url = self.url(person, "url", label, f"presenters[{i}]: url")
             out.append(
                 Presenter(
                     name=name.strip(),
@@ -540,6 +619,18 @@ class _Validator:
                 )
             )
         return tuple(out)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as a message quotes it: text cut short (a URL may be 100 KB long), and a
+    mapping or list only named (through aliases, a 700-byte one can hold billions of items)."""
+    if isinstance(value, YMap):
+        return "a mapping"
+    if isinstance(value, YSeq):
+        return "a list"
+    if isinstance(value, str) and len(value) > 100:
+        value = f"{value[:80]}…{value[-10:]}"
+    return repr(value)
 
 
 def _key_pos(mapping: YMap, key: Any) -> Position:

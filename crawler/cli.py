@@ -159,7 +159,7 @@ def main() -> None:
 @click.option(
     "--catalog",
     "catalog_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),  # (a directory, a FIFO…: refused in one line by load)
     default=Path("catalog.yaml"),
     show_default=True,
     help="The catalogue to check.",

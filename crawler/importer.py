@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from crawler.fields import is_email
 from crawler.links import github_file
 
 MONTHS = [
@@ -27,7 +28,6 @@ MONTHS = [
 ]  # fmt: skip
 _FIELD = re.compile(r"^\s*(presenters?|speakers?|date|ppt|slides?|video)\s*:\s*(.*?)\s*$", re.I)
 _NONE = {"", "-", "—", "–", "n/a", "none", "tbd"}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 HEADER = (
     "# The study's talks: the single source of truth for `python -m crawler check`.\n"
@@ -117,10 +117,12 @@ def parse_presenters(text: str) -> tuple[list[dict[str, str]], list[str]]:
             item = item.strip()
             if not item:
                 continue
-            if _EMAIL.match(item):
+            if is_email(item):
                 person.setdefault("email", item)
             elif re.match(r"^https?://", item, re.I):
                 person.setdefault("url", item)
+            elif "@" in item:
+                problems.append(f"{item!r} in presenter {name!r} is not an e-mail address")
             else:
                 problems.append(f"did not understand {item!r} in presenter {name!r}")
         if not name:

@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,83 @@ def test_tab_indented_yaml_is_exit_2_without_traceback(workdir):
     run = crawler("check", "--offline", cwd=workdir)
     assert run.returncode == 2
     assert run.stderr.startswith("catalog.yaml:2:1: YAML syntax:")
+    assert "Traceback" not in run.stderr
+
+
+def _unusual_catalogue(kind: str, workdir: Path) -> str:
+    if kind == "/dev/zero":
+        return kind
+    path = workdir / kind
+    if kind == "fifo":
+        os.mkfifo(path)  # nobody ever writes to it: opening it to read would wait forever
+    elif kind == "directory":
+        path.mkdir()
+    else:  # a sparse file: 100 GiB on paper, no disk used, created in no time
+        with path.open("wb") as file:
+            file.truncate(100 * 1024**3)
+    return kind
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX files")
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("/dev/zero", "is a device"),
+        ("fifo", "is a named pipe (FIFO)"),
+        ("directory", "is a directory"),
+        ("huge.yaml", "larger than 64 MiB"),
+    ],
+)
+def test_a_catalogue_that_is_no_file_or_too_big_is_one_line_and_exit_2(workdir, kind, what):
+    # A timeout, so a catalogue read that blocks fails the test instead of hanging it.
+    run = crawler(
+        "check",
+        "--offline",
+        "--catalog",
+        _unusual_catalogue(kind, workdir),
+        cwd=workdir,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    first = run.stderr.splitlines()[0]
+    assert kind in first and what in first
+    assert "--catalog" in first or "right file" in first  # and what to do about it
+    assert "Traceback" not in run.stderr
+    assert not (workdir / "reports").exists()
+
+
+def test_a_url_the_engine_could_not_fetch_is_refused_by_validation_with_its_place(workdir):
+    # Before, these passed validation and each link ended as "internal error: InvalidURL".
+    (workdir / "catalog.yaml").write_text(
+        "study: {title: S}\n"
+        "sessions:\n"
+        "  - title: A\n"
+        "    date: 2021-01-01\n"
+        '    slides: "https://example.org/a\\0.pdf"\n'
+        "    video: https://ｙｏｕｔｕ.ｂｅ/wzy1QMci_Zs\n",
+        encoding="utf-8",
+    )
+    run = crawler("check", "--no-report", cwd=workdir)
+    assert run.returncode == 2, run.stdout + run.stderr
+    problems = [ln for ln in run.stderr.splitlines() if ln.startswith("catalog.yaml:")]
+    assert [p.split(": ", 1)[0] for p in problems] == ["catalog.yaml:5:13", "catalog.yaml:6:12"]
+    assert "control character U+0000" in problems[0]
+    assert problems[1].endswith("write it as youtu.be")
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("levels", [3_000, 100_000])
+def test_a_deeply_nested_catalogue_is_one_line_with_its_place(workdir, levels):
+    # 3,000 levels used to end in "maximum recursion depth exceeded" with no position.
+    (workdir / "catalog.yaml").write_text(
+        "study: {title: S}\nsessions:\n  - " + "[" * levels + "]" * levels + "\n"
+    )
+    run = crawler("check", "--offline", cwd=workdir, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines()[0] == (
+        "catalog.yaml:3:35: nested more than 32 levels deep; a catalogue needs 5 "
+        "(check the indentation and brackets here)"
+    )
     assert "Traceback" not in run.stderr
 
 

@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 
 from crawler.catalog import parse
-from crawler.importer import parse_date, parse_presenters, parse_readme, to_yaml
+from crawler.importer import (
+    ImportedSession,
+    ImportResult,
+    parse_date,
+    parse_presenters,
+    parse_readme,
+    to_yaml,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The study README the catalogue was imported from (a copy of shared/seed/README.md, so
@@ -153,3 +160,30 @@ def test_only_markdown_line_breaks_split_lines():
     # U+2028 and NEL inside a line are text, not line breaks: no phantom '# …' session appears.
     result = parse_readme("# Talk\n\tPresenter: A\u2028# not a heading\x85# nor this\n")
     assert [s.title for s in result.sessions] == ["Talk"]
+
+
+# One definition of an e-mail address: what the importer takes, the catalogue accepts.
+emails = st.one_of(
+    st.emails(),
+    st.builds("{}@{}".format, st.text(max_size=12), st.text(max_size=12)),
+    st.sampled_from(["a@b.c", "a@b", "x@y.co", "a@b.c.d", "first.last@example.org"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(emails)
+def test_every_email_the_importer_takes_the_catalogue_accepts(email):
+    people, _ = parse_presenters(f"Kim ({email})")
+    taken = [p["email"] for p in people if "email" in p]
+    if not taken:
+        return
+    session = ImportedSession(title="T", line=1, date=dt.date(2021, 1, 1), presenters=people)
+    text = to_yaml(ImportResult("S", None, [session], []))
+    (parsed,) = parse(text).sessions  # the validator raises CatalogError on a refused address
+    assert [p.email for p in parsed.presenters] == taken
+
+
+def test_an_address_the_catalogue_would_refuse_is_a_warning_not_an_email():
+    people, problems = parse_presenters("Kim (a@b.c)")
+    assert people == [{"name": "Kim"}]
+    assert problems == ["'a@b.c' in presenter 'Kim' is not an e-mail address"]
