@@ -403,9 +403,19 @@ class Engine:
         # not sit on one of its host's slots meanwhile (at 1 % videos that starved hosts).
         async with self._slot(self._isolated_slots):
             if slot_for is None:
-                return await self._in_worker(fn, args)
+                return await self._in_worker_in_time(fn, args)
             async with self.host_slot(slot_for):
-                return await self._in_worker(fn, args)
+                return await self._in_worker_in_time(fn, args)
+
+    async def _in_worker_in_time(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """``_in_worker`` within what is left of the current link's budget, less a margin: the
+        caller's own ``TimeoutError`` then fires before the engine's "gave up" and can say
+        what was unfinished. Waiting for the slots above is not charged (``_uncharged``)."""
+        left = self._deadline() - time.monotonic()
+        if left == math.inf:
+            return await self._in_worker(fn, args)
+        async with asyncio.timeout(max(0.0, left - min(1.0, self.settings.link_timeout / 10))):
+            return await self._in_worker(fn, args)
 
     async def _in_worker(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         # "spawn" re-imports the main module in each worker: a script that drives the engine

@@ -860,3 +860,27 @@ def test_a_timestamp_beyond_the_calendar_gives_no_upload_date(fake_ydl):
     fake_ydl.script = lambda url: {"_type": "video", "title": "T", "timestamp": 1e20}
     result = check(video_link(), FakeContext())
     assert (result.status, result.upload_date) == (Status.OK, None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://m.youtube.com/@somechannel",
+        "https://youtu.be/wzy1QMci_Zs",
+        "https://www.youtube.com/watch?v=wzy1QMci_Zs",
+    ],
+)
+def test_yt_dlp_takes_the_politeness_slot_of_the_host_it_asks(url):
+    from crawler.links import make_link
+    from crawler.services.youtube import _slot_url
+
+    link = make_link("s", "S", "2021-01-01", "video", url)
+    assert _slot_url(link, url) == "https://www.youtube.com/"
+
+
+def test_a_video_elsewhere_takes_the_slot_of_its_own_host():
+    from crawler.links import make_link
+    from crawler.services.youtube import _slot_url
+
+    url = "http://127.0.0.1:8080/talk"
+    assert _slot_url(make_link("s", "S", "2021-01-01", "video", url), url) == url

@@ -315,3 +315,24 @@ def test_yt_dlp_gives_up_before_the_link_s_budget_and_says_so():
     assert re.fullmatch(
         r"gave up after [\d.]+ s: yt-dlp did not finish reading the video", result.detail
     ), result.detail
+
+
+def test_a_video_waiting_for_a_busy_yt_dlp_worker_is_not_charged_for_the_wait():
+    """One yt-dlp worker, held by a slow page for its whole budget: the next video waits
+    that long for it, and is then checked, not given up on (its time starts with its turn)."""
+    from crawler.engine import check_links
+    from crawler.links import make_link
+    from crawler.services.base import Settings
+    from crawler.services.youtube import YouTubeService
+
+    with Server({"/slow": slowloris, "/talk": PAGES["/talk"]}) as site:
+        links = [
+            make_link("2021-01-01-slow", "Slow", "2021-01-01", "video", site.url("/slow")),
+            make_link("2021-01-02-talk", "Talk", "2021-01-02", "video", site.url("/talk")),
+        ]
+        settings = Settings(link_timeout=4.0, allow_private=True, video_workers=1)
+        slow, talk = check_links(links, settings, services=[YouTubeService()])
+    assert slow.status.value == "unverified", slow
+    assert "yt-dlp did not finish" in slow.detail, slow.detail
+    assert talk.status.value == "ok", talk
+    assert talk.title == "Bounded talk"

@@ -183,7 +183,9 @@ class CheckContext(Protocol):
         ``fn`` must be a module-level function and its arguments and result picklable. Its
         CPU then neither competes with the event loop for the GIL nor waits for it. With
         ``slot_for`` the call also holds one of that URL's host slots while it runs (for a
-        library that opens its own connections), taken only once a worker is free.
+        library that opens its own connections), taken only once a worker is free. The call
+        gets what is left of the current link's time, less a margin (the wait for a worker or
+        a slot not counted): then its process is stopped and ``TimeoutError`` raised.
         """
         ...
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
-from crawler.links import youtube_video_id
+from crawler.links import requested_host, youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import (
     CheckContext,
@@ -153,10 +153,11 @@ def oembed_url(watch_url: str) -> str:
     return f"{OEMBED_ENDPOINT}?{urlencode({'url': watch_url, 'format': 'json'})}"
 
 
-def ytdlp_budget(link_timeout: float, spent: float) -> float:
-    """yt-dlp's time for a link: what is left of the link's budget, less a margin so that
-    yt-dlp's own limit fires first (one timer on the same loop: a small margin suffices)."""
-    return max(0.0, link_timeout - spent - min(1.0, link_timeout / 10))
+def _slot_url(link: Link, url: str) -> str:
+    """Whose politeness slot a yt-dlp call takes: the host it asks (``requested_host``)."""
+    if link.kind is LinkKind.YOUTUBE:
+        return f"https://{requested_host(link)}/"
+    return url
 
 
 # What a "direct link" (a file, not a page about a video) serves, by its content type.
@@ -246,32 +247,32 @@ class YouTubeService(Service):
         proxy = ctx.proxy_for(url)
         ca_bundle = ctx.ca_bundle
         settings = ctx.settings
-        # yt-dlp's time ends before the engine's budget for the link (which began with this
-        # check): then its worker is stopped and these words, not "gave up", are reported.
-        budget = ytdlp_budget(settings.link_timeout, loop.time() - started)
+        # yt-dlp's time ends a little before the link's (``run_isolated``): then its worker
+        # is stopped and these words, not the engine's "gave up", are reported.
         try:
-            async with asyncio.timeout(budget):
-                # A connection the server dropped is worth one more try (the engine retries
-                # its own requests; yt-dlp's are retried here).
-                for _ in range(2):
-                    # One of the host's slots while yt-dlp talks to it: per-host limits and
-                    # Retry-After pauses hold for yt-dlp's own connections too.
-                    extraction = await ctx.run_isolated(
-                        extract_video,
-                        url,
-                        proxy,
-                        ca_bundle,
-                        settings.read_timeout,
-                        settings.allow_private,
-                        slot_for=url,
-                    )
-                    if not extraction.network:
-                        break
+            # A connection the server dropped is worth one more try (the engine retries
+            # its own requests; yt-dlp's are retried here).
+            for _ in range(2):
+                # One of the host's slots while yt-dlp talks to it: per-host limits and
+                # Retry-After pauses hold for yt-dlp's own connections too. The slot is the
+                # host yt-dlp asks (m.youtube.com and youtu.be links at www.youtube.com).
+                extraction = await ctx.run_isolated(
+                    extract_video,
+                    url,
+                    proxy,
+                    ca_bundle,
+                    settings.read_timeout,
+                    settings.allow_private,
+                    slot_for=_slot_url(link, url),
+                )
+                if not extraction.network:
+                    break
         except TimeoutError:
+            took = loop.time() - started
             return LinkResult(
                 link=link,
                 status=Status.UNVERIFIED,
-                detail=f"gave up after {budget:.3g} s: yt-dlp did not finish reading the video",
+                detail=f"gave up after {took:.3g} s: yt-dlp did not finish reading the video",
                 network_error=True,
             )
         except ChildProcessError as exc:  # killed from outside, e.g. out of memory
