@@ -29,7 +29,7 @@ from crawler.processes import (
 )
 from crawler.services.base import Settings
 from crawler.services.registry import default_services
-from crawler.services.youtube import Extraction
+from crawler.services.youtube.worker import Extraction
 
 # Generous: on a loaded machine a local answer must not become a timeout (and a retry).
 SETTINGS = Settings(allow_private=True, connect_timeout=60, read_timeout=60, link_timeout=120)

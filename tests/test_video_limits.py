@@ -3,7 +3,7 @@
 The unmodified CLI runs in a subprocess under a memory limit against hostile servers on
 127.0.0.1: an endless page, a gzip bomb, pages that are not videos, a redirect to an internal
 address behind a proxy. yt-dlp reads these itself, past the engine's limits; the bounds its
-worker process puts on it (``crawler/services/ytdlp_worker.py``) are what these tests measure.
+worker process puts on it (``crawler/services/youtube/worker.py``) are what these tests measure.
 """
 
 from __future__ import annotations
