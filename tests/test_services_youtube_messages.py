@@ -182,7 +182,7 @@ def test_a_429_seen_only_in_warnings_makes_the_failure_unverified(fake_ydl):
 # --- plain words: yt-dlp's advice to its own users stays in latest.json ---------------------
 
 # extractor/youtube/_video.py, for "This content isn't available, try again later".
-RATE_LIMITED = (
+RATE_LIMITED_BARE = (
     "This content isn't available, try again later. The current session has been "
     "rate-limited by YouTube for up to an hour. It is recommended to use `-t sleep` to add a "
     "delay between video requests to avoid exceeding the rate limit. For more information, "
@@ -212,7 +212,7 @@ def report_words(result: LinkResult) -> tuple[str, str, str]:
     ("error", "words"),
     [
         (youtube_error(BOT_WALL), "YouTube answered with its bot check"),
-        (youtube_error(RATE_LIMITED), "YouTube rate-limited this session"),
+        (youtube_error(RATE_LIMITED_BARE), "YouTube rate-limited this session"),
         (  # raise_login_required() in extractor/common.py
             youtube_error(f"This video is only available for registered users. {COOKIE_HINT}"),
             "the site asks to sign in before showing the video",
