@@ -44,19 +44,17 @@ from tenacity import (
 
 import crawler
 from crawler import safety
+from crawler.config import HostLimits, Settings, limits_for
 from crawler.isolation import WorkerPool
 from crawler.memory import GC_THRESHOLD, fewer_collections, shared_values
 from crawler.model import Hop, Link, LinkResult, Status
 from crawler.services.base import (
     FetchErrorKind,
     FetchResult,
-    HostLimits,
     Remembered,
     Service,
-    Settings,
-    limits_for,
-    unverified_from_fetch,
 )
+from crawler.services.verdicts import unverified_from_fetch
 
 log = logging.getLogger(__name__)
 

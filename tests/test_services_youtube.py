@@ -26,9 +26,10 @@ from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
 
 from crawler import safety
+from crawler.config import Settings
 from crawler.links import make_link
 from crawler.model import LinkResult, Status
-from crawler.services.base import FetchResult, Settings
+from crawler.services.base import FetchResult
 from crawler.services.youtube import MESSAGE_RULES, YouTubeService, classify_message, oembed_url
 
 RealYoutubeDL = yt_dlp.YoutubeDL

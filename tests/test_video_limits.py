@@ -300,9 +300,9 @@ def slowloris(handler: http.server.BaseHTTPRequestHandler) -> None:
 
 
 def test_yt_dlp_gives_up_before_the_link_s_budget_and_says_so():
+    from crawler.config import Settings
     from crawler.engine import check_links
     from crawler.links import make_link
-    from crawler.services.base import Settings
     from crawler.services.youtube import YouTubeService
 
     with Server({"/slow": slowloris}) as site:

@@ -19,17 +19,17 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
+from crawler.config import HostLimits
 from crawler.links import youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.services.base import (
     CheckContext,
     FetchResult,
-    HostLimits,
     Remembered,
     Service,
-    unverified_from_fetch,
 )
 from crawler.services.generic import GenericService
+from crawler.services.verdicts import unverified_from_fetch
 from crawler.services.ytdlp_worker import MAX_BYTES, Extraction, extract_video
 
 OEMBED_ENDPOINT = "https://www.youtube.com/oembed"
