@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from httpx._utils import URLPattern, get_environment_proxies
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -44,19 +43,18 @@ from tenacity import (
 
 import crawler
 from crawler import safety
+from crawler.config import HostLimits, Settings, limits_for
 from crawler.isolation import WorkerPool
 from crawler.memory import GC_THRESHOLD, fewer_collections, shared_values
 from crawler.model import Hop, Link, LinkResult, Status
+from crawler.proxies import Proxies
 from crawler.services.base import (
     FetchErrorKind,
     FetchResult,
-    HostLimits,
     Remembered,
     Service,
-    Settings,
-    limits_for,
-    unverified_from_fetch,
 )
+from crawler.services.verdicts import unverified_from_fetch
 
 log = logging.getLogger(__name__)
 
@@ -300,10 +298,7 @@ class Engine:
         self._resolver = resolver or safety.system_resolver
         self._sleep = sleep or asyncio.sleep
         # Read the environment once, as httpx does when it builds its client.
-        self._proxies = sorted(
-            ((URLPattern(k), v) for k, v in get_environment_proxies().items()),
-            key=lambda item: item[0],
-        )
+        self._proxies = Proxies.from_environment()
         self._client: httpx.AsyncClient | None = None
         self._direct: httpx.AsyncBaseTransport | None = None
         self._header_sets: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
@@ -324,7 +319,7 @@ class Engine:
     async def __aenter__(self) -> Engine:
         s = self.settings
         transport = self._transport
-        uses_proxy = any(proxy is not None for _, proxy in self._proxies)
+        uses_proxy = self._proxies.in_force
         if transport is None and not uses_proxy:
             from crawler.transport import ExactAiohttpTransport
 
@@ -380,14 +375,7 @@ class Engine:
         return self._previous.get((link.session_id, link.field, link.url))
 
     def proxy_for(self, url: str) -> str | None:
-        try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL:
-            return None
-        for pattern, proxy in self._proxies:
-            if pattern.matches(parsed):
-                return proxy
-        return None
+        return self._proxies.for_url(url)
 
     @property
     def ca_bundle(self) -> str | None:

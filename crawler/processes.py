@@ -27,9 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from crawler.config import Settings, limits_for
 from crawler.links import requested_host
 from crawler.model import Link, LinkKind, LinkResult
-from crawler.services.base import Remembered, Settings, limits_for
+from crawler.services.base import Remembered
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import pytest
 from pages import talk_page
 from youtube_fakes import FakeContext, check, video_link
 
+from crawler.config import Settings
 from crawler.model import Status
-from crawler.services.base import Settings
 
 
 def test_generic_page_upload_date_is_derived_from_the_json_ld_timestamp(fake_ydl):

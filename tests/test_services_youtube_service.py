@@ -18,9 +18,9 @@ from youtube_fakes import (
     video_link,
 )
 
+from crawler.config import Settings
 from crawler.links import make_link
 from crawler.model import LinkResult, Status
-from crawler.services.base import Settings
 from crawler.services.youtube import YouTubeService
 from crawler.services.youtube.oembed import oembed_url
 

@@ -11,8 +11,8 @@ from pages import talk_page
 from youtube_fakes import WATCH, FakeContext, check, video_link, youtube_error
 
 from crawler import safety
+from crawler.config import Settings
 from crawler.model import Status
-from crawler.services.base import Settings
 from crawler.services.youtube import YouTubeService
 
 # --- success -----------------------------------------------------------------------------

@@ -300,9 +300,9 @@ def slowloris(handler: http.server.BaseHTTPRequestHandler) -> None:
 
 
 def test_yt_dlp_gives_up_before_the_link_s_budget_and_says_so():
+    from crawler.config import Settings
     from crawler.engine import check_links
     from crawler.links import make_link
-    from crawler.services.base import Settings
     from crawler.services.youtube import YouTubeService
 
     with Server({"/slow": slowloris}) as site:
@@ -320,9 +320,9 @@ def test_yt_dlp_gives_up_before_the_link_s_budget_and_says_so():
 def test_a_video_waiting_for_a_busy_yt_dlp_worker_is_not_charged_for_the_wait():
     """One yt-dlp worker, held by a slow page for its whole budget: the next video waits
     that long for it, and is then checked, not given up on (its time starts with its turn)."""
+    from crawler.config import Settings
     from crawler.engine import check_links
     from crawler.links import make_link
-    from crawler.services.base import Settings
     from crawler.services.youtube import YouTubeService
 
     with Server({"/slow": slowloris, "/talk": PAGES["/talk"]}) as site:

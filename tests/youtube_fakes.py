@@ -25,9 +25,10 @@ from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
 
 from crawler import safety
+from crawler.config import Settings
 from crawler.links import make_link
 from crawler.model import LinkResult
-from crawler.services.base import FetchResult, Settings
+from crawler.services.base import FetchResult
 from crawler.services.youtube import YouTubeService
 
 RealYoutubeDL = yt_dlp.YoutubeDL

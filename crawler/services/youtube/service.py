@@ -17,17 +17,12 @@ import asyncio
 from collections.abc import Mapping
 from typing import ClassVar
 
+from crawler.config import HostLimits
 from crawler.links import requested_host, youtube_video_id
 from crawler.model import Link, LinkKind, LinkResult, Status
-from crawler.services.base import (
-    CheckContext,
-    FetchResult,
-    HostLimits,
-    Remembered,
-    Service,
-    unverified_from_fetch,
-)
+from crawler.services.base import CheckContext, FetchResult, Remembered, Service
 from crawler.services.generic import GenericService
+from crawler.services.verdicts import unverified_from_fetch
 from crawler.services.youtube.messages import from_error
 from crawler.services.youtube.metadata import (
     carry_metadata,
