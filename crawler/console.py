@@ -84,7 +84,7 @@ class Output:
                 )
             )
         # ok first, then worst first: "46 links: 40 ok, 2 broken, 1 redirected, …".
-        order = [Status.OK, *sorted(set(Status) - {Status.OK}, key=SEVERITY.get)]
+        order = [Status.OK, *sorted(set(Status) - {Status.OK}, key=SEVERITY.__getitem__)]
         parts = [f"{counts.get(s, 0)} {s.value}" for s in order]
         click.echo(
             f"{len(report.sessions)} sessions, {len(report.results)} links: "
@@ -117,8 +117,8 @@ class _Progress:
 
     def __init__(self, out: Output):
         self.out = out
-        self.bar = None
-        self.task = None
+        self.bar: Any = None  # a rich Progress, on a terminal
+        self.task: Any = None
         self.failures = 0
 
     def __enter__(self) -> _Progress:

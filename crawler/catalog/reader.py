@@ -71,10 +71,10 @@ def parse(
             hint = " (YAML does not allow tabs for indentation: indent with spaces)"
         raise CatalogError([f"{where}: YAML syntax: {what}{hint}"]) from None
     except ReaderError as exc:  # a character YAML does not allow: it has no mark, find it
-        where = _first_unreadable(text)
-        if where is None:
+        found = _first_unreadable(text)
+        if found is None:
             raise CatalogError([f"{display_name}: YAML syntax: {exc.reason}"]) from None
-        (line, column), char = where
+        (line, column), char = found
         raise CatalogError(
             [
                 f"{display_name}:{line}:{column}: YAML syntax: the character U+{ord(char):04X} "

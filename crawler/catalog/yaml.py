@@ -7,7 +7,7 @@ file writes: past a limit, reading stops at once with the problem and its place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any, Protocol
 
 from ruamel.yaml import YAML
@@ -75,7 +75,7 @@ def _at(event: Any) -> Position:
     return position(event.start_mark)
 
 
-def _events(text: str | bytes) -> Iterator[Any]:
+def _events(text: str | bytes) -> Generator[Any, None, None]:
     """The YAML events of ``text``, from ruamel's C parser when it is installed.
 
     The parser itself rather than ``YAML().parse``: that one builds a loader which refers to
