@@ -196,7 +196,7 @@ def report_words(result: LinkResult) -> tuple[str, str, str]:
     """What latest.md's "What is wrong", the terminal and latest.json say about ``result``."""
     from report_samples import simple_report
 
-    from crawler.cli import Output
+    from crawler.console import Output
     from crawler.report import json as json_report
     from crawler.report import markdown
 
