@@ -38,7 +38,8 @@ from crawler.model import (
     SessionInfo,
     Status,
 )
-from crawler.report import json as json_report
+from crawler.store import decode
+from crawler.store.reader import read_by_line
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ def load_previous(report_dir: Path) -> RunReport | None:
     if not path.exists():
         return None
     try:
-        return json_report.load(path)
+        return decode.load(path)
     except Exception as exc:  # a bad previous report must never stop tonight's run
         log.warning("ignoring the previous report %s: %s (treating this as a first run)", path, exc)
         return None
@@ -216,7 +217,7 @@ def load_history(
     try:
         history = _read_history(path, links, sessions, video_metadata_only)
         if history is None:  # not laid out one record per line, or damaged: read it whole
-            history = History.of(json_report.load(path), video_metadata_only=video_metadata_only)
+            history = History.of(decode.load(path), video_metadata_only=video_metadata_only)
         return history
     except Exception as exc:  # a bad previous report must never stop tonight's run
         log.warning("ignoring the previous report %s: %s (treating this as a first run)", path, exc)
@@ -246,18 +247,18 @@ def _read_history(
     gone: list[SessionInfo] = []
 
     def add_session(item: Any, index: int) -> None:
-        rd = json_report.Reader(item, f"report.sessions[{index}]")
+        rd = decode.Reader(item, f"report.sessions[{index}]")
         sid = rd.text("id")
         if current_ids is not None and sid in current_ids:
             session_ids.add(current_ids[sid])  # this run's string: one copy of each id
             return
         session_ids.add(sid)
-        gone.append(json_report.read_session(rd))
+        gone.append(decode.read_session(rd))
 
     def add_link(item: Any, index: int) -> None:
         fields = _link_fields(item)
         if fields is None:  # something is off: the strict reader says what, and where
-            fields = _read_link_fields(json_report.Reader(item, f"report.links[{index}]"))
+            fields = _read_link_fields(decode.Reader(item, f"report.links[{index}]"))
         sid, field, url, status, failures, first_failed, metadata = fields
         if first_failed is not None:  # a run's time, on every link that failed in it: one copy
             first_failed = sys.intern(first_failed)
@@ -277,12 +278,12 @@ def _read_history(
             key = (link.session_id, link.field, link.url)
         memory.remember(key, status, failures, first_failed, metadata)
 
-    data = json_report.read_by_line(
+    data = read_by_line(
         path, {"sessions": add_session, "links": add_link, "duplicates": None, "findings": None}
     )
     if data is None:
         return None
-    rd = json_report.check_version(data)
+    rd = decode.check_version(data)
     return History(
         generated_at=rd.text("generated_at"),
         shard=rd.text("shard", optional=True),
@@ -312,7 +313,7 @@ def _link_fields(item: Any) -> _LinkFields | None:
     if not (
         type(sid) is str
         and type(url) is str
-        and field in json_report.FIELDS
+        and field in decode.FIELDS
         and type(status) is str
         and status in _STATUSES
         and type(failures) is int
@@ -334,13 +335,13 @@ def _link_fields(item: Any) -> _LinkFields | None:
     return sid, field, url, _STATUSES[status], failures, first_failed, metadata
 
 
-def _read_link_fields(rd: json_report.Reader) -> _LinkFields:
+def _read_link_fields(rd: decode.Reader) -> _LinkFields:
     """``_link_fields``, raising ``ValueError`` that names the place of the first problem."""
     return (
         rd.text("session"),
-        rd.choice("field", json_report.FIELDS),
+        rd.choice("field", decode.FIELDS),
         rd.text("url"),
-        json_report.read_status(rd),
+        decode.read_status(rd),
         rd.count("consecutive_failures"),
         rd.text("first_failed", optional=True),
         (

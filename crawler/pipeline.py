@@ -233,13 +233,13 @@ def load_parts(paths: Sequence[Path]) -> list[RunReport]:
     (escalations; the rest it finds again over all links) are read. A part that cannot be
     read is a ``ValueError`` naming it and what merge takes.
     """
-    from crawler.report import json as json_report
+    from crawler.store import decode
 
     parts: list[RunReport] = []
     for path in paths:
         like = parts[0] if parts else None
         try:
-            parts.append(json_report.load(path, like=like, finding_kinds={"escalated"}))
+            parts.append(decode.load(path, like=like, finding_kinds={"escalated"}))
         except ValueError as exc:
             raise ValueError(f"{exc}; {_PARTS_HINT}") from None
     return parts

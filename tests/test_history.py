@@ -17,6 +17,7 @@ from crawler import history
 from crawler.model import Status
 from crawler.report import json as json_report
 from crawler.report import write_reports
+from crawler.store import decode
 
 DAY1 = "2026-11-23T03:00:00Z"
 DAY2 = "2026-11-24T03:00:00Z"
@@ -30,7 +31,7 @@ def run(statuses, at, previous=None, *, fail_after=1, **kwargs):
     """One run: build, apply history, and return it as the next run will read it (JSON)."""
     report = simple_report(statuses, generated_at=at, **kwargs)
     history.apply(report, previous, fail_after=fail_after)
-    return json_report.from_dict(json_report.to_dict(report))
+    return decode.from_dict(json_report.to_dict(report))
 
 
 def result(report, key):
@@ -248,7 +249,7 @@ def test_compact_history_counts_escalates_and_carries_over_as_the_full_report_di
 
     full = _nightly(tmp_path / "full", lambda report_dir, _: history.load_previous(report_dir))
     assert _nightly(tmp_path / "compact", compact) == full
-    offline, day4 = (json_report.from_dict(json.loads(text)) for text in full[2:4])
+    offline, day4 = (decode.from_dict(json.loads(text)) for text in full[2:4])
     assert [s.title for s in offline.changes.removed_sessions] == ["Gone"]
     assert [s.title for s in offline.changes.new_sessions] == ["New"]
     assert result(offline, OTHER).title == "Deck title"  # carried over by the offline night
