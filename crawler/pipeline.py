@@ -21,6 +21,7 @@ from crawler.findings import catalog_findings, find_duplicates, wrong_videos
 from crawler.links import iter_links
 from crawler.model import Finding, Link, LinkResult, RunReport, SessionInfo, Status
 from crawler.services.base import Settings
+from crawler.store.previous import History
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -331,7 +332,7 @@ def check_parts(parts: Sequence[RunReport], names: Sequence[str]) -> list[Shard]
 
 def merge_reports(
     parts: Sequence[RunReport],
-    previous: RunReport | history.History | None,
+    previous: RunReport | History | None,
     *,
     names: Sequence[str] | None = None,
 ) -> RunReport:
