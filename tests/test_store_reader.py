@@ -9,6 +9,7 @@ import json
 import pytest
 from report_samples import sample_report
 
+from crawler.infile import Capped
 from crawler.report import json as json_report
 from crawler.store import decode, reader
 
@@ -50,7 +51,7 @@ def test_a_file_that_says_it_is_small_is_still_read_no_further_than_the_cap(tmp_
     # Files in /proc say they are empty; what is read is counted, not what stat says.
     path = tmp_path / "latest.json"
     path.write_bytes(b"[" * 64 + b"]" * 64)
-    with reader._Capped(io.FileIO(path), 100) as capped:
+    with Capped(io.FileIO(path), 100, reader._too_large) as capped:
         assert capped.read(100) == b"[" * 64 + b"]" * 36
         with pytest.raises(ValueError, match="larger than 512 MiB"):
             capped.read(1)

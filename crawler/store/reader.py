@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from crawler.infile import open_bounded
 
 # The most a report file may be. A 100,000-link latest.json is about 85 MB (measured: a
 # benchmarks/gen_catalog.py catalogue, ≈ 620 bytes a link line, plus sessions and findings);
@@ -32,53 +33,26 @@ _NOT_REGULAR = {
 }
 
 
-class _Capped(io.RawIOBase):
-    """A file that refuses to give more than ``limit`` bytes (a size on disk can lie:
-    files in /proc say 0)."""
-
-    def __init__(self, raw: io.FileIO, limit: int) -> None:
-        self._raw, self._left = raw, limit
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        with memoryview(buffer) as view:
-            n = self._raw.readinto(view[: self._left + 1]) or 0
-        if n > self._left:
-            raise ValueError(_too_large())
-        self._left -= n
-        return n
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
+def _not_regular(mode: int) -> ValueError:
+    kind = _NOT_REGULAR.get(stat.S_IFMT(mode), "a special file")
+    return ValueError(f"not a regular file but {kind}")
 
 
-def _too_large() -> str:
-    return f"larger than {MAX_REPORT_BYTES // 2**20} MiB, more than any report (not a report?)"
+def _too_large() -> ValueError:
+    return ValueError(
+        f"larger than {MAX_REPORT_BYTES // 2**20} MiB, more than any report (not a report?)"
+    )
 
 
 def open_report(path: Path) -> IO[str]:
     """``path`` opened for reading as UTF-8 text, at most ``MAX_REPORT_BYTES`` of it.
 
     Only a regular file: a named pipe, a device (a symlink to /dev/zero) or a directory is
-    refused with a ``ValueError`` saying what it is, before anything is read; the open itself
-    does not wait for a pipe's writer (``O_NONBLOCK``, which regular files ignore).
+    refused with a ``ValueError`` saying what it is, unread (``open_bounded``, which never waits
+    for a pipe's writer either).
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    try:
-        mode = os.fstat(fd)
-        kind = stat.S_IFMT(mode.st_mode)
-        if kind != stat.S_IFREG:
-            raise ValueError(f"not a regular file but {_NOT_REGULAR.get(kind, 'a special file')}")
-        if mode.st_size > MAX_REPORT_BYTES:
-            raise ValueError(_too_large())
-        raw = _Capped(io.FileIO(fd, "r", closefd=True), MAX_REPORT_BYTES)
-    except BaseException:
-        os.close(fd)
-        raise
-    return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8")
+    binary = open_bounded(path, MAX_REPORT_BYTES, not_a_file=_not_regular, too_large=_too_large)
+    return io.TextIOWrapper(binary, encoding="utf-8")
 
 
 def parse(text: str) -> Any:
