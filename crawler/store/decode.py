@@ -281,7 +281,7 @@ def from_dict(
     duplicates = []
     for i, item in enumerate(rd.items("duplicates")):
         dr = Reader(item, f"report.duplicates[{i}]")
-        links = tuple(
+        duplicated = tuple(
             _read_link(Reader(link, f"{dr.where}.links[{j}]"))
             for j, link in enumerate(dr.items("links", required=False))
         )
@@ -290,7 +290,7 @@ def from_dict(
                 key=dr.text("key"),
                 urls=tuple(dr.texts("urls")),
                 sessions=tuple(dr.texts("sessions")),
-                links=links,
+                links=duplicated,
             )
         )
     items = rd.items("findings")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,7 +75,7 @@ _RECORD_ENDS = (",\n", "\n", ",", "")  # what may follow a record on its line
 RecordHandler = Callable[[Any, int], None] | None
 
 
-def read_by_line(path: Path, handlers: dict[str, RecordHandler]) -> Any | None:
+def read_by_line(path: Path, handlers: Mapping[str, RecordHandler]) -> Any | None:
     """Walk a report written by ``chunks``, one record of each long list per line.
 
     Each record of a list named in ``handlers`` goes to its handler, in order, instead of into
