@@ -17,7 +17,6 @@ from werkzeug import Request, Response
 
 from crawler import processes
 from crawler.config import Settings
-from crawler.history import Remembered
 from crawler.links import make_link
 from crawler.model import Link, LinkKind, LinkResult, Status
 from crawler.processes import (
@@ -30,6 +29,7 @@ from crawler.processes import (
 )
 from crawler.services.registry import default_services
 from crawler.services.youtube.worker import Extraction
+from crawler.store.previous import Remembered
 
 # Generous: on a loaded machine a local answer must not become a timeout (and a retry).
 SETTINGS = Settings(allow_private=True, connect_timeout=60, read_timeout=60, link_timeout=120)
