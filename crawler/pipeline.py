@@ -65,7 +65,7 @@ def run_check(
 
     groups: list[list[int]] = []
     if not options.offline and not engine_kwargs:  # an injected transport stays in-process
-        from crawler.processes import auto_jobs, split_by_host
+        from crawler.partition import auto_jobs, split_by_host
 
         jobs = options.jobs or auto_jobs(len(links))
         if jobs > 1:
