@@ -179,23 +179,6 @@ class _Memory:
         self.results[key] = found
 
 
-def load_previous(report_dir: Path) -> RunReport | None:
-    """The previous run's whole report from ``report_dir/latest.json``, or None.
-
-    None when there is no previous report (a first run) and when it cannot be used (damaged,
-    hand-edited, another schema version): then a warning is logged and the run carries on as
-    a first run rather than crashing. A run needs less: see ``load_history``.
-    """
-    path = Path(report_dir) / REPORT_FILE
-    if not path.exists():
-        return None
-    try:
-        return json_report.load(path)
-    except Exception as exc:  # a bad previous report must never stop tonight's run
-        log.warning("ignoring the previous report %s: %s (treating this as a first run)", path, exc)
-        return None
-
-
 def load_history(
     report_dir: Path,
     *,
@@ -203,7 +186,11 @@ def load_history(
     sessions: Iterable[SessionInfo] | None = None,
     video_metadata_only: bool = False,
 ) -> History | None:
-    """What the next run needs of ``report_dir/latest.json``, or None (as ``load_previous``).
+    """What the next run needs of ``report_dir/latest.json``, or None.
+
+    None when there is no previous report (a first run) and when it cannot be used (damaged,
+    hand-edited, another schema version): then a warning is logged and the run carries on as
+    a first run rather than crashing.
 
     Read line by line into ``Remembered`` records, never as full results. With this run's
     ``links`` and ``sessions``, only their links are remembered (the others can never be

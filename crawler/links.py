@@ -108,10 +108,6 @@ def _github_file(parts: SplitResult, host: str) -> GitHubFile | None:
     return GitHubFile(owner=owner, repo=repo, ref=ref, path=path)
 
 
-def is_slideshare(url: str) -> bool:
-    return _is_slideshare_host((urlsplit(url).hostname or "").lower())
-
-
 def _is_slideshare_host(host: str) -> bool:
     return host == "slideshare.net" or host.endswith(".slideshare.net")
 

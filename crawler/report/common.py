@@ -82,11 +82,6 @@ def summarize(report: RunReport) -> Summary:
     )
 
 
-def short_title(title: str, limit: int = 40) -> str:
-    title = " ".join(title.split())
-    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
-
-
 def hms(seconds: float | None) -> str:
     """``h:mm:ss`` (``0:04:05``); empty for unknown."""
     if seconds is None:

@@ -278,10 +278,6 @@ def _catalogue_lines(
 CATALOGUE_HEADER = ["Date", "Session", "Presenters", "Slides", "Video"]
 
 
-def catalogue(report: RunReport) -> list[str]:
-    return list(_catalogue(report))
-
-
 def _catalogue(report: RunReport) -> Iterator[str]:
     seconds = video_seconds(report)
     totals = [_plural(len(report.sessions), "session"), _plural(len(report.results), "link")]
