@@ -31,11 +31,14 @@ from typing import Any
 
 from crawler.model import (
     Changes,
+    Field,
     Finding,
+    FindingKind,
     Link,
     LinkResult,
     RunReport,
     SessionInfo,
+    Severity,
     Status,
 )
 from crawler.report import json as json_report
@@ -438,7 +441,7 @@ def fill_metadata(
         r.link
         for r in results
         if r.status in UNCHECKED
-        and r.link.field != "presenter"  # a homepage has no metadata worth a second read
+        and r.link.field != Field.PRESENTER  # a homepage has no metadata worth a second read
         and not _has_metadata(remembered.get(link_key(r)))
         and any(getattr(r, name) is None for name in _METADATA)
     ]
@@ -493,15 +496,15 @@ def apply(report: RunReport, previous: RunReport | History | None, *, fail_after
             escalated.append(
                 Finding.on_link(
                     result.link,
-                    "escalated",
-                    "error",
+                    FindingKind.ESCALATED,
+                    Severity.ERROR,
                     f"unverified for {result.consecutive_failures} consecutive runs "
                     f"since {since}: {result.plain_detail}",
                     fix="check the link by hand; fix or remove it if it is really gone",
                 )
             )
     # Idempotent: applying twice must not add the same findings twice.
-    report.findings = [f for f in report.findings if f.kind != "escalated"] + escalated
+    report.findings = [f for f in report.findings if f.kind != FindingKind.ESCALATED] + escalated
     report.changes = changes(report, history)
 
 

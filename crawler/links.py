@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit, urlunsplit
 
 from crawler.catalog import Catalog, Position
-from crawler.model import Link, LinkKind
+from crawler.model import Field, Link, LinkKind
 
 YOUTUBE_HOSTS = {
     "youtube.com",
@@ -224,7 +224,7 @@ def make_link(
     session_id: str,
     session_title: str,
     session_date: str,
-    field: str,
+    field: Field | str,
     url: str,
     at: Position | None = None,
 ) -> Link:
@@ -233,7 +233,7 @@ def make_link(
         session_id=session_id,
         session_title=session_title,
         session_date=session_date,
-        field=field,  # type: ignore[arg-type]
+        field=Field(field),
         url=url,
         kind=kind,
         key=key,
@@ -247,9 +247,9 @@ def iter_links(catalog: Catalog) -> Iterator[Link]:
     for s in catalog.sessions:
         date = sys.intern(s.date.isoformat())  # one copy per day, shared by all its links
         if s.slides:
-            yield make_link(s.id, s.title, date, "slides", s.slides, s.slides_at)
+            yield make_link(s.id, s.title, date, Field.SLIDES, s.slides, s.slides_at)
         if s.video:
-            yield make_link(s.id, s.title, date, "video", s.video, s.video_at)
+            yield make_link(s.id, s.title, date, Field.VIDEO, s.video, s.video_at)
         for p in s.presenters:
             if p.url:
-                yield make_link(s.id, s.title, date, "presenter", p.url, p.url_at)
+                yield make_link(s.id, s.title, date, Field.PRESENTER, p.url, p.url_at)

@@ -20,20 +20,24 @@ from typing import IO, Any
 from crawler.model import (
     Changes,
     Duplicate,
+    Field,
     Finding,
+    FindingKind,
     Hop,
     Link,
     LinkKind,
     LinkResult,
     RunReport,
     SessionInfo,
+    Severity,
     Status,
 )
 from crawler.report.common import summarize
 
 SCHEMA_VERSION = 1
-FIELDS = ("slides", "video", "presenter")
-_SEVERITIES = ("error", "warning", "notice")
+FIELDS = tuple(Field)
+_SEVERITIES = tuple(Severity)
+_FINDING_KINDS = tuple(FindingKind)
 
 
 # ---------------------------------------------------------------------------- to JSON
@@ -317,7 +321,7 @@ def _read_link(rd: Reader) -> Link:
         session_id=sys.intern(rd.text("session")),
         session_title=sys.intern(rd.text("session_title")),
         session_date=sys.intern(rd.text("session_date")),
-        field=rd.choice("field", FIELDS),
+        field=Field(rd.choice("field", FIELDS)),
         url=url,
         kind=link_kind,
         key=url if key == url else key,
@@ -366,17 +370,21 @@ def _read_result(rd: Reader) -> LinkResult:
 
 def read_finding(rd: Reader) -> Finding:
     return Finding(
-        kind=rd.text("kind"),
-        severity=rd.choice("severity", _SEVERITIES),
+        kind=FindingKind(rd.choice("kind", _FINDING_KINDS)),
+        severity=Severity(rd.choice("severity", _SEVERITIES)),
         session_id=rd.text("session"),
         session_title=rd.text("session_title"),
         session_date=rd.text("session_date"),
         message=rd.text("message"),
-        field=rd.choice("field", FIELDS, optional=True),
+        field=_optional_field(rd.choice("field", FIELDS, optional=True)),
         url=rd.text("url", optional=True),
         fix=rd.text("fix", optional=True),
         line=rd.integer("line"),
     )
+
+
+def _optional_field(value: str | None) -> Field | None:
+    return None if value is None else Field(value)
 
 
 def read_session(rd: Reader) -> SessionInfo:

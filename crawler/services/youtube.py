@@ -20,7 +20,7 @@ from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
 from crawler.links import youtube_video_id
-from crawler.model import Link, LinkKind, LinkResult, Status
+from crawler.model import Field, Link, LinkKind, LinkResult, Status
 from crawler.services.base import (
     CheckContext,
     FetchResult,
@@ -219,7 +219,7 @@ class YouTubeService(Service):
     }
 
     def handles(self, link: Link) -> bool:
-        return link.kind is LinkKind.YOUTUBE or link.field == "video"
+        return link.kind is LinkKind.YOUTUBE or link.field == Field.VIDEO
 
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
         loop = asyncio.get_running_loop()
