@@ -10,6 +10,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from crawler.hosts import LinkKind
+
 
 class Field(enum.StrEnum):
     """Where a link sits in its session, in the order a session lists them."""
@@ -42,13 +44,6 @@ SEVERITY: dict[Status, int] = {
     Status.SKIPPED: 3,
     Status.OK: 4,
 }
-
-
-class LinkKind(enum.StrEnum):
-    YOUTUBE = "youtube"
-    SLIDESHARE = "slideshare"
-    GITHUB_FILE = "github_file"
-    GENERIC = "generic"
 
 
 @dataclass(frozen=True, slots=True)

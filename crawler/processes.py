@@ -26,8 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from crawler.hosts import LinkKind
 from crawler.links import requested_host
-from crawler.model import Link, LinkKind, LinkResult
+from crawler.model import Link, LinkResult
 from crawler.services.base import Remembered, Settings, limits_for
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,8 @@ from raw_server import RawServer, read_head
 from werkzeug import Request, Response
 
 from crawler.engine import Engine, check_links, default_user_agent, parse_retry_after
-from crawler.model import Hop, Link, LinkKind, LinkResult, Status
+from crawler.hosts import LinkKind
+from crawler.model import Hop, Link, LinkResult, Status
 from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
 
 FAST = Settings(

@@ -17,8 +17,9 @@ from werkzeug import Request, Response
 
 from crawler import processes
 from crawler.history import Remembered
+from crawler.hosts import LinkKind
 from crawler.links import make_link
-from crawler.model import Link, LinkKind, LinkResult, Status
+from crawler.model import Link, LinkResult, Status
 from crawler.processes import (
     LINKS_PER_PROCESS,
     auto_jobs,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.model import Hop, Link, LinkKind, Status
+from crawler.hosts import LinkKind
+from crawler.model import Hop, Link, Status
 from crawler.services.base import FetchResult, HostLimits, limits_for, unverified_from_fetch
 
 LINK = Link("s1", "A talk", "2024-01-01", "slides", "https://example.org/a", LinkKind.GENERIC, "k")

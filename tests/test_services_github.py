@@ -21,8 +21,8 @@ from service_fakes import (
     public_resolver,
 )
 
-from crawler.links import github_file
-from crawler.model import Hop, LinkKind, LinkResult, Status
+from crawler.hosts import LinkKind, github_file
+from crawler.model import Hop, LinkResult, Status
 from crawler.services.base import Settings
 from crawler.services.github import GitHubHosts, GitHubService, auth_headers, moved_file_url
 

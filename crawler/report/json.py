@@ -17,6 +17,7 @@ from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from crawler.hosts import LinkKind
 from crawler.model import (
     Changes,
     Duplicate,
@@ -25,7 +26,6 @@ from crawler.model import (
     FindingKind,
     Hop,
     Link,
-    LinkKind,
     LinkResult,
     RunReport,
     SessionInfo,

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Mapping
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from crawler.links import GitHubFile, github_file
-from crawler.model import Hop, Link, LinkKind, LinkResult, Status
+from crawler.hosts import GitHubFile, LinkKind, github_file
+from crawler.model import Hop, Link, LinkResult, Status
 from crawler.services import pdf
 from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
 from crawler.services.generic import GenericService, http_verdict, pdf_verdict, probe_pdf

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
-from crawler.model import Link, LinkKind, LinkResult, Status
+from crawler.hosts import LinkKind
+from crawler.model import Link, LinkResult, Status
 from crawler.services.base import CheckContext, FetchResult, HostLimits, Service
 from crawler.services.generic import http_verdict
 

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlencode
 
-from crawler.links import youtube_video_id
-from crawler.model import Field, Link, LinkKind, LinkResult, Status
+from crawler.hosts import LinkKind, youtube_video_id
+from crawler.model import Field, Link, LinkResult, Status
 from crawler.services.base import (
     CheckContext,
     FetchResult,
