@@ -17,13 +17,13 @@ from typing import Any, NoReturn
 
 import click
 
-from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Status
+from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Severity, Status
 from crawler.pipeline import EXIT_CRASHED, EXIT_INTERRUPTED
+from crawler.report.common import FIELD_LABELS
 from crawler.report.escape import terminal_safe
 
 MAX_WARNINGS_SHOWN = 20
 PROBLEM_STATUSES = (Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED)
-FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
 REPORT_BUGS_AT = "https://github.com/ConstantPark/DL_Compiler/issues"
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
 # click.Context.meta keys (shared by a command's context and the group's): -v given; whether
@@ -47,15 +47,15 @@ class Output:
         link = r.link
         where = f"{link.session_date} {link.session_title}"
         line = (
-            f"{r.status.value.upper():<10} {FIELD_NAMES[link.field]:<8} {where[:60]:<60} "
+            f"{r.status.value.upper():<10} {FIELD_LABELS[link.field]:<8} {where[:60]:<60} "
             f"{link.url} — {r.plain_detail}"
         )
         return terminal_safe(line)
 
     def summary(self, report: RunReport, written: list[Path]) -> None:
         counts = Counter(r.status for r in report.results)
-        errors = [f for f in report.findings if f.severity == "error"]
-        warnings = [f for f in report.findings if f.severity != "error"]
+        errors = [f for f in report.findings if f.severity == Severity.ERROR]
+        warnings = [f for f in report.findings if f.severity != Severity.ERROR]
         # Quiet keeps the problems (errors) and drops the warnings; a big catalogue's thousands
         # of warnings are summed up after the first few (all of them are in the reports).
         for f in sorted(errors, key=lambda f: f.line):
@@ -102,7 +102,7 @@ def _plural(n: int, word: str) -> str:
 
 def finding_line(f: Finding, catalog_path: str) -> str:
     where = f"{catalog_path}:{f.line}" if f.line else catalog_path
-    what = f" {FIELD_NAMES.get(f.field or '', f.field)}" if f.field else ""
+    what = f" {FIELD_LABELS.get(f.field, f.field)}" if f.field else ""
     url = f" {f.url}" if f.url else ""
     fix = f" (fix: {f.fix})" if f.fix else ""
     text = (

@@ -46,7 +46,7 @@ from crawler import safety
 from crawler.config import HostLimits, Settings, limits_for
 from crawler.isolation import WorkerPool
 from crawler.memory import GC_THRESHOLD, fewer_collections, shared_values
-from crawler.model import Hop, Link, LinkResult, Status
+from crawler.model import Field, Hop, Link, LinkResult, Status
 from crawler.proxies import Proxies
 from crawler.services.base import (
     FetchErrorKind,
@@ -528,7 +528,7 @@ class Engine:
             else:
                 host = _host_of(link.url)
                 queue = by_host.setdefault(host, array.array("l"))
-                if link.field == "video":
+                if link.field == Field.VIDEO:
                     videos.setdefault(host, []).append(index)
                 else:
                     queue.append(index)

@@ -131,11 +131,6 @@ def _idn_problem(host: str) -> str:
     )
 
 
-def is_http_url(value: object) -> bool:
-    """An absolute http(s) URL the crawler can check (see ``url_problem``)."""
-    return url_problem(value) is None
-
-
 # An e-mail address as people write them: a local part without spaces, control characters or
 # '@', a domain of dot-separated parts ending in a top-level domain of two or more letters
 # (or its punycode form). RFC 5321's lengths: 64 for the local part, 254 in all.

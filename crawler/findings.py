@@ -12,10 +12,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
-from crawler.model import Duplicate, Finding, Link, LinkResult, SessionInfo
+from crawler.model import (
+    Duplicate,
+    Field,
+    Finding,
+    FindingKind,
+    Link,
+    LinkResult,
+    SessionInfo,
+    Severity,
+)
 
 # Only slides and videos must be unique: a presenter's homepage rightly repeats across talks.
-UNIQUE_FIELDS = ("slides", "video")
+UNIQUE_FIELDS = (Field.SLIDES, Field.VIDEO)
 
 
 def find_duplicates(links: Iterable[Link]) -> list[Duplicate]:
@@ -61,7 +70,9 @@ def duplicate_findings(duplicates: Iterable[Duplicate]) -> list[Finding]:
                 message = f"same {link.field} as {_session_name(first)}"
             else:
                 message = f"same link as the {first.field} of {_session_name(first)}"
-            out.append(Finding.on_link(link, "duplicate", "error", message, fix=fix))
+            out.append(
+                Finding.on_link(link, FindingKind.DUPLICATE, Severity.ERROR, message, fix=fix)
+            )
     return out
 
 
@@ -70,12 +81,15 @@ def _session_name(link: Link) -> str:
 
 
 # One copy of each kind and message: a large catalogue has tens of thousands of these findings.
-_MISSING = {fld: (f"missing-{fld}", f"no {fld} link") for fld in UNIQUE_FIELDS}
+_MISSING = {
+    Field.SLIDES: (FindingKind.MISSING_SLIDES, "no slides link"),
+    Field.VIDEO: (FindingKind.MISSING_VIDEO, "no video link"),
+}
 
 
 def missing_links(sessions: Sequence[SessionInfo], links: Iterable[Link]) -> list[Finding]:
     """Sessions without slides or without a video (the README writes '-')."""
-    have: dict[str, set[str]] = {fld: set() for fld in UNIQUE_FIELDS}  # session ids, by field
+    have: dict[Field, set[str]] = {fld: set() for fld in UNIQUE_FIELDS}  # session ids, by field
     for link in links:
         if link.field in have:
             have[link.field].add(link.session_id)
@@ -84,7 +98,7 @@ def missing_links(sessions: Sequence[SessionInfo], links: Iterable[Link]) -> lis
         for fld in UNIQUE_FIELDS:
             if s.id not in have[fld]:
                 kind, message = _MISSING[fld]
-                out.append(Finding.on_session(s, kind, "warning", message, field=fld))
+                out.append(Finding.on_session(s, kind, Severity.WARNING, message, field=fld))
     return out
 
 
@@ -96,8 +110,8 @@ def date_order(sessions: Sequence[SessionInfo]) -> list[Finding]:
             out.append(
                 Finding.on_session(
                     s,
-                    "date-order",
-                    "warning",
+                    FindingKind.DATE_ORDER,
+                    Severity.WARNING,
                     f"dated {s.date} but listed after '{before.title}' ({before.date})",
                     fix="move it to its place in date order, or check the date",
                 )
@@ -116,8 +130,8 @@ def duplicate_titles(sessions: Sequence[SessionInfo]) -> list[Finding]:
             out.append(
                 Finding.on_session(
                     s,
-                    "duplicate-title",
-                    "warning",
+                    FindingKind.DUPLICATE_TITLE,
+                    Severity.WARNING,
                     f"same title as the session of {other.date}",
                     fix="tell the sessions apart in their titles (e.g. 'Part 2')",
                 )
@@ -219,13 +233,13 @@ def wrong_videos(results: Iterable[LinkResult]) -> list[Finding]:
     out = []
     for r in results:
         link = r.link
-        if link.field != "video" or not r.title or titles_match(link.session_title, r.title):
+        if link.field != Field.VIDEO or not r.title or titles_match(link.session_title, r.title):
             continue
         out.append(
             Finding.on_link(
                 link,
-                "wrong-video",
-                "warning",
+                FindingKind.WRONG_VIDEO,
+                Severity.WARNING,
                 f"wrong video? its title is '{r.title}'",
                 fix="check that the link is this talk's recording",
             )

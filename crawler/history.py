@@ -28,14 +28,16 @@ from pathlib import Path
 
 from crawler.model import (
     Changes,
+    Field,
     Finding,
+    FindingKind,
     Link,
     LinkResult,
     RunReport,
     SessionInfo,
+    Severity,
     Status,
 )
-from crawler.store import decode
 from crawler.store.previous import (
     METADATA,
     History,
@@ -54,23 +56,6 @@ HEALTHY = (Status.OK, Status.REDIRECTED)
 UNCHECKED = (Status.SKIPPED, Status.UNVERIFIED)
 
 
-def load_previous(report_dir: Path) -> RunReport | None:
-    """The previous run's whole report from ``report_dir/latest.json``, or None.
-
-    None when there is no previous report (a first run) and when it cannot be used (damaged,
-    hand-edited, another schema version): then a warning is logged and the run carries on as
-    a first run rather than crashing. A run needs less: see ``load_history``.
-    """
-    path = Path(report_dir) / REPORT_FILE
-    if not path.exists():
-        return None
-    try:
-        return decode.load(path)
-    except Exception as exc:  # a bad previous report must never stop tonight's run
-        log.warning("ignoring the previous report %s: %s (treating this as a first run)", path, exc)
-        return None
-
-
 def load_history(
     report_dir: Path,
     *,
@@ -78,8 +63,12 @@ def load_history(
     sessions: Iterable[SessionInfo] | None = None,
     video_metadata_only: bool = False,
 ) -> History | None:
-    """What the next run needs of ``report_dir/latest.json`` (``read_history``), or None (as
-    ``load_previous``)."""
+    """What the next run needs of ``report_dir/latest.json`` (``read_history``), or None.
+
+    None when there is no previous report (a first run) and when it cannot be used (damaged,
+    hand-edited, another schema version): then a warning is logged and the run carries on as
+    a first run rather than crashing.
+    """
     path = Path(report_dir) / REPORT_FILE
     if not path.exists():
         return None
@@ -168,7 +157,7 @@ def fill_metadata(
         r.link
         for r in results
         if r.status in UNCHECKED
-        and r.link.field != "presenter"  # a homepage has no metadata worth a second read
+        and r.link.field != Field.PRESENTER  # a homepage has no metadata worth a second read
         and not _has_metadata(remembered.get(link_key(r)))
         and any(getattr(r, name) is None for name in METADATA)
     ]
@@ -223,15 +212,15 @@ def apply(report: RunReport, previous: RunReport | History | None, *, fail_after
             escalated.append(
                 Finding.on_link(
                     result.link,
-                    "escalated",
-                    "error",
+                    FindingKind.ESCALATED,
+                    Severity.ERROR,
                     f"unverified for {result.consecutive_failures} consecutive runs "
                     f"since {since}: {result.plain_detail}",
                     fix="check the link by hand; fix or remove it if it is really gone",
                 )
             )
     # Idempotent: applying twice must not add the same findings twice.
-    report.findings = [f for f in report.findings if f.kind != "escalated"] + escalated
+    report.findings = [f for f in report.findings if f.kind != FindingKind.ESCALATED] + escalated
     report.changes = changes(report, history)
 
 

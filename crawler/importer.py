@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from crawler.fields import is_email
-from crawler.links import github_file
+from crawler.hosts import github_file
 
 MONTHS = [
     "january", "february", "march", "april", "may", "june",

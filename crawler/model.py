@@ -9,9 +9,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
-Field = Literal["slides", "video", "presenter"]
+from crawler.hosts import LinkKind
+
+
+class Field(enum.StrEnum):
+    """Where a link sits in its session, in the order a session lists them."""
+
+    SLIDES = "slides"
+    VIDEO = "video"
+    PRESENTER = "presenter"  # a presenter's homepage
 
 
 class Status(enum.StrEnum):
@@ -37,13 +44,6 @@ SEVERITY: dict[Status, int] = {
     Status.SKIPPED: 3,
     Status.OK: 4,
 }
-
-
-class LinkKind(enum.StrEnum):
-    YOUTUBE = "youtube"
-    SLIDESHARE = "slideshare"
-    GITHUB_FILE = "github_file"
-    GENERIC = "generic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +106,31 @@ class LinkResult:
         return self.reason or self.detail
 
 
-Severity = Literal["error", "warning", "notice"]
+class Severity(enum.StrEnum):
+    """How loud a finding is: an error fails the run (exit 1), the others are reported."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"
+
+
+class FindingKind(enum.StrEnum):
+    """What a finding is about (the ``kind`` latest.json writes)."""
+
+    DUPLICATE = "duplicate"  # a slides or video link used again
+    WRONG_VIDEO = "wrong-video"  # the video's title shares nothing with the talk's
+    MISSING_SLIDES = "missing-slides"
+    MISSING_VIDEO = "missing-video"
+    DATE_ORDER = "date-order"  # a session listed before an earlier one
+    DUPLICATE_TITLE = "duplicate-title"
+    ESCALATED = "escalated"  # unverified for ``--fail-after`` runs in a row
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A problem that is about the catalogue rather than about one server's answer.
+    """A problem that is about the catalogue rather than about one server's answer."""
 
-    kinds: ``duplicate``, ``wrong-video``, ``missing-slides``, ``missing-video``,
-    ``date-order``, ``duplicate-title``, ``escalated``.
-    """
-
-    kind: str
+    kind: FindingKind
     severity: Severity
     session_id: str
     session_title: str
@@ -130,7 +143,12 @@ class Finding:
 
     @classmethod
     def on_link(
-        cls, link: Link, kind: str, severity: Severity, message: str, fix: str | None = None
+        cls,
+        link: Link,
+        kind: FindingKind,
+        severity: Severity,
+        message: str,
+        fix: str | None = None,
     ) -> Finding:
         """A finding about one link, placed on its line of the catalogue."""
         return cls(
@@ -150,7 +168,7 @@ class Finding:
     def on_session(
         cls,
         session: SessionInfo,
-        kind: str,
+        kind: FindingKind,
         severity: Severity,
         message: str,
         fix: str | None = None,

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crawler.config import Settings, limits_for
+from crawler.hosts import LinkKind
 from crawler.links import requested_host
-from crawler.model import Link, LinkKind
+from crawler.model import Link
 
 # ``--jobs auto`` gives each process at least this many links. Measured on 2 vCPUs shared with
 # the benchmark's simulator: 2 processes gain nothing at 10,000 links (starting one, splitting,

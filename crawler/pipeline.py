@@ -18,7 +18,17 @@ from crawler.catalog import load, session_infos
 from crawler.config import CheckOptions, Shard
 from crawler.findings import catalog_findings, find_duplicates, wrong_videos
 from crawler.links import iter_links
-from crawler.model import Finding, Link, LinkResult, RunReport, SessionInfo, Status
+from crawler.model import (
+    Field,
+    Finding,
+    FindingKind,
+    Link,
+    LinkResult,
+    RunReport,
+    SessionInfo,
+    Severity,
+    Status,
+)
 from crawler.store.previous import History
 
 EXIT_OK = 0
@@ -172,7 +182,7 @@ def exit_code(report: RunReport) -> int:
     if report.network_unreachable:
         return EXIT_UNVERIFIED
     if any(r.status is Status.BROKEN for r in report.results) or any(
-        f.severity == "error" for f in report.findings
+        f.severity == Severity.ERROR for f in report.findings
     ):
         return EXIT_PROBLEMS
     if any(r.status is Status.UNVERIFIED for r in report.results):
@@ -200,7 +210,7 @@ def load_parts(paths: Sequence[Path]) -> list[RunReport]:
     for path in paths:
         like = parts[0] if parts else None
         try:
-            parts.append(decode.load(path, like=like, finding_kinds={"escalated"}))
+            parts.append(decode.load(path, like=like, finding_kinds={FindingKind.ESCALATED}))
         except ValueError as exc:
             raise ValueError(f"{exc}; {_PARTS_HINT}") from None
     return parts
@@ -307,7 +317,7 @@ def merge_reports(
     check_parts(parts, names)
     first = parts[0]
     order = {s.id: i for i, s in enumerate(first.sessions)}
-    rank = {"slides": 0, "video": 1, "presenter": 2}
+    rank = {field: i for i, field in enumerate(Field)}
 
     def place(r: LinkResult) -> tuple[int, int, int, int, str]:
         link = r.link
@@ -332,6 +342,6 @@ def merge_reports(
         all_links=[r.link for r in results],
         results=results,
     )
-    report.findings += [f for p in parts for f in p.findings if f.kind == "escalated"]
+    report.findings += [f for p in parts for f in p.findings if f.kind == FindingKind.ESCALATED]
     report.changes = history.changes(report, previous)
     return report

@@ -46,6 +46,15 @@ def escalations(report):
     return [f for f in report.findings if f.kind == "escalated"]
 
 
+def whole(report_dir):
+    """The previous report read whole, straight from its file: what the compact reader
+    (``history.load_history``) must agree with. None on a first run."""
+    path = report_dir / "latest.json"
+    if not path.exists():
+        return None
+    return decode.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
 def test_failing_twice_counts_two_and_keeps_the_first_failure_time():
     day1 = run({TALK: Status.UNVERIFIED, OTHER: Status.OK}, DAY1)
     assert (result(day1, TALK).consecutive_failures, result(day1, TALK).first_failed) == (1, DAY1)
@@ -187,12 +196,13 @@ def test_previous_results_are_keyed_by_session_field_url():
     assert history.previous_results(None) == {}
 
 
-def test_load_previous_reads_what_write_reports_wrote(tmp_path):
-    assert history.load_previous(tmp_path) is None  # first run: nothing there
+def test_load_history_reads_what_write_reports_wrote(tmp_path):
+    assert history.load_history(tmp_path) is None  # first run: nothing there
     report = simple_report({TALK: Status.BROKEN}, generated_at=DAY1)
     history.apply(report, None)
     write_reports(report, tmp_path)
-    assert history.load_previous(tmp_path) == report
+    assert whole(tmp_path) == report
+    assert history.load_history(tmp_path) == History.of(report)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +218,7 @@ def test_load_previous_reads_what_write_reports_wrote(tmp_path):
 def test_unusable_previous_report_is_a_warning_not_a_crash(tmp_path, caplog, content):
     (tmp_path / "latest.json").write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="crawler.history"):
-        assert history.load_previous(tmp_path) is None
+        assert history.load_history(tmp_path) is None
     assert "ignoring the previous report" in caplog.text
 
 
@@ -248,7 +258,7 @@ def test_compact_history_counts_escalates_and_carries_over_as_the_full_report_di
             report_dir, links=[r.link for r in report.results], sessions=report.sessions
         )
 
-    full = _nightly(tmp_path / "full", lambda report_dir, _: history.load_previous(report_dir))
+    full = _nightly(tmp_path / "full", lambda report_dir, _: whole(report_dir))
     assert _nightly(tmp_path / "compact", compact) == full
     offline, day4 = (decode.from_dict(json.loads(text)) for text in full[2:4])
     assert [s.title for s in offline.changes.removed_sessions] == ["Gone"]
@@ -284,9 +294,7 @@ def test_compact_history_keeps_what_the_next_run_asks_for_and_nothing_else(tmp_p
     # Unfiltered (a merge), it remembers the links and sessions of the whole previous run.
     everything = history.load_history(tmp_path)
     assert len(everything.results) == 2 and len(everything.sessions) == 3
-    assert history.previous_results(everything) == history.previous_results(
-        history.load_previous(tmp_path)
-    )
+    assert history.previous_results(everything) == history.previous_results(whole(tmp_path))
 
 
 def test_results_alike_share_one_record_and_healthy_ones_none(tmp_path):
@@ -313,7 +321,7 @@ def test_the_first_of_repeated_links_counts(tmp_path):
     for previous in (
         history.load_history(tmp_path, links=links, sessions=day2.sessions),
         history.load_history(tmp_path),
-        history.load_previous(tmp_path),
+        whole(tmp_path),
     ):
         assert link_key(result(day2, OTHER)) not in history.previous_results(previous)
         history.apply(day2, previous)
@@ -385,8 +393,8 @@ def test_a_metadata_time_in_the_future_is_not_trusted(tmp_path):
         r.title, r.duration, r.metadata_fetched_at = "Talk video", 60, fetched_at
     write_reports(report, tmp_path)
     compact = history.load_history(tmp_path, video_metadata_only=True)
-    whole = History.of(history.load_previous(tmp_path))
-    for previous in (compact, whole):
+    read_whole = History.of(whole(tmp_path))
+    for previous in (compact, read_whole):
         future = previous.results[link_key(result(report, TALK))]
         assert (future.title, future.duration, future.metadata_fetched_at) == (
             "Talk video",

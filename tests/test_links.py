@@ -5,16 +5,14 @@ import asyncio
 import pytest
 from service_fakes import AskedHosts
 
+from crawler.hosts import LinkKind, github_file, youtube_video_id
 from crawler.links import (
     canonical_key,
     classify,
-    github_file,
     make_link,
     normalize_url,
     requested_host,
-    youtube_video_id,
 )
-from crawler.model import LinkKind
 from crawler.services.registry import default_services
 from crawler.services.youtube.worker import Extraction
 

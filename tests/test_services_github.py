@@ -22,7 +22,7 @@ from service_fakes import (
 )
 
 from crawler.config import Settings
-from crawler.links import github_file
+from crawler.hosts import github_file
 from crawler.model import Hop, LinkKind, LinkResult, Status
 from crawler.services.github import GitHubHosts, GitHubService, auth_headers, moved_file_url
 

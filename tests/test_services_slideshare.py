@@ -9,7 +9,8 @@ import pytest
 import respx
 from service_fakes import FakeContext, answer, check_through_engine, failure, link_for
 
-from crawler.model import Hop, LinkKind, LinkResult, Status
+from crawler.hosts import LinkKind
+from crawler.model import Hop, LinkResult, Status
 from crawler.services.slideshare import SlideShareService, clean_title, read_deck_page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slideshare"

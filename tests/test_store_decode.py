@@ -8,6 +8,7 @@ import json
 import pytest
 from report_samples import sample_report
 
+from crawler.model import Field, FindingKind, Severity
 from crawler.report import json as json_report
 from crawler.store import decode
 
@@ -19,6 +20,15 @@ def test_round_trip_is_lossless():
     # Changes point at the very results of the rebuilt report, not at copies.
     assert again.changes.newly_broken[0] is again.results[4]
     assert again.changes.removed_sessions == report.changes.removed_sessions
+
+
+def test_the_vocabulary_reads_back_as_the_models_enums():
+    """Finding kinds, severities and fields come back typed, as the checks made them."""
+    again = decode.from_dict(json.loads(json_report.render(sample_report())))
+    assert {type(f.kind) for f in again.findings} == {FindingKind}
+    assert {type(f.severity) for f in again.findings} == {Severity}
+    assert {type(f.field) for f in again.findings} <= {Field, type(None)}
+    assert {type(r.link.field) for r in again.results} == {Field}
 
 
 def test_round_trip_without_changes(tmp_path):
@@ -59,6 +69,7 @@ def _broken(mutate) -> str:
         (lambda d: d["links"][1].update(field="audio"), "report.links[1].field: 'audio' is not"),
         (lambda d: d["links"].append(7), "report.links[10]: expected an object, got int"),
         (lambda d: d["findings"][0].update(severity="fatal"), "report.findings[0].severity"),
+        (lambda d: d["findings"][1].update(kind="typo"), "report.findings[1].kind: 'typo' is not"),
         (lambda d: d["sessions"][0].update(presenters=[1]), "report.sessions[0].presenters[0]"),
         (lambda d: d.update(duration_seconds="fast"), "report.duration_seconds"),
         (lambda d: d["catalog"].pop("title"), "report.catalog.title: missing"),

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 
-from crawler.model import RunReport
+from crawler.model import RunReport, Severity
 from crawler.report.common import summarize
 
 
 def badge(report: RunReport) -> dict[str, object]:
     s = summarize(report)
-    errors = any(f.severity == "error" for f in report.findings)
+    errors = any(f.severity == Severity.ERROR for f in report.findings)
     nothing_verified = report.network_unreachable or s.skipped == s.links
     unchecked = report.offline or (nothing_verified and s.ok + s.redirected + s.broken == 0)
     if unchecked:

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.model import Duplicate, Finding, LinkResult, RunReport, Status
+from crawler.model import (
+    Duplicate,
+    Field,
+    Finding,
+    FindingKind,
+    LinkResult,
+    RunReport,
+    Severity,
+    Status,
+)
 
-FIELD_LABELS = {"slides": "slides", "video": "video", "presenter": "homepage"}
-FIELD_ORDER = {"slides": 0, "video": 1, "presenter": 2, None: 3}
+# How reports and the terminal name a link of each field.
+FIELD_LABELS = {Field.SLIDES: "slides", Field.VIDEO: "video", Field.PRESENTER: "homepage"}
+FIELD_ORDER: dict[Field | None, int] = {field: i for i, field in enumerate((*Field, None))}
 
 # Rank of a problem in "Needs attention" (lower = listed first).
 RANK_BROKEN = 0
@@ -23,8 +33,17 @@ RANK_REDIRECTED = 5
 RANK_UNVERIFIED = 6
 RANK_WARNING = 7
 RANK_NOTICE = 8
-_FINDING_RANKS = {"duplicate": RANK_DUPLICATE, "wrong-video": RANK_WRONG_VIDEO}
-_WARNING_ORDER = {"missing-video": 0, "missing-slides": 1, "date-order": 2, "duplicate-title": 3}
+_FINDING_RANKS = {
+    FindingKind.DUPLICATE: RANK_DUPLICATE,
+    FindingKind.WRONG_VIDEO: RANK_WRONG_VIDEO,
+    FindingKind.ESCALATED: RANK_ESCALATED,
+}
+_WARNING_ORDER = {
+    FindingKind.MISSING_VIDEO: 0,
+    FindingKind.MISSING_SLIDES: 1,
+    FindingKind.DATE_ORDER: 2,
+    FindingKind.DUPLICATE_TITLE: 3,
+}
 
 
 @dataclass(frozen=True)
@@ -49,12 +68,12 @@ class Problem:
     """One row of "Needs attention" and one GitHub annotation."""
 
     rank: int
-    severity: str  # "error" | "warning" | "notice"
-    kind: str  # "broken", "redirected", "unverified", or a Finding kind
+    severity: Severity
+    kind: Status | FindingKind  # broken, redirected, unverified, or a finding's kind
     session_id: str
     session_title: str
     session_date: str
-    field: str | None
+    field: Field | None
     url: str | None
     what: str  # plain words; untrusted, escape before rendering
     fix: str | None
@@ -80,11 +99,6 @@ def summarize(report: RunReport) -> Summary:
         duplicated=sum(max(duplicate_size(d) - 1, 0) for d in report.duplicates),
         findings=len(report.findings),
     )
-
-
-def short_title(title: str, limit: int = 40) -> str:
-    title = " ".join(title.split())
-    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
 def hms(seconds: float | None) -> str:
@@ -139,11 +153,9 @@ Source = LinkResult | Finding
 def _finding_rank(f: Finding) -> int:
     if f.kind in _FINDING_RANKS:
         return _FINDING_RANKS[f.kind]
-    if f.kind == "escalated":
-        return RANK_ESCALATED
-    if f.severity == "error":
+    if f.severity == Severity.ERROR:
         return RANK_OTHER_ERROR
-    if f.severity == "warning":
+    if f.severity == Severity.WARNING:
         return RANK_WARNING
     return RANK_NOTICE
 
@@ -155,7 +167,9 @@ def ranked(report: RunReport) -> list[Source]:
     thousands of problems, and a report that streams them makes each ``Problem`` (``problem``)
     only when it writes its row.
     """
-    escalated = {(f.session_id, f.field, f.url) for f in report.findings if f.kind == "escalated"}
+    escalated = {
+        (f.session_id, f.field, f.url) for f in report.findings if f.kind == FindingKind.ESCALATED
+    }
     out: list[Source] = []
     for r in report.results:
         if r.status not in _RESULT_RANKS:
@@ -173,8 +187,10 @@ def ranked(report: RunReport) -> list[Source]:
     # one int: tens of thousands of problems each had a tuple as their key.
     order = {s.id: i for i, s in enumerate(report.sessions)}
     warnings, positions = len(_WARNING_ORDER) + 1, len(order) + 1
+    fields, no_field = len(FIELD_ORDER), FIELD_ORDER[None]
 
     def sort_key(src: Source) -> int:
+        field: Field | None
         if isinstance(src, LinkResult):
             rank, warning = _RESULT_RANKS[src.status], 0
             session_id, field = src.link.session_id, src.link.field
@@ -182,7 +198,8 @@ def ranked(report: RunReport) -> list[Source]:
             rank, session_id, field = _finding_rank(src), src.session_id, src.field
             warning = _WARNING_ORDER.get(src.kind, warnings - 1) if rank >= RANK_WARNING else 0
         position = order.get(session_id, positions - 1)
-        return ((rank * warnings + warning) * positions + position) * 4 + FIELD_ORDER.get(field, 3)
+        place = (rank * warnings + warning) * positions + position
+        return place * fields + FIELD_ORDER.get(field, no_field)
 
     out.sort(key=sort_key)  # stable: ties stay in the order they were found
     return out
@@ -207,15 +224,15 @@ def problem(src: Source) -> Problem:
     r, link = src, src.link
     fix, fix_url = r.fix, None
     if r.status is Status.BROKEN:
-        severity, kind = "error", "broken"
+        severity, kind = Severity.ERROR, Status.BROKEN
         what = f"broken: {r.plain_detail or 'the server says it is gone'}{_failing_since(r)}"
     elif r.status is Status.REDIRECTED:
-        severity, kind = "warning", "redirected"
+        severity, kind = Severity.WARNING, Status.REDIRECTED
         what = f"redirected: {r.plain_detail or 'the link moved'}"
         if not fix and r.final_url:
             fix, fix_url = "use", r.final_url
     else:
-        severity, kind = "notice", "unverified"
+        severity, kind = Severity.NOTICE, Status.UNVERIFIED
         what = f"could not verify: {r.plain_detail or 'no answer'}{_failing_since(r)}"
     return Problem(
         rank=_RESULT_RANKS[r.status],
@@ -242,6 +259,6 @@ def video_seconds(report: RunReport) -> int:
     """Total length of the catalogue's videos, each distinct video counted once."""
     seen: dict[str, int] = {}
     for r in report.results:
-        if r.link.field == "video" and r.duration:
+        if r.link.field == Field.VIDEO and r.duration:
             seen.setdefault(r.link.key, r.duration)
     return sum(seen.values())

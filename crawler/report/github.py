@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.model import RunReport, Status
+from crawler.model import FindingKind, RunReport, Severity, Status
 from crawler.report import escape, markdown
 from crawler.report.common import FIELD_LABELS, Problem, problems
 
@@ -35,7 +35,7 @@ def write_step_summary(report: RunReport, path: Path) -> None:
         fh.write(text)
 
 
-def _command(level: str, file: str, line: int, title: str, message: str) -> str:
+def _command(level: Severity, file: str, line: int, title: str, message: str) -> str:
     props = [f"file={escape.gh_property(file)}"]
     if line > 0:
         props.append(f"line={line}")
@@ -55,7 +55,13 @@ def _annotation(report: RunReport, p: Problem) -> str:
     return _command(p.severity, report.catalog_path, p.line, title, message)
 
 
-_LINK_KINDS = {"broken", "redirected", "unverified", "duplicate", "escalated"}
+_LINK_KINDS = {
+    Status.BROKEN,
+    Status.REDIRECTED,
+    Status.UNVERIFIED,
+    FindingKind.DUPLICATE,
+    FindingKind.ESCALATED,
+}
 
 
 def annotations(report: RunReport) -> list[str]:
@@ -73,7 +79,7 @@ def annotations(report: RunReport) -> list[str]:
         lines.insert(
             0,
             _command(
-                "warning",
+                Severity.WARNING,
                 report.catalog_path,
                 0,
                 "network unreachable",

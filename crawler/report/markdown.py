@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from crawler.model import LinkResult, RunReport, SessionInfo, Status
+from crawler.model import Field, LinkResult, RunReport, SessionInfo, Status
 from crawler.report import escape
 from crawler.report.common import (
     FIELD_LABELS,
@@ -244,9 +244,9 @@ def _link_cell(r: LinkResult | None, label: str) -> str:
     if r is None:
         return "—"
     extra = []
-    if r.link.field == "slides" and r.size:
+    if r.link.field == Field.SLIDES and r.size:
         extra.append(human_size(r.size))
-    if r.link.field == "video" and r.duration:
+    if r.link.field == Field.VIDEO and r.duration:
         extra.append(hms(r.duration))
     if r.note:
         extra.append(escape.text(r.note))
@@ -278,10 +278,6 @@ def _catalogue_lines(
 CATALOGUE_HEADER = ["Date", "Session", "Presenters", "Slides", "Video"]
 
 
-def catalogue(report: RunReport) -> list[str]:
-    return list(_catalogue(report))
-
-
 def _catalogue(report: RunReport) -> Iterator[str]:
     seconds = video_seconds(report)
     totals = [_plural(len(report.sessions), "session"), _plural(len(report.results), "link")]
@@ -298,9 +294,9 @@ def _catalogue(report: RunReport) -> Iterator[str]:
     videos: dict[str, LinkResult] = {}
     for r in report.results:
         field = r.link.field
-        if field == "slides":
+        if field == Field.SLIDES:
             slides.setdefault(r.link.session_id, r)
-        elif field == "video":
+        elif field == Field.VIDEO:
             videos.setdefault(r.link.session_id, r)
     if len(report.sessions) <= CATALOGUE_FOLD:
         yield from _catalogue_lines(report.sessions, slides, videos)

@@ -22,8 +22,8 @@ from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from crawler.config import HostLimits, Settings
-from crawler.links import GitHubFile, github_file
-from crawler.model import Hop, Link, LinkKind, LinkResult, Status
+from crawler.hosts import GitHubFile, LinkKind, github_file
+from crawler.model import Hop, Link, LinkResult, Status
 from crawler.services import pdf
 from crawler.services.base import CheckContext, FetchResult, Service
 from crawler.services.generic import GenericService, probe_pdf

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
-from crawler.links import GitHubFile
+from crawler.hosts import GitHubFile
 from crawler.model import Hop
 from crawler.services.base import FetchResult
 from crawler.services.verdicts import status_words

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from crawler.config import HostLimits
-from crawler.model import Link, LinkKind, LinkResult, Status
+from crawler.hosts import LinkKind
+from crawler.model import Link, LinkResult, Status
 from crawler.services.base import CheckContext, FetchResult, Service
 from crawler.services.verdicts import http_verdict
 

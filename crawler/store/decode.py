@@ -14,23 +14,27 @@ from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
+from crawler.hosts import LinkKind
 from crawler.model import (
     Changes,
     Duplicate,
+    Field,
     Finding,
+    FindingKind,
     Hop,
     Link,
-    LinkKind,
     LinkResult,
     RunReport,
     SessionInfo,
+    Severity,
     Status,
 )
 from crawler.report.json import SCHEMA_VERSION
 from crawler.store.reader import open_report, parse, read_by_line
 
-FIELDS = ("slides", "video", "presenter")
-_SEVERITIES = ("error", "warning", "notice")
+FIELDS = tuple(Field)
+_SEVERITIES = tuple(Severity)
+_FINDING_KINDS = tuple(FindingKind)
 
 
 class Reader:
@@ -132,7 +136,7 @@ def _read_link(rd: Reader) -> Link:
         session_id=sys.intern(rd.text("session")),
         session_title=sys.intern(rd.text("session_title")),
         session_date=sys.intern(rd.text("session_date")),
-        field=rd.choice("field", FIELDS),
+        field=Field(rd.choice("field", FIELDS)),
         url=url,
         kind=link_kind,
         key=url if key == url else key,
@@ -181,17 +185,21 @@ def _read_result(rd: Reader) -> LinkResult:
 
 def read_finding(rd: Reader) -> Finding:
     return Finding(
-        kind=rd.text("kind"),
-        severity=rd.choice("severity", _SEVERITIES),
+        kind=FindingKind(rd.choice("kind", _FINDING_KINDS)),
+        severity=Severity(rd.choice("severity", _SEVERITIES)),
         session_id=rd.text("session"),
         session_title=rd.text("session_title"),
         session_date=rd.text("session_date"),
         message=rd.text("message"),
-        field=rd.choice("field", FIELDS, optional=True),
+        field=_optional_field(rd.choice("field", FIELDS, optional=True)),
         url=rd.text("url", optional=True),
         fix=rd.text("fix", optional=True),
         line=rd.integer("line"),
     )
+
+
+def _optional_field(value: str | None) -> Field | None:
+    return None if value is None else Field(value)
 
 
 def read_session(rd: Reader) -> SessionInfo:

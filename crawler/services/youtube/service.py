@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from crawler.config import HostLimits
-from crawler.links import requested_host, youtube_video_id
-from crawler.model import Link, LinkKind, LinkResult, Status
+from crawler.hosts import LinkKind, youtube_video_id
+from crawler.links import requested_host
+from crawler.model import Field, Link, LinkResult, Status
 from crawler.services.base import CheckContext, FetchResult, Remembered, Service
 from crawler.services.generic import GenericService
 from crawler.services.verdicts import unverified_from_fetch
@@ -59,7 +60,7 @@ class YouTubeService(Service):
     }
 
     def handles(self, link: Link) -> bool:
-        return link.kind is LinkKind.YOUTUBE or link.field == "video"
+        return link.kind is LinkKind.YOUTUBE or link.field == Field.VIDEO
 
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
         loop = asyncio.get_running_loop()
