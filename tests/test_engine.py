@@ -32,7 +32,8 @@ from pytest_httpserver import HTTPServer
 from raw_server import RawServer, read_head
 from werkzeug import Request, Response
 
-from crawler.engine import Engine, check_links, default_user_agent, parse_retry_after
+from crawler.engine import Engine, check_links, default_user_agent
+from crawler.http.retry import parse_retry_after
 from crawler.model import Hop, Link, LinkKind, LinkResult, Status
 from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
 
@@ -1429,7 +1430,7 @@ def test_the_real_services_declare_limits_for_youtube_github_and_slideshare():
 
     async def limits(host: str) -> tuple[int, float]:
         async with Engine(Settings(per_host=4), resolver=fake_resolver) as e:
-            gate = e._gate(httpx.URL(f"https://{host}/"))
+            gate = e._gates.gate(httpx.URL(f"https://{host}/"))
             return gate.slots._value, gate.min_interval
 
     assert default_services()  # the registry is what the engine uses by default
@@ -1442,7 +1443,7 @@ def test_the_real_services_declare_limits_for_youtube_github_and_slideshare():
 def test_work_goes_round_robin_over_hosts_so_one_slow_host_cannot_fill_every_worker():
     import array
 
-    from crawler.engine import _interleave
+    from crawler.scheduler import _interleave
 
     queues = [array.array("l", [0, 1, 2]), array.array("l", [3]), array.array("l", [4, 5])]
     assert list(_interleave(queues)) == [0, 3, 4, 1, 5, 2]

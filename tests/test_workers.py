@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.isolation import WorkerPool
+from crawler.workers import WorkerPool
 
 
 def gone(pid: int) -> bool:
