@@ -196,10 +196,10 @@ class Engine:
     async def _in_worker_in_time(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """``fn(*args)`` in a worker within what is left of the current link's budget, less a
         margin: the caller's own ``TimeoutError`` then fires before the engine's "gave up" and
-        can say what was unfinished. Waiting for the slots above is not charged (``uncharged``).
-
-        A caller that gives up (its time budget ran out) cancels this: the pool then kills
-        the call's process, so a runaway download stops with its link."""
+        can say what was unfinished. Waiting for the slots above is not charged
+        (``LinkClock.uncharged``). A caller that gives up (its time budget ran out) cancels
+        this: the pool then kills the call's process, so a runaway download stops with its
+        link."""
         assert self._workers is not None
         left = self._clock.deadline() - time.monotonic()
         if left == math.inf:
