@@ -25,18 +25,16 @@ import click
 
 from crawler import __version__
 from crawler.catalog import CatalogError
+from crawler.config import CheckOptions, HostLimits, Settings, Shard, link_budget
 from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Status
 from crawler.pipeline import (
     EXIT_CRASHED,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
-    CheckOptions,
-    Shard,
     exit_code,
     run_check,
 )
 from crawler.report.escape import terminal_safe
-from crawler.services.base import HostLimits, Settings, link_budget
 
 EXIT_CODES_HELP = """\b
 Exit codes:

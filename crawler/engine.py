@@ -21,24 +21,20 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-from httpx._utils import URLPattern, get_environment_proxies
 
 import crawler
 from crawler import safety
+from crawler.config import Settings
 from crawler.http.budget import Budget, LinkClock, OutOfTime, Sleep
 from crawler.http.fetch import Fetcher, unusable
 from crawler.http.gates import HostGates
 from crawler.http.resolve import Names, Resolver
 from crawler.memory import fewer_collections, shared_values
 from crawler.model import Link, LinkResult, Status
+from crawler.proxies import Proxies
 from crawler.scheduler import plan
-from crawler.services.base import (
-    FetchResult,
-    Remembered,
-    Service,
-    Settings,
-    unverified_from_fetch,
-)
+from crawler.services.base import FetchResult, Remembered, Service
+from crawler.services.verdicts import unverified_from_fetch
 from crawler.workers import WorkerPool, start_worker
 
 log = logging.getLogger(__name__)
@@ -73,10 +69,7 @@ class Engine:
         self._transport = transport
         self._previous = previous or {}
         # Read the environment once, as httpx does when it builds its client.
-        self._proxies = sorted(
-            ((URLPattern(k), v) for k, v in get_environment_proxies().items()),
-            key=lambda item: item[0],
-        )
+        self._proxies = Proxies.from_environment()
         self._clock = LinkClock(sleep)
         self._gates = HostGates(settings, self._services_list, self._clock)
         self._names = Names(
@@ -91,7 +84,7 @@ class Engine:
     async def __aenter__(self) -> Engine:
         s = self.settings
         transport = self._transport
-        uses_proxy = any(proxy is not None for _, proxy in self._proxies)
+        uses_proxy = self._proxies.in_force
         if transport is None and not uses_proxy:
             from crawler.transport import ExactAiohttpTransport
 
@@ -136,14 +129,7 @@ class Engine:
         return self._previous.get((link.session_id, link.field, link.url))
 
     def proxy_for(self, url: str) -> str | None:
-        try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL:
-            return None
-        for pattern, proxy in self._proxies:
-            if pattern.matches(parsed):
-                return proxy
-        return None
+        return self._proxies.for_url(url)
 
     @property
     def ca_bundle(self) -> str | None:

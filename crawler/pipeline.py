@@ -6,10 +6,8 @@ The CLI calls ``run_check`` and then writes the reports; nothing here prints.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any
@@ -17,10 +15,10 @@ from urllib.parse import urlsplit
 
 from crawler import __version__, history
 from crawler.catalog import load, session_infos
+from crawler.config import CheckOptions, Shard
 from crawler.findings import catalog_findings, find_duplicates, wrong_videos
 from crawler.links import iter_links
 from crawler.model import Finding, Link, LinkResult, RunReport, SessionInfo, Status
-from crawler.services.base import Settings
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -28,44 +26,6 @@ EXIT_INVALID = 2
 EXIT_UNVERIFIED = 3
 EXIT_CRASHED = 4  # an unexpected exception: a bug in the crawler, never a verdict on links
 EXIT_INTERRUPTED = 130  # Ctrl-C, in any phase
-
-
-@dataclass(frozen=True)
-class Shard:
-    """``K/N``: this run checks the K-th of N deterministic slices of the links (1-based)."""
-
-    index: int
-    total: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        try:
-            k, n = (int(x) for x in text.split("/"))
-        except ValueError:
-            raise ValueError(f"--shard takes K/N, e.g. 1/4 (got {text!r})") from None
-        if not 1 <= k <= n:
-            raise ValueError(f"--shard K/N needs 1 <= K <= N (got {text!r})")
-        return cls(k, n)
-
-    def owns(self, link: Link) -> bool:
-        # By hash of the canonical key: stable when sessions are inserted, and all spellings of
-        # one resource land in the same shard (so each is fetched once across the fan-out).
-        digest = hashlib.sha256(link.key.encode("utf-8")).digest()
-        return int.from_bytes(digest[:8], "big") % self.total == self.index - 1
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.total}"
-
-
-@dataclass
-class CheckOptions:
-    catalog_path: Path
-    report_dir: Path
-    offline: bool = False
-    fail_after: int = 1
-    shard: Shard | None = None
-    settings: Settings = field(default_factory=Settings)
-    jobs: int | None = None  # processes for the online checks; None: processes.auto_jobs
 
 
 def offline_results(links: Sequence[Link]) -> list[LinkResult]:

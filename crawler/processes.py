@@ -22,13 +22,15 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from crawler.config import Settings, limits_for
 from crawler.links import requested_host
 from crawler.model import Link, LinkKind, LinkResult
-from crawler.services.base import Remembered, Settings, limits_for
+from crawler.services.base import Remembered
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +323,9 @@ def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:
     yt-dlp processes), and for good if one has not after a few seconds."""
     for process in processes:
         if process.is_alive() and process.pid is not None:
-            os.kill(process.pid, signal.SIGINT)
+            # SIGTERM, which ``_work`` takes as Ctrl-C: a worker still starting up (before
+            # ``_work``) then just ends, where a SIGINT would print a KeyboardInterrupt traceback.
+            os.kill(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + _GRACE_S
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
@@ -333,6 +337,7 @@ def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:
 def _work(conn: Connection) -> None:
     """A worker: receive (links, settings, previous), check the links and send
     ("batch", (started, done)) messages as results come, then ("done", None)."""
+    signal.signal(signal.SIGTERM, _stop_as_ctrl_c)
     try:
         try:
             links, settings, previous = conn.recv()
@@ -342,15 +347,29 @@ def _work(conn: Connection) -> None:
         conn.send(("done", None))
     except KeyboardInterrupt:
         # Ctrl-C reaches the whole process group: the parent stops the run and says so.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _ignore_stops()
         conn.close()
         sys.exit(_INTERRUPTED)
     except BaseException:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's stop must not cut this short
+        _ignore_stops()  # the parent's stop must not cut this short
         with contextlib.suppress(OSError):  # the parent may be gone already
             conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
+
+
+def _ignore_stops() -> None:
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
+
+
+def _stop_as_ctrl_c(signum: int, frame: types.FrameType | None) -> None:
+    """The parent's stop (SIGTERM, ``_stop``) taken as Ctrl-C: the same clean-up."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):  # asyncio's own while the run goes on, else Python's default
+        handler(signal.SIGINT, frame)
+    else:  # SIGINT ignored (started in the background): the stop must still stop it
+        raise KeyboardInterrupt
 
 
 def _check_and_send(

@@ -18,6 +18,9 @@ netguard.install()
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Fixtures of the test files of one module (``fake_ydl``: yt-dlp replaced at ``YoutubeDL``).
+pytest_plugins = ("youtube_fakes",)
+
 
 @pytest.fixture(autouse=True)
 def _no_stray_network(tmp_path_factory, monkeypatch):

@@ -13,9 +13,10 @@ from typing import Any
 
 import httpx
 
+from crawler.config import Settings
 from crawler.engine import Engine
 from crawler.model import Link, LinkKind, LinkResult, Status
-from crawler.services.base import CheckContext, FetchResult, Service, Settings
+from crawler.services.base import CheckContext, FetchResult, Service
 
 FAST = Settings(
     concurrency=8,

@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 
 import httpx
 
+from crawler.config import Settings
 from crawler.links import make_link
 from crawler.model import Hop, Link, LinkResult
-from crawler.services.base import FetchErrorKind, FetchResult, Settings
+from crawler.services.base import FetchErrorKind, FetchResult
 
 T = TypeVar("T")
 

@@ -411,7 +411,7 @@ def test_host_limits_come_from_the_options_or_the_environment(monkeypatch):
     from click.testing import CliRunner
 
     import crawler.cli as cli
-    from crawler.services.base import HostLimits
+    from crawler.config import HostLimits
 
     seen: dict[str, object] = {}
 

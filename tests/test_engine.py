@@ -15,9 +15,10 @@ import pytest
 import respx
 from engine_fakes import FAST, FetchService, Sleeps, engine, fake_resolver, make_link, run_links
 
+from crawler.config import Settings
 from crawler.engine import Engine, check_links
 from crawler.model import Link, LinkResult, Status
-from crawler.services.base import CheckContext, Service, Settings
+from crawler.services.base import CheckContext, Service
 
 
 def test_proxy_for_follows_the_environment(monkeypatch):

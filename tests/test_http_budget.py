@@ -9,8 +9,9 @@ import re
 import httpx
 from engine_fakes import engine, make_link, run_links
 
+from crawler.config import Settings
 from crawler.model import Link, LinkResult, Status
-from crawler.services.base import CheckContext, Service, Settings
+from crawler.services.base import CheckContext, Service
 
 
 def test_waiting_for_a_turn_at_the_host_is_not_charged_to_the_links_budget():

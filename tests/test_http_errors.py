@@ -10,8 +10,9 @@ import respx
 from engine_fakes import Sleeps, fetch
 from pytest_httpserver import HTTPServer
 
+from crawler.config import Settings
 from crawler.engine import Engine
-from crawler.services.base import FetchResult, Settings
+from crawler.services.base import FetchResult
 
 
 @respx.mock

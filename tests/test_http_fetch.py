@@ -20,9 +20,10 @@ from pytest_httpserver import HTTPServer
 from raw_server import RawServer, read_head
 from werkzeug import Request, Response
 
+from crawler.config import Settings
 from crawler.engine import Engine, default_user_agent
 from crawler.model import Hop, LinkResult, Status
-from crawler.services.base import FetchResult, Settings
+from crawler.services.base import FetchResult
 
 # -- answers pass through ------------------------------------------------------------------
 
@@ -313,7 +314,7 @@ def test_a_body_after_a_head_answer_is_confirmed_with_a_get():
 GZIP_BOMB_PROBE = """
 import asyncio, resource, socket, threading, zlib
 from crawler.engine import Engine
-from crawler.services.base import Settings
+from crawler.config import Settings
 
 deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
 bomb = b"".join([deflate.compress(bytes(1 << 20)) for _ in range(64)] + [deflate.flush()])

@@ -13,9 +13,9 @@ import pytest
 import respx
 from engine_fakes import FetchService, Sleeps, engine, fake_resolver, make_link, run_links
 
+from crawler.config import HostLimits, Settings
 from crawler.engine import Engine
 from crawler.model import LinkResult, Status
-from crawler.services.base import HostLimits, Settings
 
 
 @respx.mock

@@ -26,9 +26,10 @@ from engine_fakes import (
 )
 from pytest_httpserver import HTTPServer
 
+from crawler.config import Settings
 from crawler.engine import Engine
 from crawler.model import Hop, LinkResult, Status
-from crawler.services.base import FetchResult, Settings
+from crawler.services.base import FetchResult
 
 
 @respx.mock

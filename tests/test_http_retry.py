@@ -11,9 +11,9 @@ import pytest
 import respx
 from engine_fakes import FAST, Sleeps, fetch, make_link, run_links
 
+from crawler.config import Settings
 from crawler.http.retry import parse_retry_after
 from crawler.model import Status
-from crawler.services.base import Settings
 
 
 @respx.mock

@@ -16,7 +16,7 @@ from crawler.links import (
 )
 from crawler.model import LinkKind
 from crawler.services.registry import default_services
-from crawler.services.youtube import Extraction
+from crawler.services.youtube.worker import Extraction
 
 VID = "dVH02_O2MzQ"
 ASYMO = "AsyMo-%E1%84%80%E1%85%A9%E1%86%BC%E1%84%80%E1%85%A2%E1%84%8B%E1%85%AD%E1%86%BC.pptx.pdf"

@@ -12,7 +12,7 @@ from werkzeug import Response
 
 from crawler.links import make_link
 from crawler.model import Finding, LinkResult, RunReport, Status
-from crawler.pipeline import EXIT_OK, EXIT_PROBLEMS, EXIT_UNVERIFIED, Shard, exit_code
+from crawler.pipeline import EXIT_OK, EXIT_PROBLEMS, EXIT_UNVERIFIED, exit_code
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,24 +63,6 @@ def test_no_network_is_exit_3_even_with_catalogue_errors():
         result(Status.UNVERIFIED, network_error=True), findings=[dup], unreachable=True
     )
     assert exit_code(offline_net) == EXIT_UNVERIFIED
-
-
-def test_shard_parsing_and_stable_slices():
-    assert Shard.parse("2/3") == Shard(2, 3)
-    for bad in ("0/2", "3/2", "x", "1/0"):
-        with pytest.raises(ValueError):
-            Shard.parse(bad)
-    links = [
-        make_link(f"s{i}", "S", "2021-01-01", "slides", f"https://example.org/{i}.pdf")
-        for i in range(200)
-    ]
-    shards = [Shard(k, 3) for k in (1, 2, 3)]
-    owners = [[s for s in shards if s.owns(lk)] for lk in links]
-    assert all(len(o) == 1 for o in owners)  # every link in exactly one shard
-    assert all(20 < sum(1 for o in owners if o[0] == s) < 120 for s in shards)  # roughly even
-    # Inserting links does not move the others: ownership depends on the link's key only.
-    more = [make_link("new", "N", "2020-01-01", "slides", "https://example.org/new.pdf"), *links]
-    assert [next(s for s in shards if s.owns(lk)) for lk in more[1:]] == [o[0] for o in owners]
 
 
 @pytest.fixture
@@ -312,8 +294,7 @@ def no_network() -> dict:
 
 
 def bundled_catalog_options(report_dir: Path):
-    from crawler.pipeline import CheckOptions
-    from crawler.services.base import Settings
+    from crawler.config import CheckOptions, Settings
 
     return CheckOptions(ROOT / "catalog.yaml", report_dir, settings=Settings(retries=1))
 

@@ -16,6 +16,7 @@ from service_fakes import AskedHosts
 from werkzeug import Request, Response
 
 from crawler import processes
+from crawler.config import Settings
 from crawler.history import Remembered
 from crawler.links import make_link
 from crawler.model import Link, LinkKind, LinkResult, Status
@@ -27,9 +28,8 @@ from crawler.processes import (
     split_by_host,
     worker_settings,
 )
-from crawler.services.base import Settings
 from crawler.services.registry import default_services
-from crawler.services.youtube import Extraction
+from crawler.services.youtube.worker import Extraction
 
 # Generous: on a loaded machine a local answer must not become a timeout (and a retry).
 SETTINGS = Settings(allow_private=True, connect_timeout=60, read_timeout=60, link_timeout=120)
@@ -354,7 +354,7 @@ PARENT = """
 import sys
 from crawler.links import make_link
 from crawler.processes import check_in_processes, split_by_host
-from crawler.services.base import Settings
+from crawler.config import Settings
 
 if __name__ == "__main__":
     urls = sys.argv[1:]

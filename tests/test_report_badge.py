@@ -78,7 +78,8 @@ def test_network_unreachable_is_not_verified():
 def test_an_offline_run_still_shows_what_the_catalogue_alone_proves(tmp_path):
     from pathlib import Path
 
-    from crawler.pipeline import CheckOptions, run_check
+    from crawler.config import CheckOptions
+    from crawler.pipeline import run_check
 
     root = Path(__file__).resolve().parent.parent
     report = run_check(CheckOptions(root / "catalog.yaml", tmp_path, offline=True))

@@ -8,8 +8,8 @@ import asyncio
 import respx
 from engine_fakes import engine, make_link, run_links
 
+from crawler.config import Settings
 from crawler.model import LinkResult
-from crawler.services.base import Settings
 
 
 @respx.mock

@@ -10,7 +10,7 @@ from service_fakes import FakeContext, answer, check_through_engine, failure, li
 
 from crawler.model import Hop, LinkResult, Status
 from crawler.services import pdf
-from crawler.services.generic import GenericService, http_verdict, permanent_target
+from crawler.services.generic import GenericService
 
 PAGE = "https://tvm.apache.org/docs/"
 PDF = "https://example.org/talks/Intro%20to%20MLIR.PDF"
@@ -71,22 +71,6 @@ def test_access_denied_is_unverified_as_a_possible_bot_wall(code):
     assert not result.network_error
 
 
-@pytest.mark.parametrize("code", [500, 502, 503, 504, 429])
-def test_server_errors_and_rate_limits_after_retries_are_unverified(code):
-    fetch = answer(PAGE, code, attempts=3)
-    result = http_verdict(link_for(PAGE), fetch)
-    assert result.status is Status.UNVERIFIED
-    assert str(code) in result.detail
-    assert result.http_status == code
-
-
-@pytest.mark.parametrize("code", [400, 405, 406, 418, 451])
-def test_other_client_errors_are_not_called_broken(code):
-    result = http_verdict(link_for(PAGE), answer(PAGE, code))
-    assert result.status is Status.UNVERIFIED
-    assert f"HTTP {code}" in result.detail
-
-
 # --- redirects --------------------------------------------------------------------------------
 
 
@@ -98,46 +82,6 @@ def test_a_permanent_redirect_gives_the_new_url_as_the_fix():
     assert result.fix == f"moved permanently — use {new}"
     assert result.final_url == new
     assert list(result.redirects) == [Hop(PAGE, 301)]
-
-
-def test_a_308_anywhere_in_the_chain_counts_as_permanent():
-    mid, end = "https://a.example/x", "https://b.example/y"
-    fetch = answer(PAGE, 200, hops=[(PAGE, 302), (mid, 308)], final_url=end)
-    result = http_verdict(link_for(PAGE), fetch)
-    assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {end}"
-
-
-def test_the_fix_is_where_the_permanent_redirect_pointed_not_a_later_temporary_hop():
-    https = "https://example.org/deck.html"
-    signed = "https://cdn.example.net/deck.html?Expires=1700000000&Signature=abc"
-    fetch = answer("http://example.org/deck.html", 200, hops=[], final_url=signed)
-    fetch.hops = [Hop("http://example.org/deck.html", 301), Hop(https, 302)]
-    assert permanent_target(fetch) == https
-    result = http_verdict(link_for("http://example.org/deck.html"), fetch)
-    assert result.fix == f"moved permanently — use {https}"
-    assert result.final_url == signed
-
-
-@pytest.mark.parametrize("code", [302, 303, 307])
-def test_temporary_redirects_alone_stay_ok_and_note_the_final_url(code):
-    end = "https://tvm.apache.org/docs/v0.9/"
-    fetch = answer(PAGE, 200, hops=[(PAGE, code)], final_url=end)
-    result = http_verdict(link_for(PAGE), fetch)
-    assert result.status is Status.OK
-    assert result.detail == f"reachable (HTTP 200) via a temporary redirect to {end}"
-    assert result.final_url == end
-    assert result.fix is None
-    assert list(result.redirects) == [Hop(PAGE, code)]
-
-
-def test_a_permanent_redirect_to_a_missing_page_is_broken_not_redirected():
-    end = "https://tvm.apache.org/gone"
-    fetch = answer(PAGE, 404, hops=[(PAGE, 301)], final_url=end)
-    result = http_verdict(link_for(PAGE), fetch)
-    assert result.status is Status.BROKEN
-    assert result.detail == f"not found (HTTP 404) after a redirect to {end}"
-    assert result.fix is None
 
 
 @pytest.mark.parametrize("kind", ["redirect-loop", "too-many-redirects"])

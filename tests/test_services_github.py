@@ -21,9 +21,9 @@ from service_fakes import (
     public_resolver,
 )
 
+from crawler.config import Settings
 from crawler.links import github_file
 from crawler.model import Hop, LinkKind, LinkResult, Status
-from crawler.services.base import Settings
 from crawler.services.github import GitHubHosts, GitHubService, auth_headers, moved_file_url
 
 REPO = "https://github.com/ConstantPark/DL_Compiler"

@@ -17,8 +17,9 @@ from pytest_httpserver import HTTPServer
 from raw_server import RawServer, read_head
 from werkzeug import Request, Response
 
+from crawler.config import Settings
 from crawler.engine import Engine
-from crawler.services.base import FetchResult, Settings
+from crawler.services.base import FetchResult
 from crawler.transport import ExactAiohttpTransport, PinnedResolver
 
 LOCAL = Settings(allow_private=True, retries=2, connect_timeout=2.0, read_timeout=0.3)

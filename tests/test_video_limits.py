@@ -3,7 +3,7 @@
 The unmodified CLI runs in a subprocess under a memory limit against hostile servers on
 127.0.0.1: an endless page, a gzip bomb, pages that are not videos, a redirect to an internal
 address behind a proxy. yt-dlp reads these itself, past the engine's limits; the bounds its
-worker process puts on it (``crawler/services/ytdlp_worker.py``) are what these tests measure.
+worker process puts on it (``crawler/services/youtube/worker.py``) are what these tests measure.
 """
 
 from __future__ import annotations
@@ -300,9 +300,9 @@ def slowloris(handler: http.server.BaseHTTPRequestHandler) -> None:
 
 
 def test_yt_dlp_gives_up_before_the_link_s_budget_and_says_so():
+    from crawler.config import Settings
     from crawler.engine import check_links
     from crawler.links import make_link
-    from crawler.services.base import Settings
     from crawler.services.youtube import YouTubeService
 
     with Server({"/slow": slowloris}) as site:
@@ -320,9 +320,9 @@ def test_yt_dlp_gives_up_before_the_link_s_budget_and_says_so():
 def test_a_video_waiting_for_a_busy_yt_dlp_worker_is_not_charged_for_the_wait():
     """One yt-dlp worker, held by a slow page for its whole budget: the next video waits
     that long for it, and is then checked, not given up on (its time starts with its turn)."""
+    from crawler.config import Settings
     from crawler.engine import check_links
     from crawler.links import make_link
-    from crawler.services.base import Settings
     from crawler.services.youtube import YouTubeService
 
     with Server({"/slow": slowloris, "/talk": PAGES["/talk"]}) as site:

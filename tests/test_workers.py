@@ -74,8 +74,8 @@ def test_a_worker_that_dies_under_a_call_raises_child_process_error():
 
 
 def test_the_engine_stops_a_worker_whose_link_ran_out_of_time():
+    from crawler.config import Settings
     from crawler.engine import Engine
-    from crawler.services.base import Settings
 
     async def main() -> int:
         async with Engine(Settings(video_workers=1)) as engine:

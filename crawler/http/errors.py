@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import httpx
 
 from crawler import safety
+from crawler.config import Settings
 from crawler.http.budget import OutOfTime
-from crawler.services.base import FetchErrorKind, Settings
+from crawler.services.base import FetchErrorKind
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

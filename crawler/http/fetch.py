@@ -21,13 +21,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from crawler import safety
+from crawler.config import Settings
 from crawler.http.budget import LinkClock
 from crawler.http.errors import describe_error
 from crawler.http.gates import HOST_PAUSE_STATUSES, HostGates
 from crawler.http.resolve import Names
 from crawler.http.retry import Answer, Retries
 from crawler.model import Hop
-from crawler.services.base import FetchResult, Settings
+from crawler.services.base import FetchResult
 
 log = logging.getLogger(__name__)
 

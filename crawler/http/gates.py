@@ -29,8 +29,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
 
+from crawler.config import HostLimits, Settings, limits_for
 from crawler.http.budget import LinkClock, OutOfTime
-from crawler.services.base import HostLimits, Service, Settings, limits_for
+from crawler.services.base import Service
 
 HOST_PAUSE_STATUSES = frozenset({429, 503})  # their Retry-After pauses the whole host
 

@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from crawler import safety
+from crawler.config import Settings
 from crawler.http.budget import LinkClock
 from crawler.http.retry import BACKOFF_INITIAL
-from crawler.services.base import FetchErrorKind, Settings
+from crawler.services.base import FetchErrorKind
 
 Resolver = Callable[[str], Awaitable[list[str]]]
 # How long a name's addresses are reused, as aiohttp's DNS cache did; every answer, new or

@@ -21,10 +21,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from crawler.config import Settings
 from crawler.http.budget import LinkClock, OutOfTime
 from crawler.http.errors import is_transient
 from crawler.http.gates import HOST_PAUSE_STATUSES
-from crawler.services.base import Settings
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})

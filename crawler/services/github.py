@@ -21,11 +21,12 @@ from collections.abc import Awaitable, Mapping
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
+from crawler.config import HostLimits, Settings
 from crawler.links import GitHubFile, github_file
 from crawler.model import Hop, Link, LinkKind, LinkResult, Status
 from crawler.services import pdf
-from crawler.services.base import CheckContext, FetchResult, HostLimits, Service, Settings
-from crawler.services.generic import GenericService, http_verdict, pdf_verdict, probe_pdf
+from crawler.services.base import CheckContext, FetchResult, Service
+from crawler.services.generic import GenericService, probe_pdf
 from crawler.services.github_places import (
     GitHubHosts,
     RefLookup,
@@ -35,6 +36,7 @@ from crawler.services.github_places import (
     rate_limit_detail,
     read_lookup,
 )
+from crawler.services.verdicts import http_verdict, pdf_verdict
 from crawler.units import human_size
 
 # The token is GitHub's: it goes to these hosts and nowhere else.

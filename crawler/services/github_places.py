@@ -18,7 +18,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from crawler.links import GitHubFile
 from crawler.model import Hop
-from crawler.services.base import FetchResult, _status_words
+from crawler.services.base import FetchResult
+from crawler.services.verdicts import status_words
 
 REAL_WEB, REAL_RAW = "https://github.com", "https://raw.githubusercontent.com"
 # For tests only: "WEB_BASE RAW_BASE" (e.g. "http://127.0.0.1:8000/web http://127.0.0.1:8000/raw")
@@ -146,7 +147,7 @@ def read_lookup(place: RepoRef, fetch: FetchResult, hosts: GitHubHosts) -> RefLo
     if status in (404, 410):
         return RefLookup(Where.GONE, http_status=status)
     return RefLookup(
-        Where.UNKNOWN, http_status=status, detail=f"github.com answered {_status_words(status)}"
+        Where.UNKNOWN, http_status=status, detail=f"github.com answered {status_words(status)}"
     )
 
 

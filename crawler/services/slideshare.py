@@ -3,7 +3,7 @@
 SlideShare rarely answers 404: a removed or private deck comes back as a 200 page without a
 deck, or as a redirect to the home page, a search or a login page. ``soft_404_reason`` is the one
 place that decides it. Old ``/USER/SLUG`` links are 301-moved to ``/slideshow/SLUG/ID``: the
-shared rules in ``generic.http_verdict`` report those as ``redirected`` with the new URL.
+shared rules in ``verdicts.http_verdict`` report those as ``redirected`` with the new URL.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
+from crawler.config import HostLimits
 from crawler.model import Link, LinkKind, LinkResult, Status
-from crawler.services.base import CheckContext, FetchResult, HostLimits, Service
-from crawler.services.generic import http_verdict
+from crawler.services.base import CheckContext, FetchResult, Service
+from crawler.services.verdicts import http_verdict
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
