@@ -76,7 +76,8 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     size = 0
     # On damage, keep what decoded before it.
     with contextlib.suppress(httpx.DecodingError, zlib.error):
-        async with contextlib.aclosing(stream) as pieces:
+        # httpx types its streams as AsyncIterator; they are async generators, with aclose.
+        async with contextlib.aclosing(stream) as pieces:  # type: ignore[type-var]
             async for piece in pieces:
                 chunk = piece if inflater is None else inflater.feed(piece, limit - size)
                 chunks.append(chunk[: limit - size])

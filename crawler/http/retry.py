@@ -59,6 +59,12 @@ class Answer:
     body: bytes
 
 
+def _last_outcome(state: RetryCallState) -> Answer:
+    """After the last attempt: the last answer as is (a 503 stays a 503), or its error."""
+    assert state.outcome is not None  # tenacity calls this after an attempt only
+    return state.outcome.result()
+
+
 # One request, sent once: (method, url, headers, body cap) → its answer (``fetch``).
 Attempt = Callable[[str, str, Mapping[str, str], int], Awaitable[Answer]]
 
@@ -116,8 +122,7 @@ class Retries:
                 )
             ),
             sleep=self._clock.pause,
-            # After the last attempt: the last answer as is (a 503 stays a 503), or its error.
-            retry_error_callback=lambda state: state.outcome.result(),
+            retry_error_callback=_last_outcome,
         )
         try:
             return await retrying(attempt), None, attempts
