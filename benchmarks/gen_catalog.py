@@ -1,4 +1,4 @@
-"""Write a benchmark catalogue: N links over the simulator's hosts, valid for crawler/catalog.py.
+"""Write a benchmark catalogue: N links over the simulator's hosts, valid for crawler/catalog/.
 
 Each session has a ``slides`` link (80 % PDFs under ``/slides/…pdf``, 20 % HTML pages under
 ``/page/…html``) and one presenter with a homepage (``/people/…/``); a share of the sessions

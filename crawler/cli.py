@@ -1,4 +1,7 @@
-"""The command line: the only module that knows about the terminal.
+"""The command line: the commands, their options and the exit codes.
+
+What a run shows on the terminal (progress, problem lines, the summary, the last line of a
+crash or a Ctrl-C) is ``console.py``'s; the two are the only modules that print.
 
 Exit codes (also in ``--help`` and README):
   0  every link verified healthy
@@ -14,22 +17,18 @@ from __future__ import annotations
 import logging
 import math
 import os
-import signal
 import sys
-import traceback
-from collections import Counter
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from crawler import __version__
 from crawler.catalog import CatalogError
 from crawler.config import CheckOptions, HostLimits, Settings, Shard, link_budget
-from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Status
+from crawler.console import VERBOSE, WRITTEN, Commands, Output, why
+from crawler.model import RunReport
 from crawler.pipeline import (
-    EXIT_CRASHED,
-    EXIT_INTERRUPTED,
     EXIT_INVALID,
     exit_code,
     run_check,
@@ -44,16 +43,6 @@ Exit codes:
   3  nothing broken, but some links could not be verified (no network, skipped)
   4  the crawler crashed (a bug; no verdict on the links)
   130  interrupted; previous reports left untouched"""
-
-MAX_WARNINGS_SHOWN = 20
-PROBLEM_STATUSES = (Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED)
-FIELD_NAMES = {"slides": "slides", "video": "video", "presenter": "homepage"}
-REPORT_BUGS_AT = "https://github.com/ConstantPark/DL_Compiler/issues"
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
-# click.Context.meta keys (shared by a command's context and the group's): -v given; whether
-# this run replaced the reports (None: a command that writes none).
-VERBOSE = "crawler.verbose"
-WRITTEN = "crawler.written"
 
 
 report_dir_option = click.option(
@@ -86,56 +75,6 @@ class _JobsType(click.ParamType):
         return count
 
 
-def _stop(message: str, code: int) -> NoReturn:
-    """Print the last line and exit with ``code``; a second Ctrl-C while printing changes
-    nothing (it would reach click as "Aborted!", exit 1)."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        click.echo(message, err=True)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    sys.exit(code)
-
-
-def _about_reports(ctx: click.Context) -> str:
-    written = ctx.meta.get(WRITTEN)
-    if written is None:
-        return ""
-    if written:
-        return "; the reports had been written"
-    return "; no report written, the previous reports are untouched"
-
-
-class _Commands(click.Group):
-    """Every command, in every phase: Ctrl-C exits 130 and an unexpected exception 4 (a bug,
-    not a verdict on the links: the nightly job then neither commits nor opens an issue)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise  # usage errors and click's own exits (Exception subclasses too)
-        except KeyboardInterrupt:
-            _stop("interrupted" + _about_reports(ctx), EXIT_INTERRUPTED)
-        except BrokenPipeError:
-            # The reader of our output went away (`crawler check | head`): not a bug. Exit as a
-            # shell reports a process killed by SIGPIPE, with nothing more written to that pipe.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_BROKEN_PIPE)
-        except Exception as exc:
-            # The traceback with -v, and in CI logs (GitHub Actions sets GITHUB_ACTIONS):
-            # there -v would print every link, and the nightly's log is all a maintainer has.
-            if ctx.meta.get(VERBOSE) or os.environ.get("GITHUB_ACTIONS") == "true":
-                click.echo(traceback.format_exc().rstrip(), err=True)
-            what = terminal_safe(f"{type(exc).__name__}: {exc}")[:500]
-            _stop(
-                f"error: the crawler crashed ({what}); this is a bug, please report it at "
-                f"{REPORT_BUGS_AT} with the output of the same command with -v"
-                + _about_reports(ctx),
-                EXIT_CRASHED,
-            )
-
-
 class _Seconds(click.FloatRange):
     """A number of seconds within bounds. click's ``FloatRange`` lets NaN through (it compares
     false to both bounds), and a NaN timeout or interval switches the limit off."""
@@ -147,7 +86,7 @@ class _Seconds(click.FloatRange):
         return seconds
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crawler")
 def main() -> None:
     """Link-health and metadata crawler for a catalogue of talks."""
@@ -338,7 +277,7 @@ def check(
         try:
             atomic_write(path, json_report.chunks(report))  # streamed: 100 MB at 100k links
         except OSError as exc:
-            click.echo(f"error: cannot write {path}: {_why(exc)}", err=True)
+            click.echo(f"error: cannot write {path}: {why(exc)}", err=True)
             sys.exit(EXIT_INVALID)
         ctx.meta[WRITTEN] = True
         out.summary(report, [path])
@@ -357,7 +296,7 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
     except OSError as exc:
         # Nothing was replaced (see report.write_reports): say so, in one line.
         click.echo(
-            f"error: cannot write the reports to {report_dir}: {_why(exc)}; "
+            f"error: cannot write the reports to {report_dir}: {why(exc)}; "
             "the previous reports are untouched",
             err=True,
         )
@@ -373,7 +312,7 @@ def publish(report: RunReport, report_dir: Path | None, out: Output) -> None:
             write_step_summary(report, summary_path)
         except OSError as exc:  # a nicety of the job page: it must not change the verdict
             click.echo(
-                f"warning: cannot write the job summary {summary_path}: {_why(exc)}", err=True
+                f"warning: cannot write the job summary {summary_path}: {why(exc)}", err=True
             )
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in annotations(report):
@@ -425,7 +364,7 @@ def import_(readme: Path, output: Path | None) -> None:
         )
         sys.exit(EXIT_INVALID)
     except OSError as exc:
-        click.echo(f"error: cannot read {readme}: {_why(exc)}", err=True)
+        click.echo(f"error: cannot read {readme}: {why(exc)}", err=True)
         sys.exit(EXIT_INVALID)
     for warning in result.warnings:
         click.echo(f"warning: {terminal_safe(warning)}", err=True)
@@ -439,155 +378,9 @@ def import_(readme: Path, output: Path | None) -> None:
             atomic_write(output, text)
         except OSError as exc:
             click.echo(
-                f"error: cannot write {output}: {_why(exc)}; nothing was written "
+                f"error: cannot write {output}: {why(exc)}; nothing was written "
                 "(choose a writable path with -o)",
                 err=True,
             )
             sys.exit(EXIT_INVALID)
         click.echo(f"{output}: {len(result.sessions)} sessions", err=True)
-
-
-def _why(exc: OSError) -> str:
-    """An OS error in words; a file where a folder must be made says "File exists" (mkdir)."""
-    if isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename:
-        return f"a file is in the way of the folder {exc.filename}"
-    return exc.strerror or str(exc)
-
-
-class Output:
-    """Progress and result lines: a rich bar on a terminal, plain lines elsewhere (CI logs)."""
-
-    def __init__(self, *, quiet: bool, verbose: bool):
-        self.quiet = quiet
-        self.verbose = verbose
-        self.tty = sys.stderr.isatty() and not quiet
-
-    def progress(self) -> _Progress:
-        return _Progress(self)
-
-    def result_line(self, r: LinkResult) -> str:
-        link = r.link
-        where = f"{link.session_date} {link.session_title}"
-        line = (
-            f"{r.status.value.upper():<10} {FIELD_NAMES[link.field]:<8} {where[:60]:<60} "
-            f"{link.url} — {r.plain_detail}"
-        )
-        return terminal_safe(line)
-
-    def summary(self, report: RunReport, written: list[Path]) -> None:
-        counts = Counter(r.status for r in report.results)
-        errors = [f for f in report.findings if f.severity == "error"]
-        warnings = [f for f in report.findings if f.severity != "error"]
-        # Quiet keeps the problems (errors) and drops the warnings; a big catalogue's thousands
-        # of warnings are summed up after the first few (all of them are in the reports).
-        for f in sorted(errors, key=lambda f: f.line):
-            click.echo(finding_line(f, report.catalog_path))
-        if not self.quiet:
-            limit = len(warnings) if self.verbose else MAX_WARNINGS_SHOWN
-            for f in sorted(warnings, key=lambda f: f.line)[:limit]:
-                click.echo(finding_line(f, report.catalog_path))
-            if len(warnings) > limit:
-                click.echo(
-                    f"… and {len(warnings) - limit} more warnings (-v or the report lists all)"
-                )
-        if report.network_unreachable:
-            checked = sum(1 for r in report.results if r.status is not Status.SKIPPED)
-            click.echo(
-                f"could not verify: network unreachable ({checked} links not checked; "
-                "none is reported broken)"
-            )
-        skipped = [r for r in report.results if r.status is Status.SKIPPED]
-        if skipped and not report.offline:  # why the run is not "healthy" (exit 3)
-            first = skipped[0]
-            click.echo(
-                terminal_safe(
-                    f"could not verify: {_plural(len(skipped), 'link')} skipped, e.g. "
-                    f"{first.link.url} ({first.detail})"
-                )
-            )
-        # ok first, then worst first: "46 links: 40 ok, 2 broken, 1 redirected, …".
-        order = [Status.OK, *sorted(set(Status) - {Status.OK}, key=SEVERITY.get)]
-        parts = [f"{counts.get(s, 0)} {s.value}" for s in order]
-        click.echo(
-            f"{len(report.sessions)} sessions, {len(report.results)} links: "
-            + ", ".join(parts)
-            + f"; {_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}"
-            + (" (offline: links not checked)" if report.offline else "")
-        )
-        if not self.quiet and written:
-            click.echo("reports: " + ", ".join(str(p) for p in written))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
-def finding_line(f: Finding, catalog_path: str) -> str:
-    where = f"{catalog_path}:{f.line}" if f.line else catalog_path
-    what = f" {FIELD_NAMES.get(f.field or '', f.field)}" if f.field else ""
-    url = f" {f.url}" if f.url else ""
-    fix = f" (fix: {f.fix})" if f.fix else ""
-    text = (
-        f'{where}: {f.severity}: {f.kind}: {f.session_date} "{f.session_title}"{what}{url}'
-        f" — {f.message}{fix}"
-    )
-    return terminal_safe(text)
-
-
-class _Progress:
-    """Counts links as they finish; draws a bar on a terminal, prints problems otherwise."""
-
-    def __init__(self, out: Output):
-        self.out = out
-        self.bar = None
-        self.task = None
-        self.failures = 0
-
-    def __enter__(self) -> _Progress:
-        if self.out.tty:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self.bar = Progress(
-                TextColumn("checking"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[host]}", style="dim"),
-                TextColumn("[red]{task.fields[failures]} failing"),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.bar.__enter__()
-            self.task = self.bar.add_task("check", total=None, host="", failures=0)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-    def planned(self, total: int, processes: int = 1) -> None:
-        if processes > 1 and not self.out.quiet:
-            line = f"checking in {processes} processes, each with its own hosts…"
-            if self.bar is not None:
-                self.bar.console.print(line, markup=False, highlight=False)
-            else:
-                click.echo(line, err=True)
-        if self.bar is not None:
-            self.bar.update(self.task, total=total)
-
-    def started(self, link: Link) -> None:
-        if self.bar is not None:
-            from urllib.parse import urlsplit
-
-            host = terminal_safe(urlsplit(link.url).hostname or "")
-            self.bar.update(self.task, host=host)
-
-    def finished(self, r: LinkResult) -> None:
-        problem = r.status in PROBLEM_STATUSES
-        self.failures += r.status in (Status.BROKEN, Status.UNVERIFIED)
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, failures=self.failures)
-            if problem and not r.network_error:
-                self.bar.console.print(self.out.result_line(r), markup=False, highlight=False)
-        elif self.out.verbose or (problem and not r.network_error and not self.out.quiet):
-            click.echo(self.out.result_line(r), err=True)

@@ -137,4 +137,4 @@ class CheckOptions:
     fail_after: int = 1
     shard: Shard | None = None
     settings: Settings = field(default_factory=Settings)
-    jobs: int | None = None  # processes for the online checks; None: processes.auto_jobs
+    jobs: int | None = None  # processes for the online checks; None: partition.auto_jobs

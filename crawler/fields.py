@@ -1,6 +1,6 @@
 """What a catalogue's values may be: a URL the checks can fetch, an e-mail address, a date.
 
-One definition of each, for the validator (``catalog.py``) and the importer alike: what the
+One definition of each, for the validator (``catalog/``) and the importer alike: what the
 importer writes, the validator accepts; what the validator accepts, the HTTP engine can parse
 and resolve (it parses with httpx and resolves with the system's resolver, which refuse what is
 refused here: control characters, over-long names, host names IDNA does not allow).

@@ -3,14 +3,18 @@
 ``--catalog /dev/zero`` read until the memory ran out and a FIFO hung the run. Here the path is
 judged before it is opened (a device is never opened) and again on what was opened (O_NONBLOCK:
 a FIFO swapped in meanwhile cannot block), and the read stops one byte past the limit whatever
-size the file claims (a file still growing, a /proc file that says 0).
+size the file claims (a file still growing, a /proc file that says 0). The catalogue is read
+with ``read_bounded``; the reports read back (``crawler/store/``) with ``open_bounded``.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 class InputFileError(Exception):
@@ -33,33 +37,80 @@ def read_bounded(path: Path, limit: int, *, what: str, instead: str) -> bytes:
     a directory, a device or a pipe. A missing file raises ``FileNotFoundError`` (the caller
     knows how to make one); anything else ``InputFileError``.
     """
-    mode = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_RDONLY
+
+    def not_a_file(mode: int) -> InputFileError:
+        kind = next((name for test, name in _NOT_A_FILE if test(mode)), "not a file")
+        return InputFileError(f"{path}: is {kind}: {instead}")
+
     try:
-        _judge(path, os.stat(path), limit, what, instead)
-        fd = os.open(path, mode)
+        with open_bounded(
+            path, limit, not_a_file=not_a_file, too_large=lambda: _too_big(path, limit, what)
+        ) as file:
+            return file.read()
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise _unreadable(path, exc) from None
+
+
+def open_bounded(
+    path: Path,
+    limit: int,
+    *,
+    not_a_file: Callable[[int], Exception],
+    too_large: Callable[[], Exception],
+) -> io.BufferedReader:
+    """``path`` opened for reading: a regular file, and never more than ``limit`` bytes of it.
+
+    Each caller words its refusals: ``not_a_file(st_mode)`` is raised for a directory, a device,
+    a pipe or a socket, before anything is read; ``too_large()`` for a file that says it is
+    larger than ``limit`` or turns out to be when read. ``OSError`` as it comes.
+    """
+    _judge(os.stat(path), limit, not_a_file, too_large)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     try:
-        _judge(path, os.fstat(fd), limit, what, instead)
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            data = file.read(limit + 1)
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    finally:
+        _judge(os.fstat(fd), limit, not_a_file, too_large)
+        raw = io.FileIO(fd, "r", closefd=True)
+    except BaseException:
         os.close(fd)
-    if len(data) > limit:
-        raise _too_big(path, limit, what)
-    return data
+        raise
+    return io.BufferedReader(Capped(raw, limit, too_large))
 
 
-def _judge(path: Path, info: os.stat_result, limit: int, what: str, instead: str) -> None:
+def _judge(
+    info: os.stat_result,
+    limit: int,
+    not_a_file: Callable[[int], Exception],
+    too_large: Callable[[], Exception],
+) -> None:
     if not stat.S_ISREG(info.st_mode):
-        kind = next((name for test, name in _NOT_A_FILE if test(info.st_mode)), "not a file")
-        raise InputFileError(f"{path}: is {kind}: {instead}")
+        raise not_a_file(info.st_mode)
     if info.st_size > limit:
-        raise _too_big(path, limit, what)
+        raise too_large()
+
+
+class Capped(io.RawIOBase):
+    """A file that refuses to give more than ``limit`` bytes, with ``too_large()`` (a size on
+    disk can lie: files in /proc say 0)."""
+
+    def __init__(self, raw: io.FileIO, limit: int, too_large: Callable[[], Exception]) -> None:
+        self._raw, self._left, self._too_large = raw, limit, too_large
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with memoryview(buffer) as view:
+            n = self._raw.readinto(view[: self._left + 1]) or 0
+        if n > self._left:
+            raise self._too_large()
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _unreadable(path: Path, exc: OSError) -> InputFileError:

@@ -19,6 +19,7 @@ from crawler.config import CheckOptions, Shard
 from crawler.findings import catalog_findings, find_duplicates, wrong_videos
 from crawler.links import iter_links
 from crawler.model import Finding, Link, LinkResult, RunReport, SessionInfo, Status
+from crawler.store.previous import History
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -64,7 +65,7 @@ def run_check(
 
     groups: list[list[int]] = []
     if not options.offline and not engine_kwargs:  # an injected transport stays in-process
-        from crawler.processes import auto_jobs, split_by_host
+        from crawler.partition import auto_jobs, split_by_host
 
         jobs = options.jobs or auto_jobs(len(links))
         if jobs > 1:
@@ -193,13 +194,13 @@ def load_parts(paths: Sequence[Path]) -> list[RunReport]:
     (escalations; the rest it finds again over all links) are read. A part that cannot be
     read is a ``ValueError`` naming it and what merge takes.
     """
-    from crawler.report import json as json_report
+    from crawler.store import decode
 
     parts: list[RunReport] = []
     for path in paths:
         like = parts[0] if parts else None
         try:
-            parts.append(json_report.load(path, like=like, finding_kinds={"escalated"}))
+            parts.append(decode.load(path, like=like, finding_kinds={"escalated"}))
         except ValueError as exc:
             raise ValueError(f"{exc}; {_PARTS_HINT}") from None
     return parts
@@ -291,7 +292,7 @@ def check_parts(parts: Sequence[RunReport], names: Sequence[str]) -> list[Shard]
 
 def merge_reports(
     parts: Sequence[RunReport],
-    previous: RunReport | history.History | None,
+    previous: RunReport | History | None,
     *,
     names: Sequence[str] | None = None,
 ) -> RunReport:

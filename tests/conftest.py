@@ -45,7 +45,7 @@ def _no_stray_network(tmp_path_factory, monkeypatch):
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 # Two loopback hosts: their links land in different processes of two (--jobs 2), as any two
-# hosts do (``processes.split_by_host``).
+# hosts do (``partition.split_by_host``).
 TWO_HOSTS = ("127.0.0.7", "127.0.0.2")
 
 

@@ -128,7 +128,7 @@ def test_a_crash_in_a_jobs_worker_exits_4_not_2(two_hosts, tmp_path):
         ("crawler.history:apply", False),  # checking
         ("crawler.report.markdown:chunks", False),  # writing the first file
         ("crawler.report.json:chunks", False),  # writing the last file, two written already
-        ("crawler.cli:Output.summary", True),  # the summary, after the reports
+        ("crawler.console:Output.summary", True),  # the summary, after the reports
     ],
 )
 def test_ctrl_c_exits_130_in_every_phase_and_leaves_whole_reports(workdir, where, written):

@@ -17,6 +17,8 @@ from crawler import history
 from crawler.model import Status
 from crawler.report import json as json_report
 from crawler.report import write_reports
+from crawler.store import decode
+from crawler.store.previous import History, Remembered, link_key
 
 DAY1 = "2026-11-23T03:00:00Z"
 DAY2 = "2026-11-24T03:00:00Z"
@@ -30,7 +32,7 @@ def run(statuses, at, previous=None, *, fail_after=1, **kwargs):
     """One run: build, apply history, and return it as the next run will read it (JSON)."""
     report = simple_report(statuses, generated_at=at, **kwargs)
     history.apply(report, previous, fail_after=fail_after)
-    return json_report.from_dict(json_report.to_dict(report))
+    return decode.from_dict(json_report.to_dict(report))
 
 
 def result(report, key):
@@ -180,7 +182,7 @@ def test_previous_results_are_keyed_by_session_field_url():
     key = (result(day1, OTHER).link.session_id, "slides", result(day1, OTHER).link.url)
     assert cache[key].status is Status.BROKEN
     # A healthy link without metadata leaves nothing to carry over: not kept, as if first seen.
-    assert history.link_key(result(day1, TALK)) not in cache
+    assert link_key(result(day1, TALK)) not in cache
     assert len(cache) == 1
     assert history.previous_results(None) == {}
 
@@ -248,7 +250,7 @@ def test_compact_history_counts_escalates_and_carries_over_as_the_full_report_di
 
     full = _nightly(tmp_path / "full", lambda report_dir, _: history.load_previous(report_dir))
     assert _nightly(tmp_path / "compact", compact) == full
-    offline, day4 = (json_report.from_dict(json.loads(text)) for text in full[2:4])
+    offline, day4 = (decode.from_dict(json.loads(text)) for text in full[2:4])
     assert [s.title for s in offline.changes.removed_sessions] == ["Gone"]
     assert [s.title for s in offline.changes.new_sessions] == ["New"]
     assert result(offline, OTHER).title == "Deck title"  # carried over by the offline night
@@ -269,9 +271,9 @@ def test_compact_history_keeps_what_the_next_run_asks_for_and_nothing_else(tmp_p
     links = [r.link for r in day2.results]
     kept = history.load_history(tmp_path, links=links, sessions=day2.sessions)
     # Other (ok, no metadata) has nothing to carry over; Gone is not in this catalogue.
-    talk_key = history.link_key(result(day2, TALK))
+    talk_key = link_key(result(day2, TALK))
     assert list(kept.results) == [talk_key]
-    assert all(type(v) is history.Remembered for v in kept.results.values())  # no LinkResult
+    assert all(type(v) is Remembered for v in kept.results.values())  # no LinkResult
     talk = kept.results[talk_key]
     assert (talk.status, talk.title, talk.duration) == (Status.OK, "Talk title", 3600)
     [stored_key] = kept.results  # the strings are this run's own
@@ -313,7 +315,7 @@ def test_the_first_of_repeated_links_counts(tmp_path):
         history.load_history(tmp_path),
         history.load_previous(tmp_path),
     ):
-        assert history.link_key(result(day2, OTHER)) not in history.previous_results(previous)
+        assert link_key(result(day2, OTHER)) not in history.previous_results(previous)
         history.apply(day2, previous)
         assert day2.changes.recovered == []
 
@@ -383,15 +385,15 @@ def test_a_metadata_time_in_the_future_is_not_trusted(tmp_path):
         r.title, r.duration, r.metadata_fetched_at = "Talk video", 60, fetched_at
     write_reports(report, tmp_path)
     compact = history.load_history(tmp_path, video_metadata_only=True)
-    whole = history.History.of(history.load_previous(tmp_path))
+    whole = History.of(history.load_previous(tmp_path))
     for previous in (compact, whole):
-        future = previous.results[history.link_key(result(report, TALK))]
+        future = previous.results[link_key(result(report, TALK))]
         assert (future.title, future.duration, future.metadata_fetched_at) == (
             "Talk video",
             60,
             None,
         )
-        past = previous.results[history.link_key(result(report, OTHER))]
+        past = previous.results[link_key(result(report, OTHER))]
         assert past.metadata_fetched_at == DAY1
 
 
@@ -416,7 +418,7 @@ def test_an_online_run_reads_the_previous_report_again_only_for_unchecked_slides
         reads.clear()
         night = simple_report(statuses, generated_at=DAY2)
         previous = load(tmp_path, links=[r.link for r in night.results], video_metadata_only=True)
-        assert history.link_key(result(night, deck)) not in previous.results  # not remembered
+        assert link_key(result(night, deck)) not in previous.results  # not remembered
         history.fill_metadata(previous, tmp_path, night.results)
         history.carry_metadata(night.results, previous)
         assert (len(reads), result(night, deck).size) == (expected_reads, size)

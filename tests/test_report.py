@@ -15,6 +15,7 @@ from report_samples import sample_report
 from crawler import report as report_layer
 from crawler.report import badge, markdown
 from crawler.report import json as json_report
+from crawler.store import decode
 
 OLD = {"latest.md": "old md\n", "latest.json": '{"old": true}\n', "badge.json": "old badge\n"}
 
@@ -39,7 +40,7 @@ def test_writes_all_three_files_creating_the_directory(tmp_path):
         "latest.json": json_report.render(report),
         "latest.md": markdown.render(report),
     }
-    assert json_report.load(out / "latest.json") == report
+    assert decode.load(out / "latest.json") == report
 
 
 def test_overwrites_previous_reports(tmp_path):

@@ -196,7 +196,7 @@ def report_words(result: LinkResult) -> tuple[str, str, str]:
     """What latest.md's "What is wrong", the terminal and latest.json say about ``result``."""
     from report_samples import simple_report
 
-    from crawler.cli import Output
+    from crawler.console import Output
     from crawler.report import json as json_report
     from crawler.report import markdown
 
@@ -258,6 +258,7 @@ def test_the_plain_words_survive_latest_json_and_are_absent_when_there_are_none(
     from report_samples import simple_report
 
     from crawler.report import json as json_report
+    from crawler.store import decode
 
     fake_ydl.script = youtube_error(BOT_WALL)
     walled = check(video_link("https://talks.example.org/v"), FakeContext())
@@ -267,4 +268,4 @@ def test_the_plain_words_survive_latest_json_and_are_absent_when_there_are_none(
     path.write_text(json_report.render(report), encoding="utf-8")
     first, second = json.loads(path.read_text(encoding="utf-8"))["links"]
     assert first["reason"] == walled.reason and "reason" not in second
-    assert json_report.load(path) == report  # a shard merge reads them back as they were
+    assert decode.load(path) == report  # a shard merge reads them back as they were

@@ -52,7 +52,7 @@ class FetchResult:
 class Remembered(Protocol):
     """What a service may read of the previous run's result for a link: the metadata cache.
 
-    ``history.Remembered`` (a compact record per link) in a run, a ``LinkResult`` in tests.
+    ``store.previous.Remembered`` (a compact record per link) in a run, a ``LinkResult`` in tests.
     """
 
     @property

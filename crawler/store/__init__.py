@@ -1,0 +1,1 @@
+"""Reading reports back: the previous run for history, the parts of a shard merge."""
