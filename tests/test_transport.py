@@ -304,10 +304,10 @@ def test_an_answer_renewed_after_its_time_is_judged_again_before_connecting(
     # Answers are reused for DNS_TTL_S (0 here: every connection asks again). The renewed
     # answer is internal: that connection is refused before it is made, although the check
     # had passed the host on its first answer.
-    from crawler import engine as engine_module
     from crawler import safety
+    from crawler.http import resolve
 
-    monkeypatch.setattr(engine_module, "DNS_TTL_S", 0.0)
+    monkeypatch.setattr(resolve, "DNS_TTL_S", 0.0)
     monkeypatch.setattr(  # 127.0.0.1 stands for a public address here
         safety, "address_kind", lambda a: "private" if a.startswith("10.") else None
     )

@@ -6,10 +6,12 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from engine_fakes import engine
 
-from crawler.isolation import WorkerPool
+from crawler.workers import WorkerPool
 
 
 def gone(pid: int) -> bool:
@@ -86,3 +88,27 @@ def test_the_engine_stops_a_worker_whose_link_ran_out_of_time():
             return runner
 
     asyncio.run(main())
+
+
+def test_run_isolated_runs_in_another_process_and_stops_it_with_the_engine():
+    import gc
+    import multiprocessing
+    import signal
+
+    from crawler.memory import GC_THRESHOLD
+
+    async def main() -> tuple[int, list[multiprocessing.Process], Any, Any]:
+        async with engine() as e:
+            pid = await e.run_isolated(os.getpid)
+            with pytest.raises(ZeroDivisionError):  # the worker's exception, re-raised here
+                await e.run_isolated(divmod, 1, 0)
+            # Set up as the engine wants its workers: Ctrl-C left to the parent, few collections.
+            sigint = await e.run_isolated(signal.getsignal, signal.SIGINT)
+            threshold = await e.run_isolated(gc.get_threshold)
+            workers = multiprocessing.active_children()
+        return pid, workers, sigint, threshold
+
+    pid, workers, sigint, threshold = asyncio.run(main())
+    assert pid != os.getpid()
+    assert workers and not any(w.is_alive() for w in workers)  # stopped on the way out
+    assert sigint == signal.SIG_IGN and threshold == GC_THRESHOLD
