@@ -181,6 +181,29 @@ def test_per_host_limit_holds_and_a_429_pauses_only_its_host(sim_factory, tmp_pa
     assert {link["status"] for link in report["links"]} == {"ok"}
 
 
+def test_the_default_global_limit_lets_the_per_host_limit_bind_over_many_hosts(
+    sim_factory, tmp_path
+) -> None:
+    # 40 hosts, one link each, answers after 1 s: with the CLI's defaults nothing but the
+    # per-host limit should hold them back, so more than the old global default (16) are
+    # in flight at once. The long latency leaves time to send them all even on a busy machine.
+    sim = sim_factory("--hosts", "40", "--latency-ms", "1000", "--not-found", "0", "--events")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(gen_catalog.generate(40, sim.hosts, video_share=0), encoding="utf-8")
+    run = crawler(
+        "check", "--catalog", str(catalog), "--report-dir", str(tmp_path / "reports"),
+        "--allow-private", "-q", cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    events = sim.get("/events")  # [arrived, done, host, method, path, status, agent]
+    assert len(events) == 40
+    edges = sorted([(e[0], 1) for e in events] + [(e[1], -1) for e in events])
+    in_flight = [0]
+    for _, step in edges:
+        in_flight.append(in_flight[-1] + step)
+    assert max(in_flight) > 16
+
+
 def test_a_host_limit_holds_on_the_wire_for_its_host_only_in_every_process(
     sim_factory, tmp_path
 ) -> None:
