@@ -102,9 +102,15 @@ def main(argv: list[str] | None = None) -> None:
     src.add_argument("--hosts", help="comma-separated host:port list (loopback only)")
     p.add_argument("--video-share", type=float, default=DEFAULT_VIDEO_SHARE)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--urls-out", type=Path, default=None, help="also the URLs, one a line")
     a = p.parse_args(argv)
     hosts = hosts_from_info(a.sim_info) if a.sim_info else a.hosts.split(",")
-    a.out.write_text(generate(a.links, hosts, video_share=a.video_share), encoding="utf-8")
+    text = generate(a.links, hosts, video_share=a.video_share)
+    a.out.write_text(text, encoding="utf-8")
+    if a.urls_out:  # for lychee, which reads URLs from plain text
+        from floor import urls_of_text  # beside this script
+
+        a.urls_out.write_text("".join(f"{url}\n" for url in urls_of_text(text)), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -111,9 +111,9 @@ def main() -> None:
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 1000),
-    default=16,
+    default=256,
     show_default=True,
-    help="Requests in flight in all.",
+    help="Requests in flight in all, over all hosts (each also held to --per-host).",
 )
 @click.option(
     "--per-host",

@@ -76,7 +76,7 @@ def link_budget(timeout: float, retries: int = 3) -> float:
 class Settings:
     """Knobs of one run; the CLI fills them, tests build them directly."""
 
-    concurrency: int = 16  # global requests in flight
+    concurrency: int = 256  # global requests in flight (the per-host limit binds first)
     per_host: int = 4  # requests in flight per host
     min_interval: float = 0.0  # seconds between request starts to one host
     connect_timeout: float = 10.0

