@@ -58,7 +58,8 @@ quiet_option = click.option(
 )
 
 
-class _JobsType(click.ParamType):
+# Unsubscripted: click.ParamType is generic only from click 8.4; the 8.1-8.3 we allow would fail.
+class _JobsType(click.ParamType):  # type: ignore[type-arg]
     """``--jobs``: a count of processes, or ``auto`` (None: decided from the cores)."""
 
     name = "N|auto"

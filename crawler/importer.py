@@ -188,9 +188,9 @@ def parse_readme(text: str, source: str = "README.md") -> ImportResult:
                 warn(number, problem, current)
         elif key == "date":
             seen_fields.add("date")
-            current.date, problem = parse_date(value)
-            if problem:
-                warn(number, problem, current)
+            current.date, date_problem = parse_date(value)
+            if date_problem:
+                warn(number, date_problem, current)
         else:
             fld = "video" if key == "video" else "slides"
             url = None if value.lower() in _NONE else value
@@ -212,7 +212,7 @@ def parse_readme(text: str, source: str = "README.md") -> ImportResult:
 
 def _infer_repository(sessions: list[ImportedSession]) -> str | None:
     """The study's repository is where most of its GitHub-hosted slides live."""
-    repos = Counter()
+    repos: Counter[str] = Counter()
     for s in sessions:
         gh = github_file(s.slides) if s.slides else None
         if gh:

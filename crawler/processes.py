@@ -24,6 +24,7 @@ import traceback
 import types
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
+from typing import cast
 
 from crawler.config import Settings
 from crawler.model import Link, LinkResult
@@ -84,6 +85,7 @@ def _check_in_processes(
     # event loop is unsafe, and spawn behaves the same on every platform.
     context = multiprocessing.get_context("spawn")
     workers: dict[Connection, tuple[int, multiprocessing.process.BaseProcess]] = {}
+    process: multiprocessing.process.BaseProcess
     results: list[LinkResult | None] = [None] * len(links)
     try:
         # Every process is started before any gets its work: their interpreters boot side by
@@ -110,7 +112,7 @@ def _check_in_processes(
                     f"(exit {process.exitcode})"
                 ) from None
         while workers:
-            for conn in wait(list(workers)):
+            for conn in cast(list[Connection], wait(list(workers))):  # gives back what it got
                 k, process = workers[conn]
                 group = groups[k]
                 try:

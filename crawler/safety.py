@@ -269,7 +269,7 @@ def vet_url(url: str) -> None:
         _refuse(refusals, host, "a loopback name")
 
 
-def _vet(sock: socket.socket, address: Any) -> None:
+def _vet(sock: socket.SocketType, address: Any) -> None:
     refusals: list[str] | None = getattr(_policy, "refusals", None)
     if refusals is None or _policy.proxied or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
@@ -286,11 +286,11 @@ def _install_connection_guard() -> None:
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
 
-    def connect(sock: socket.socket, address: Any) -> None:
+    def connect(sock: socket.SocketType, address: Any) -> None:
         _vet(sock, address)
         return real_connect(sock, address)
 
-    def connect_ex(sock: socket.socket, address: Any) -> int:
+    def connect_ex(sock: socket.SocketType, address: Any) -> int:
         _vet(sock, address)
         return real_connect_ex(sock, address)
 

@@ -18,7 +18,7 @@ import multiprocessing
 import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from crawler.memory import GC_THRESHOLD
 
@@ -110,7 +110,7 @@ class WorkerPool:
                 self._reap()
         if not ok:
             raise value
-        return value
+        return cast(T, value)  # what ``fn`` returned, unpickled
 
     def close(self) -> None:
         """Stop every worker, idle or busy, and wait for them to be gone."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from crawler.catalog.model import Catalog, CatalogError, Position, Presenter, Session, session_id
 from crawler.catalog.yaml import Streamed, YMap, YSeq, position, shown
@@ -174,7 +174,7 @@ class Validator:
             return None
         problem = url_problem(value)
         if problem is None:
-            return value
+            return cast(str, value)  # url_problem passes only a non-empty str
         if problem == NOT_A_URL:
             problem += (
                 " (write the full https://… address, or leave it empty)"

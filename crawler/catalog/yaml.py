@@ -29,7 +29,7 @@ def position(mark: Any) -> Position:
     return Position(mark.line + 1, mark.column + 1)
 
 
-class YMap(dict):
+class YMap(dict[Any, Any]):
     """A YAML mapping with where it starts, and where each of its keys and values starts.
 
     Where is kept as the parser's own marks (0-based): a ``Position`` is made only for the few
@@ -48,7 +48,7 @@ class YMap(dict):
         return position(self.mark)
 
 
-class YSeq(list):
+class YSeq(list[Any]):
     """A YAML sequence with where it starts and where each item starts (marks, as in YMap)."""
 
     def __init__(self, mark: Any):
@@ -83,7 +83,8 @@ def _events(text: str | bytes) -> Generator[Any, None, None]:
     stayed in memory until the garbage collector happened to run.
     """
     try:
-        from ruamel.yaml.cyaml import CParser
+        # ruamel imports CParser into cyaml (from its C extension) but leaves it out of __all__.
+        from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
     except ImportError:  # no C extension (PyPy, an exotic platform): the pure-Python parser
         yield from YAML(typ="safe", pure=True).parse(text)
         return

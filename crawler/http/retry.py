@@ -62,7 +62,8 @@ class Answer:
 def _last_outcome(state: RetryCallState) -> Answer:
     """After the last attempt: the last answer as is (a 503 stays a 503), or its error."""
     assert state.outcome is not None  # tenacity calls this after an attempt only
-    return state.outcome.result()
+    answer: Answer = state.outcome.result()  # tenacity's futures hold Any
+    return answer
 
 
 # One request, sent once: (method, url, headers, body cap) → its answer (``fetch``).

@@ -6,8 +6,6 @@ Annotations are workflow commands printed on stdout
 type per step, which is why they come worst first.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from crawler.model import FindingKind, RunReport, Severity, Status

@@ -10,6 +10,7 @@ YouTube often answers datacenter addresses (CI runners) with a bot check; oEmbed
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 from crawler.model import Link, LinkResult, Status
@@ -23,7 +24,7 @@ def oembed_url(watch_url: str) -> str:
     return f"{OEMBED_ENDPOINT}?{urlencode({'url': watch_url, 'format': 'json'})}"
 
 
-async def ask_oembed(watch_url: str, ctx: CheckContext) -> tuple[int | None, dict | None]:
+async def ask_oembed(watch_url: str, ctx: CheckContext) -> tuple[int | None, dict[str, Any] | None]:
     """oEmbed's HTTP status and JSON (None when the body is not an oEmbed document)."""
     answer = await ctx.fetch(oembed_url(watch_url), headers={"Accept": "application/json"})
     data = None

@@ -20,6 +20,7 @@ import contextlib
 import io
 import threading
 import urllib.request
+import urllib.response
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -121,8 +122,9 @@ def _bounded_response(original: Callable[..., Any]) -> Callable[..., Any]:
                 if encoding in ("gzip", "deflate"):
                     data = _inflate(encoding, data, bounds, url)
             body = io.BytesIO(data)
-        wrapped = urllib.request.addinfourl(body, resp.headers, resp.url, resp.code)
-        wrapped.msg = resp.msg
+        wrapped = urllib.response.addinfourl(body, resp.headers, resp.url, resp.code)
+        # urllib's handlers set ``msg`` on their responses; typeshed's addinfourl lacks it.
+        wrapped.msg = resp.msg  # type: ignore[attr-defined]
         return wrapped
 
     return http_response
@@ -138,7 +140,7 @@ def _vetted_request(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _install() -> None:
     """Wrap yt-dlp's urllib handler once per process (it is inert outside ``bounded``)."""
-    from yt_dlp.networking import _urllib
+    from yt_dlp.networking import _urllib  # type: ignore[attr-defined]  # private: not in its stubs
 
     handler = _urllib.HTTPHandler
     if getattr(handler, "_crawler_bounds", False):
@@ -192,7 +194,10 @@ def _default_factory(params: dict[str, Any]) -> Any:
     # every run of a catalogue without videos) never call it.
     import yt_dlp
 
-    return yt_dlp.YoutubeDL(params)
+    # types-yt-dlp's options are narrower than what yt-dlp reads: ``cachedir=False`` and
+    # ``skip_download=True`` are bools, ``compat_opts`` a set, and the logger is only called as
+    # ``debug(msg)``, ``warning(msg)`` and ``error(msg)``.
+    return yt_dlp.YoutubeDL(params)  # type: ignore[arg-type]
 
 
 def _strip_error_prefix(message: str) -> str:
