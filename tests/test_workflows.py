@@ -777,6 +777,18 @@ def test_reports_differing_only_in_run_timestamps_are_not_committed(night: Night
     assert night.git("diff", "--cached", "--name-only") == ""
 
 
+def test_reports_differing_only_in_their_trend_are_not_committed(night: Night) -> None:
+    """The trend gains a point every night: alone, it must not make every night commit."""
+    rerun = json.loads(json.dumps(BASELINE))
+    rerun["generated_at"] = "2026-11-25T03:17:00Z"
+    rerun["trend"] = [{"date": "2026-11-25", "ok": 9, "broken": 0, "redirected": 0,
+                       "unverified": 1}]  # fmt: skip
+    _, committed, _ = night.night(3, rerun)
+
+    assert committed == {"committed": "false"}
+    assert night.origin_log() == ["initial"]
+
+
 def test_commit_survives_a_push_that_landed_meanwhile(night: Night) -> None:
     other = night.tmp / "other"
     night.git_at(night.tmp, "clone", "--quiet", str(night.origin), "other")
