@@ -18,6 +18,8 @@ Counting rules (``apply``):
 - likewise an ``unverified`` result caused by our own network (``network_error`` in a run that
   is ``network_unreachable``) carries the counters over: a CI runner without internet says
   nothing about the links, and must not escalate every link after a few nights.
+
+The trend (``trend``): the counts of the last ``TREND_RUNS`` runs, one point per date.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from crawler.model import (
     SessionInfo,
     Severity,
     Status,
+    TrendPoint,
 )
 from crawler.store.previous import (
     METADATA,
@@ -222,6 +225,39 @@ def apply(report: RunReport, previous: RunReport | History | None, *, fail_after
     # Idempotent: applying twice must not add the same findings twice.
     report.findings = [f for f in report.findings if f.kind != FindingKind.ESCALATED] + escalated
     report.changes = changes(report, history)
+    report.trend = trend(report, history)
+
+
+# Runs the trend keeps (about three months of nightly runs).
+TREND_RUNS = 90
+
+
+def trend(report: RunReport, previous: RunReport | History | None) -> list[TrendPoint]:
+    """The previous report's trend with this run's counts added, the last ``TREND_RUNS`` kept.
+
+    One point per date: a run on the date of the last point replaces it (a re-run the same
+    day, a manual run after the nightly one), so the chart gains one point a day at most.
+    A run that says nothing about the links' health adds nothing: an offline run, a run
+    whose network was unreachable, a shard (its counts are a part; the merge adds the point).
+    """
+    history = _history(previous)
+    points = [] if history is None else list(history.trend)
+    if report.offline or report.network_unreachable or report.shard:
+        return points[-TREND_RUNS:]
+    counts = dict.fromkeys(Status, 0)
+    for result in report.results:
+        counts[result.status] += 1
+    point = TrendPoint(
+        date=report.generated_at[:10],
+        ok=counts[Status.OK],
+        broken=counts[Status.BROKEN],
+        redirected=counts[Status.REDIRECTED],
+        unverified=counts[Status.UNVERIFIED],
+    )
+    # Oldest first: a point dated after tonight (a clock set wrong) is dropped, not kept ahead.
+    points = [p for p in points if p.date < point.date]
+    points.append(point)
+    return points[-TREND_RUNS:]
 
 
 def changes(report: RunReport, previous: RunReport | History | None) -> Changes:

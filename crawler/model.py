@@ -209,6 +209,17 @@ class SessionInfo:
     line: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One run's counts in the report's trend (``history.trend``): a date and four numbers."""
+
+    date: str  # YYYY-MM-DD (UTC) of the run
+    ok: int
+    broken: int
+    redirected: int
+    unverified: int
+
+
 @dataclass(slots=True)
 class RunReport:
     """Everything one run found: what every report format renders and history compares."""
@@ -227,6 +238,8 @@ class RunReport:
     shard: str | None = None  # "K/N" for a partial report of a sharded run
     # Filled by history.py: what changed since the previous report.
     changes: Changes | None = None
+    # Filled by history.py: the counts of the last runs, oldest first, one per date.
+    trend: list[TrendPoint] = field(default_factory=list)
 
 
 @dataclass(slots=True)

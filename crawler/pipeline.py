@@ -344,4 +344,5 @@ def merge_reports(
     )
     report.findings += [f for p in parts for f in p.findings if f.kind == FindingKind.ESCALATED]
     report.changes = history.changes(report, previous)
+    report.trend = history.trend(report, previous)
     return report

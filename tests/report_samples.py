@@ -22,6 +22,7 @@ from crawler.model import (
     RunReport,
     SessionInfo,
     Status,
+    TrendPoint,
 )
 
 GENERATED_AT = "2026-11-25T03:17:00Z"
@@ -125,6 +126,12 @@ def sample_report() -> RunReport:
             removed_sessions=[removed],
             baseline_at=PREVIOUS_AT,
         ),
+        # Three runs: the last is this one (its counts are the summary's).
+        trend=[
+            TrendPoint("2026-11-23", ok=8, broken=0, redirected=1, unverified=1),
+            TrendPoint("2026-11-24", ok=7, broken=1, redirected=1, unverified=1),
+            TrendPoint("2026-11-25", ok=6, broken=2, redirected=1, unverified=1),
+        ],
     )
 
 

@@ -194,6 +194,11 @@ def test_a_second_merged_run_reports_the_same_changes_and_escalations(site, tmp_
     }
     escalated = [f["url"].rsplit("/", 1)[1] for f in b["findings"] if f["kind"] == "escalated"]
     assert escalated == ["flaky"]
+    # The merge adds the whole run's counts to the trend, as one run does (not a shard's).
+    counts = ("ok", "broken", "redirected", "unverified")
+    assert [{k: p[k] for k in counts} for p in b["trend"][-1:]] == [
+        {k: a["summary"][k] for k in counts}
+    ]
 
 
 def test_merge_refuses_incomplete_or_mixed_parts(site, tmp_path):

@@ -24,7 +24,7 @@ def test_annotations_worst_first_with_file_and_line():
     assert lines[0] == (
         "::error file=catalog.yaml,line=19,title=broken video link::2021-03-11 "
         '"XLA: Optimizing Compiler for Machine Learning": video https://youtu.be/_3ykXQH5h2o: '
-        "broken: Video unavailable"
+        "broken: Video unavailable (broken since 2026-11-25, 1 night)"
     )
     assert lines[4].startswith("::warning file=catalog.yaml,line=18,title=redirected slides link::")
     assert lines[4].endswith("— fix: moved permanently — use https://new.example.org/xla.pdf")

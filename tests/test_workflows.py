@@ -147,11 +147,13 @@ def test_nightly_runs_never_overlap(nightly: dict[str, Any]) -> None:
 def test_nightly_permissions_are_least_privilege(nightly: dict[str, Any]) -> None:
     assert nightly["permissions"] == {}
     jobs = nightly["jobs"]
-    # Every job says what it needs; only publishing writes code, only tracking writes issues.
+    # Every job says what it needs; only publishing writes code, only tracking writes issues,
+    # only the (opt-in) fix pull request pushes a branch and opens pull requests.
     assert {name: job["permissions"] for name, job in jobs.items()} == {
         "check": {"contents": "read"},
         "publish": {"contents": "write"},
         "track": {"contents": "read", "issues": "write"},
+        "fix-pr": {"contents": "write", "pull-requests": "write"},
     }
     # The job that talks to servers on the internet holds a read-only token.
     assert "python -m crawler check" in all_run_text({"jobs": {"check": jobs["check"]}})
@@ -407,7 +409,7 @@ def test_scripts_pass_shellcheck() -> None:
 FAKE_GH = """\
 #!{python}
 # A stand-in for the GitHub CLI: logs each call (and any --body-file's text) and answers
-# `gh issue list` from a canned JSON file.
+# `gh issue list` and `gh pr list` from canned JSON files.
 import json, os, sys
 args = sys.argv[1:]
 entry = {{"argv": args}}
@@ -421,6 +423,11 @@ if args[:2] == ["issue", "list"]:
         sys.stdout.write(f.read())
 elif args[:2] == ["issue", "create"]:
     print("https://github.com/owner/repo/issues/7")
+elif args[:2] == ["pr", "list"]:
+    with open(os.environ["FAKE_GH_PRS"], encoding="utf-8") as f:
+        sys.stdout.write(f.read())
+elif args[:2] == ["pr", "create"]:
+    print("https://github.com/owner/repo/pull/9")
 """
 
 
@@ -482,6 +489,8 @@ class Night:
         self.gh_log = tmp_path / "gh.log"
         self.issues = tmp_path / "issues.json"
         self.issues.write_text("[]", encoding="utf-8")
+        self.prs = tmp_path / "prs.json"
+        self.prs.write_text("[]", encoding="utf-8")
         self.output = tmp_path / "github_output"
         # A clean environment: no GITHUB_* from a CI run hosting these tests, no user config.
         base = {
@@ -499,6 +508,7 @@ class Night:
             "GIT_CONFIG_GLOBAL": os.devnull,
             "FAKE_GH_LOG": str(self.gh_log),
             "FAKE_GH_ISSUES": str(self.issues),
+            "FAKE_GH_PRS": str(self.prs),
             "TARGET_BRANCH": "main",
         }
         self.git_at(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", "origin.git")
@@ -775,6 +785,18 @@ def test_reports_differing_only_in_run_timestamps_are_not_committed(night: Night
     assert night.origin_log() == ["initial"]
     # Nothing left staged that a later step could commit by accident.
     assert night.git("diff", "--cached", "--name-only") == ""
+
+
+def test_reports_differing_only_in_their_trend_are_not_committed(night: Night) -> None:
+    """The trend gains a point every night: alone, it must not make every night commit."""
+    rerun = json.loads(json.dumps(BASELINE))
+    rerun["generated_at"] = "2026-11-25T03:17:00Z"
+    rerun["trend"] = [{"date": "2026-11-25", "ok": 9, "broken": 0, "redirected": 0,
+                       "unverified": 1}]  # fmt: skip
+    _, committed, _ = night.night(3, rerun)
+
+    assert committed == {"committed": "false"}
+    assert night.origin_log() == ["initial"]
 
 
 def test_commit_survives_a_push_that_landed_meanwhile(night: Night) -> None:

@@ -3,8 +3,8 @@
 #
 # Run from the repository root after the reports were written (or downloaded) into
 # $REPORT_DIR. "Something new" is decided on latest.json without its per-run keys
-# (generated_at, duration_seconds, changes.baseline_at): otherwise every night would make a
-# commit that only moves a timestamp. The message says what changed, from latest.json's
+# (generated_at, duration_seconds, changes.baseline_at, the trend): otherwise every night would
+# make a commit that only moves a timestamp. The message says what changed, from latest.json's
 # "changes" ("reports: 2 newly broken, 1 recovered"; "reports: refresh" when only other
 # content, such as titles or failure counters, changed).
 #

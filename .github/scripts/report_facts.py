@@ -10,6 +10,7 @@ runner's own python3 in jobs that do not install the crawler.
     report_facts.py issue-body JSON      body of a new tracking issue
     report_facts.py comment-body JSON    comment for newly broken links on the open issue
     report_facts.py healthy-body JSON    comment closing the issue once all is healthy
+    report_facts.py fix-pr-body JSON     body of the fix pull request: the certain fixes
 
 A missing or unreadable JSON counts as an empty report, so a crawler that died before writing
 one still gets an issue body that says so instead of a traceback.
@@ -24,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 # Keys that differ on every run without anything having changed: a report that differs only
-# in these is not committed (otherwise every night would make a commit).
-VOLATILE_TOP = ("generated_at", "duration_seconds")
+# in these is not committed (otherwise every night would make a commit). The trend gains a
+# point every night: it is kept up to date by the nights that commit for another reason.
+VOLATILE_TOP = ("generated_at", "duration_seconds", "trend")
 VOLATILE_CHANGES = ("baseline_at",)
 
 # A tracking issue lists at most this many links; the full list is in the report.
@@ -180,6 +182,64 @@ def healthy_body(report: dict[str, Any]) -> str:
     return "\n".join(lines + footer()) + "\n"
 
 
+def fixes(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The links whose fix (``{"url", "kind", "source"}``) is of ``kind``."""
+    found = report.get("links")
+    return [
+        item
+        for item in (found if isinstance(found, list) else [])
+        if isinstance(item, dict)
+        and isinstance(item.get("fix"), dict)
+        and item["fix"].get("kind") == kind
+        and isinstance(item["fix"].get("url"), str)
+    ]
+
+
+def code(text: Any) -> str:
+    """``text`` as inline code that nothing in it can end (URLs come from the web)."""
+    plain = " ".join(str(text).replace("`", "%60").split())
+    return f"`{plain}`"
+
+
+def fix_line(item: dict[str, Any]) -> str:
+    where = f"line {item['line']}, " if item.get("line") else ""
+    source = item["fix"].get("source")
+    why = f" ({code(source)})" if source else ""
+    return (
+        f"- {where}{code(item.get('session', '?'))} {code(item.get('field', '?'))}: "
+        f"{code(item.get('url', '?'))} → {code(item['fix']['url'])}{why}"
+    )
+
+
+def fix_pr_body(report: dict[str, Any]) -> str:
+    certain = fixes(report, "certain")
+    lines = [
+        f"`python -m crawler fix` applied the {len(certain)} certain "
+        f"fix{'' if len(certain) == 1 else 'es'} of the nightly link check: the hosts "
+        "themselves point to the new places (a permanent redirect, a moved deck, a renamed "
+        "branch or repository).",
+        "",
+    ]
+    shown = [fix_line(item) for item in certain[:MAX_LISTED]]
+    if len(certain) > MAX_LISTED:
+        shown.append(f"- … and {len(certain) - MAX_LISTED} more (see the diff)")
+    lines += shown
+    suggested = len(fixes(report, "suggested"))
+    if suggested:
+        lines += [
+            "",
+            f"{suggested} suggested fix{'' if suggested == 1 else 'es'} (good guesses a person "
+            "confirms) are not applied: see the report, or run "
+            "`python -m crawler fix --include-suggested`.",
+        ]
+    lines += [
+        "",
+        "This pull request is kept up to date by the nightly job, and closed once nothing is "
+        "left to fix.",
+    ]
+    return "\n".join(lines + footer()) + "\n"
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "changed":
         return 0 if changed(argv[1], argv[2]) else 1
@@ -191,6 +251,7 @@ def main(argv: list[str]) -> int:
         "issue-body": issue_body,
         "comment-body": comment_body,
         "healthy-body": healthy_body,
+        "fix-pr-body": fix_pr_body,
     }
     if len(argv) == 2 and argv[0] in renderers:
         sys.stdout.write(renderers[argv[0]](load(argv[1])))

@@ -140,6 +140,15 @@ def _failing_since(result: LinkResult) -> str:
     return ""
 
 
+def _broken_since(result: LinkResult) -> str:
+    """ " (broken since 2026-11-02, 12 nights)": how long the link has been failing (its streak
+    may have begun as unverified: a host that stopped answering, then said 404)."""
+    if result.consecutive_failures < 1 or not result.first_failed:
+        return ""
+    n = result.consecutive_failures
+    return f" (broken since {day(result.first_failed)}, {n} night{'' if n == 1 else 's'})"
+
+
 _RESULT_RANKS = {
     Status.BROKEN: RANK_BROKEN,
     Status.REDIRECTED: RANK_REDIRECTED,
@@ -225,7 +234,7 @@ def problem(src: Source) -> Problem:
     fix, fix_url = r.fix, None
     if r.status is Status.BROKEN:
         severity, kind = Severity.ERROR, Status.BROKEN
-        what = f"broken: {r.plain_detail or 'the server says it is gone'}{_failing_since(r)}"
+        what = f"broken: {r.plain_detail or 'the server says it is gone'}{_broken_since(r)}"
     elif r.status is Status.REDIRECTED:
         severity, kind = Severity.WARNING, Status.REDIRECTED
         what = f"redirected: {r.plain_detail or 'the link moved'}"

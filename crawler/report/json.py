@@ -17,6 +17,7 @@ from crawler.model import (
     LinkResult,
     RunReport,
     SessionInfo,
+    TrendPoint,
 )
 from crawler.report.common import summarize
 
@@ -150,10 +151,22 @@ def _parts(report: RunReport) -> dict[str, Any]:
         "duplicates": map(_duplicate, report.duplicates),
         "findings": map(_finding, report.findings),
         "changes": _changes(report),
+        "trend": map(_point, report.trend),
     }
 
 
-_RECORD_LISTS = ("sessions", "links", "duplicates", "findings")
+def _point(p: TrendPoint) -> dict[str, Any]:
+    return {
+        "date": p.date,
+        "ok": p.ok,
+        "broken": p.broken,
+        "redirected": p.redirected,
+        "unverified": p.unverified,
+    }
+
+
+# Lists written one record per line (``chunks``).
+_RECORD_LISTS = ("sessions", "links", "duplicates", "findings", "trend")
 
 
 def to_dict(report: RunReport) -> dict[str, Any]:

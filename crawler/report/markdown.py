@@ -1,9 +1,10 @@
 """``latest.md``: the report a person skims on GitHub.
 
 Order: a header (what, when, one line of counts, loud banners for offline / no network), then
-**Needs attention** worst first, then **Changes since the last run**, then the whole
-**Catalogue**. Only the header's run line changes from one run to the next when nothing else
-did, so the nightly commit diff shows real changes only. Every piece of text that came from the
+**Needs attention** worst first, then **Changes since the last run**, **Health over time**
+(a chart of the last runs' counts), then the whole **Catalogue**. Only the header's run line
+changes from one run to the next when nothing else did, so the nightly commit diff shows real
+changes only. Every piece of text that came from the
 catalogue or the web goes through ``escape``.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from crawler.model import Field, LinkResult, RunReport, SessionInfo, Status
 from crawler.report import escape
+from crawler.report.chart import trend_section
 from crawler.report.common import (
     FIELD_LABELS,
     Problem,
@@ -322,9 +324,12 @@ def chunks(report: RunReport) -> Iterator[str]:
         header(report),
         _attention_lines(report),
         changes(report),
+        trend_section(report.trend),
         _catalogue(report),
     ]
     for index, section in enumerate(sections):
+        if not section:  # a section with nothing to say (no trend yet) is left out
+            continue
         if index:
             yield "\n\n"
         for number, line in enumerate(section):

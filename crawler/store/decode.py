@@ -31,6 +31,7 @@ from crawler.model import (
 )
 from crawler.report.json import SCHEMA_VERSION
 from crawler.store.reader import open_report, parse, read_by_line
+from crawler.store.trend import read_trend
 
 FIELDS = tuple(Field)
 _SEVERITIES = tuple(Severity)
@@ -323,6 +324,7 @@ def from_dict(
         network_unreachable=rd.flag("network_unreachable"),
         shard=rd.text("shard", optional=True),
         changes=changes,
+        trend=read_trend(data.get("trend")),
     )
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.model import Link, LinkResult, RunReport, SessionInfo, Status
+from crawler.model import Link, LinkResult, RunReport, SessionInfo, Status, TrendPoint
 from crawler.store import decode
 from crawler.store.reader import read_by_line
+from crawler.store.trend import read_trend
 
 METADATA = ("title", "duration", "uploader", "upload_date", "size", "metadata_fetched_at")
 _FETCHED_AT = METADATA.index("metadata_fetched_at")
@@ -68,6 +69,8 @@ class History:
     # Enough to name what was removed: every previous session, or (when read for a known
     # catalogue) only those that are not in it any more. In the previous run's order.
     sessions: list[SessionInfo]
+    # The counts of the last runs (``history.trend`` adds this run's).
+    trend: list[TrendPoint] = field(default_factory=list)
 
     @classmethod
     def of(cls, report: RunReport, *, video_metadata_only: bool = False) -> History:
@@ -91,6 +94,7 @@ class History:
             results=memory.results,
             session_ids={s.id for s in report.sessions},
             sessions=list(report.sessions),
+            trend=list(report.trend),
         )
 
 
@@ -237,6 +241,7 @@ def _read_history(
         results=memory.results,
         session_ids=session_ids,
         sessions=gone,
+        trend=read_trend(data.get("trend")),
     )
 
 
