@@ -27,6 +27,7 @@ from crawler.model import (
     RunReport,
     SessionInfo,
     Severity,
+    Source,
     Status,
 )
 from crawler.report.json import SCHEMA_VERSION
@@ -35,6 +36,11 @@ from crawler.store.reader import open_report, parse, read_by_line
 FIELDS = tuple(Field)
 _SEVERITIES = tuple(Severity)
 _FINDING_KINDS = tuple(FindingKind)
+_SOURCES = tuple(Source)
+
+
+def _source(value: str | None) -> Source | None:
+    return Source(value) if value is not None else None
 
 
 class Reader:
@@ -180,6 +186,7 @@ def _read_result(rd: Reader) -> LinkResult:
         first_failed=rd.text("first_failed", optional=True),
         consecutive_failures=rd.count("consecutive_failures"),
         metadata_fetched_at=rd.text("metadata_fetched_at", optional=True),
+        source=_source(rd.choice("source", _SOURCES, optional=True)),
     )
 
 
@@ -322,6 +329,7 @@ def from_dict(
         duplicates=duplicates,
         network_unreachable=rd.flag("network_unreachable"),
         shard=rd.text("shard", optional=True),
+        notes=list(rd.texts("notes", required=False)),
         changes=changes,
     )
 
