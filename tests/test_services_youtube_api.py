@@ -17,7 +17,7 @@ import respx
 from service_fakes import ENGINE_SETTINGS, check_all_through_engine
 from youtube_fakes import BOT_WALL, VIDEO_ID, FakeContext, check, fetched, youtube_error
 
-from crawler.config import Settings
+from crawler.config import HostLimits, Settings, limits_for
 from crawler.findings import wrong_videos
 from crawler.links import make_link
 from crawler.model import FindingKind, Link, LinkResult, Source, Status
@@ -323,3 +323,8 @@ def _answering(ctx: FakeContext, api_answer: httpx.Response):
 
 def test_the_fake_api_answer_is_json():  # the helpers above build what the API sends
     assert json.loads(api_error(403, "quotaExceeded").content)["error"]["errors"][0]["reason"]
+
+
+def test_the_api_host_has_its_own_polite_limits():
+    limits = limits_for("www.googleapis.com", YouTubeService.host_limits.items())
+    assert limits == HostLimits(per_host=1, min_interval=1.0)
