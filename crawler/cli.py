@@ -25,7 +25,7 @@ import click
 
 from crawler import __version__
 from crawler.catalog import CatalogError
-from crawler.config import CheckOptions, HostLimits, Settings, Shard, link_budget
+from crawler.config import CheckOptions, HostLimits, Settings, Shard, link_budget, youtube_api_key
 from crawler.console import VERBOSE, WRITTEN, Commands, Output, why
 from crawler.model import RunReport
 from crawler.pipeline import (
@@ -184,6 +184,12 @@ def main() -> None:
     help="yt-dlp worker processes (started on the first video; with --jobs, shared out).",
 )
 @click.option(
+    "--youtube-api-key-env",
+    metavar="NAME",
+    default=None,
+    help="The variable holding a YouTube Data API key [default: YOUTUBE_API_KEY, when set].",
+)
+@click.option(
     "--no-report",
     is_flag=True,
     help="Write no report files (the previous report is still read as history).",
@@ -206,6 +212,7 @@ def check(
     shard_text: str | None,
     jobs: int | None,
     video_workers: int,
+    youtube_api_key_env: str | None,
     no_report: bool,
     quiet: bool,
     verbose: bool,
@@ -230,6 +237,10 @@ def check(
         host_limits = tuple(HostLimits.parse(text) for text in host_limit_texts)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--host-limit") from None
+    try:
+        api_key = youtube_api_key(youtube_api_key_env)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--youtube-api-key-env") from None
     settings = Settings(
         concurrency=concurrency,
         per_host=per_host,
@@ -241,6 +252,7 @@ def check(
         allow_private=allow_private,
         github_token=os.environ.get("GITHUB_TOKEN") or None,
         video_workers=video_workers,
+        youtube_api_key=api_key,
     )
     options = CheckOptions(
         catalog_path=catalog_path,

@@ -7,6 +7,7 @@ Plain records with their parsers, so every layer may import them without importi
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -92,12 +93,24 @@ class Settings:
     max_retry_after: float = 60.0
     allow_private: bool = False
     github_token: str | None = None
+    # The YouTube Data API's key (YOUTUBE_API_KEY): None asks no API. Never printed.
+    youtube_api_key: str | None = field(default=None, repr=False)
     user_agent: str = ""  # filled by the engine when empty
     video_workers: int = 2  # yt-dlp worker processes (started on the first video)
     metadata_max_age_days: float = 7.0  # reuse video titles/durations this long
     # The user's own limits by domain (--host-limit): they replace both the per_host and
     # min_interval above and a service's built-in limits for that domain and its subdomains.
     host_limits: tuple[tuple[str, HostLimits], ...] = ()
+
+
+def youtube_api_key(name: str | None) -> str | None:
+    """The YouTube Data API key in the environment variable ``name``, by default
+    ``YOUTUBE_API_KEY`` (unset or empty: no key, the videos go to yt-dlp); a variable named on
+    purpose must hold one (``ValueError``)."""
+    key = os.environ.get(name or "YOUTUBE_API_KEY", "").strip()
+    if name and not key:
+        raise ValueError(f"the environment variable {name} is not set (or is empty)")
+    return key or None
 
 
 @dataclass(frozen=True)

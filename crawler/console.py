@@ -74,6 +74,8 @@ class Output:
                 f"could not verify: network unreachable ({checked} links not checked; "
                 "none is reported broken)"
             )
+        for note in report.notes:
+            click.echo(terminal_safe(note))
         skipped = [r for r in report.results if r.status is Status.SKIPPED]
         if skipped and not report.offline:  # why the run is not "healthy" (exit 3)
             first = skipped[0]

@@ -210,6 +210,8 @@ class Engine:
         if self._http is None:
             raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
         work, repeats = plan(links)
+        for service in self._services_list():
+            service.expect(links, self.settings)
         results: list[LinkResult | None] = [None] * len(links)
 
         async def worker() -> None:

@@ -36,6 +36,17 @@ class Status(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+class Source(enum.StrEnum):
+    """Which of a video's sources gave its verdict (``LinkResult.source``), in the order they
+    are asked: the YouTube Data API (with a key), yt-dlp, YouTube's oEmbed, and a recent run's
+    metadata confirmed by a cheap probe."""
+
+    API = "api"
+    YT_DLP = "yt-dlp"
+    OEMBED = "oembed"
+    PREVIOUS = "previous"
+
+
 # Worst first: the order problems are listed in, and which status colours a badge.
 SEVERITY: dict[Status, int] = {
     Status.BROKEN: 0,
@@ -99,6 +110,10 @@ class LinkResult:
     # with its advice to its own users: cookies flags, FAQ links): what reports and the
     # terminal show. latest.json keeps both.
     reason: str | None = None
+    source: Source | None = None  # videos: which source gave the verdict
+    # A remark about the whole run that came up while checking this link (the YouTube Data
+    # API key refused): said once by the summary and the report header, not stored per link.
+    run_note: str | None = None
 
     @property
     def plain_detail(self) -> str:
@@ -236,6 +251,7 @@ class RunReport:
     duplicates: list[Duplicate]
     network_unreachable: bool = False
     shard: str | None = None  # "K/N" for a partial report of a sharded run
+    notes: list[str] = field(default_factory=list)  # remarks about the run, each once
     # Filled by history.py: what changed since the previous report.
     changes: Changes | None = None
     # Filled by history.py: the counts of the last runs, oldest first, one per date.

@@ -168,6 +168,8 @@ def build_report(
         duplicates=duplicates,
         network_unreachable=network_unreachable(results),
         shard=shard,
+        # Said once per run, however many links met it (the YouTube Data API key refused).
+        notes=list(dict.fromkeys(r.run_note for r in results if r.run_note)),
     )
 
 
@@ -343,6 +345,7 @@ def merge_reports(
         results=results,
     )
     report.findings += [f for p in parts for f in p.findings if f.kind == FindingKind.ESCALATED]
+    report.notes = list(dict.fromkeys(note for p in parts for note in p.notes))
     report.changes = history.changes(report, previous)
     report.trend = history.trend(report, previous)
     return report

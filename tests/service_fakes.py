@@ -132,9 +132,16 @@ def check_through_engine(
     service: Any, url: str, settings: Settings = ENGINE_SETTINGS
 ) -> LinkResult:
     """Run ``service`` on ``url`` through the real ``Engine``; call inside ``respx.mock``."""
+    return check_all_through_engine(service, [link_for(url)], settings)[0]
+
+
+def check_all_through_engine(
+    service: Any, links: list[Link], settings: Settings = ENGINE_SETTINGS
+) -> list[LinkResult]:
+    """Run ``service`` on ``links`` as a run does (``Engine.check_all``), over respx."""
     from crawler.engine import Engine  # imported here so the fakes above need no engine
 
-    async def main() -> LinkResult:
+    async def main() -> list[LinkResult]:
         async with Engine(
             settings,
             services=[service],
@@ -142,7 +149,7 @@ def check_through_engine(
             resolver=public_resolver,
             sleep=no_sleep,
         ) as engine:
-            return await engine.check_link(link_for(url))
+            return await engine.check_all(links)
 
     return asyncio.run(main())
 

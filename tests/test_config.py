@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.config import HostLimits, Shard, limits_for
+from crawler.config import HostLimits, Settings, Shard, limits_for, youtube_api_key
 from crawler.links import make_link
 
 
@@ -72,3 +72,19 @@ def test_shard_parsing_and_stable_slices():
     # Inserting links does not move the others: ownership depends on the link's key only.
     more = [make_link("new", "N", "2020-01-01", "slides", "https://example.org/new.pdf"), *links]
     assert [next(s for s in shards if s.owns(lk)) for lk in more[1:]] == [o[0] for o in owners]
+
+
+def test_the_youtube_api_key_comes_from_the_environment_and_an_empty_secret_is_none(monkeypatch):
+    monkeypatch.delenv("YOUTUBE_API_KEY", raising=False)
+    assert youtube_api_key(None) is None
+    monkeypatch.setenv("YOUTUBE_API_KEY", "")  # an unset GitHub secret is an empty value
+    assert youtube_api_key(None) is None
+    monkeypatch.setenv("YOUTUBE_API_KEY", " AIza-key \n")
+    assert youtube_api_key(None) == "AIza-key"
+    monkeypatch.setenv("OTHER_KEY", "AIza-other")
+    assert youtube_api_key("OTHER_KEY") == "AIza-other"
+    monkeypatch.delenv("OTHER_KEY")
+    with pytest.raises(ValueError, match="OTHER_KEY is not set"):
+        youtube_api_key("OTHER_KEY")
+    # Never shown with the settings that hold it.
+    assert "AIza" not in repr(Settings(youtube_api_key="AIza-key"))

@@ -11,8 +11,17 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from crawler.links import make_link
-from crawler.model import Finding, LinkResult, RunReport, Status
-from crawler.pipeline import EXIT_OK, EXIT_PROBLEMS, EXIT_UNVERIFIED, exit_code
+from crawler.model import Finding, LinkResult, RunReport, SessionInfo, Status
+from crawler.pipeline import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_UNVERIFIED,
+    build_report,
+    exit_code,
+    merge_reports,
+)
+from crawler.report import json as json_report
+from crawler.store import decode
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 ROOT = Path(__file__).resolve().parent.parent
@@ -410,3 +419,27 @@ def test_one_host_down_is_not_the_network_being_unreachable():
     assert network_unreachable([*one_host, failed("https://b.example/x")])
     ok = LinkResult(make_link("s", "S", "2021-01-01", "video", "https://c.example/"), Status.OK, "")
     assert not network_unreachable([*one_host, failed("https://b.example/x"), ok])
+
+
+def test_a_run_note_met_by_many_links_is_said_once_and_survives_a_merge():
+    note = "YouTube Data API not used for the rest of this run: its daily quota is used up"
+    results = [
+        LinkResult(make_link("s", "S", "2021-01-01", "video", url), Status.UNVERIFIED, "x")
+        for url in ("https://youtu.be/aaaaaaaaaaa", "https://youtu.be/bbbbbbbbbbb")
+    ]
+    results[0].run_note = results[1].run_note = note
+    sessions = [SessionInfo("s", "S", "2021-01-01", ())]
+    report = build_report(
+        catalog_title="S",
+        catalog_path="catalog.yaml",
+        generated_at="2026-11-25T00:00:00Z",
+        duration_seconds=1.0,
+        offline=False,
+        sessions=sessions,
+        all_links=[r.link for r in results],
+        results=results,
+        shard="1/1",
+    )
+    assert report.notes == [note]
+    part = decode.from_dict(json.loads(json_report.render(report)))
+    assert merge_reports([part], None).notes == [note]

@@ -16,7 +16,7 @@ from werkzeug import Request, Response
 from crawler import processes
 from crawler.config import Settings
 from crawler.links import make_link
-from crawler.model import Link, LinkResult, Status
+from crawler.model import Link, LinkResult, Source, Status
 from crawler.partition import split_by_host
 from crawler.processes import check_in_processes
 from crawler.store.previous import Remembered
@@ -179,6 +179,7 @@ def test_a_result_crosses_back_whole_without_its_link():
         fix="use https://v.example/2", title="T", duration=60, uploader="U",
         upload_date="20210101", size=10, note="n", network_error=True, first_failed="x",
         consecutive_failures=2, metadata_fetched_at="2021-01-01T00:00:00Z", reason="r",
+        source=Source.API, run_note="the API was given up",
     )  # fmt: skip
     values = tuple(getattr(result, name) for name in processes._RESULT_FIELDS)
     assert "link" not in processes._RESULT_FIELDS and None not in values

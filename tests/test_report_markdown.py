@@ -17,7 +17,7 @@ from report_samples import (
     simple_report,
 )
 
-from crawler.model import Changes, Finding, LinkResult, SessionInfo, Status
+from crawler.model import Changes, Finding, LinkResult, SessionInfo, Source, Status
 from crawler.report import markdown
 
 
@@ -221,3 +221,16 @@ def test_escalated_link_is_listed_once_as_escalated_above_redirects():
         "unverified for 3 consecutive runs since 2026-11-22: timed out",
         "redirected: redirected detail",
     ]
+
+
+def test_a_run_note_heads_the_report_and_video_sources_are_counted():
+    report = simple_report({("Talk", "video"): Status.OK, ("Other", "video"): Status.OK})
+    report.results[0].source = Source.API
+    report.results[1].source = Source.OEMBED
+    report.notes = ["YouTube Data API not used for the rest of this run: the key is not valid"]
+    text = markdown.render(report)
+    header = text.split("## Needs attention")[0]
+    assert "> [!WARNING]\n> YouTube Data API not used for the rest of this run" in header
+    assert "Video verdicts: 1 from the YouTube Data API · 1 from YouTube's oEmbed" in text
+    # The weaker answer is marked on its row.
+    assert [line.count("via oEmbed") for line in text.splitlines() if "| Other |" in line] == [1]

@@ -8,7 +8,7 @@ import json
 import pytest
 from report_samples import sample_report
 
-from crawler.model import Field, FindingKind, Severity
+from crawler.model import Field, FindingKind, Severity, Source
 from crawler.report import json as json_report
 from crawler.store import decode
 
@@ -145,3 +145,18 @@ def test_a_link_read_back_shares_its_url_with_its_key_and_final_url(tmp_path):
     assert same and all(r.link.key is r.link.url for r in same)
     direct = [r for r in results if r.final_url == r.link.url]
     assert direct and all(r.final_url is r.link.url for r in direct)
+
+
+def test_video_sources_and_run_notes_read_back_and_are_absent_when_unset():
+    report = sample_report()
+    plain = json.loads(json_report.render(report))
+    assert "notes" not in plain and not any("source" in link for link in plain["links"])
+    report.results[0].source = Source.API
+    report.notes = ["YouTube Data API not used for the rest of this run: quota"]
+    data = json.loads(json_report.render(report))
+    assert data["links"][0]["source"] == "api" and data["notes"] == report.notes
+    again = decode.from_dict(data)
+    assert again.results[0].source is Source.API and again.notes == report.notes
+    data["links"][0]["source"] = "gossip"
+    with pytest.raises(ValueError, match="source"):
+        decode.from_dict(data)

@@ -138,6 +138,27 @@ def test_nightly_can_be_started_by_hand_with_a_fail_after(nightly: dict[str, Any
     assert step["env"]["CRAWLER_HOST_LIMITS"] == "${{ vars.CRAWLER_HOST_LIMITS }}"
 
 
+def test_the_youtube_api_key_goes_to_the_check_step_only(nightly: dict[str, Any]) -> None:
+    """The secret reaches the crawler (an unset secret is an empty value: no API) and no
+    other step: not the scripts that commit, comment or open issues."""
+    secret = "${{ secrets.YOUTUBE_API_KEY }}"
+    for wf in (nightly, load_yaml(SHARDED)):
+        holders = [
+            step
+            for job in wf["jobs"].values()
+            for step in steps(job)
+            if "YOUTUBE_API_KEY" in json.dumps(step)
+        ]
+        assert len(holders) == 1
+        (step,) = holders
+        assert "python -m crawler check" in step["run"]
+        assert step["env"]["YOUTUBE_API_KEY"] == secret
+        assert "YOUTUBE_API_KEY" not in step["run"]  # read by the crawler, never echoed
+        assert all(
+            "YOUTUBE_API_KEY" not in json.dumps(job.get("env", {})) for job in wf["jobs"].values()
+        )
+
+
 def test_nightly_runs_never_overlap(nightly: dict[str, Any]) -> None:
     concurrency = nightly["concurrency"]
     assert concurrency["group"]

@@ -67,6 +67,7 @@ def _result(r: LinkResult) -> dict[str, Any]:
         "first_failed": r.first_failed,
         "consecutive_failures": r.consecutive_failures,
         "metadata_fetched_at": r.metadata_fetched_at,
+        **({"source": r.source.value} if r.source else {}),  # videos: who gave the verdict
     }
     return _with_identity(record, link)
 
@@ -136,6 +137,7 @@ def _parts(report: RunReport) -> dict[str, Any]:
         "offline": report.offline,
         "network_unreachable": report.network_unreachable,
         "shard": report.shard,
+        **({"notes": list(report.notes)} if report.notes else {}),
         "summary": {
             "links": summary.links,
             "ok": summary.ok,

@@ -10,9 +10,10 @@ catalogue or the web goes through ``escape``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from crawler.model import Field, LinkResult, RunReport, SessionInfo, Status
+from crawler.model import Field, LinkResult, RunReport, SessionInfo, Source, Status
 from crawler.report import escape
 from crawler.report.chart import trend_section
 from crawler.report.common import (
@@ -43,6 +44,12 @@ MARKS = {
     Status.SKIPPED: "",
 }
 LEGEND = "✅ ok · ↪️ redirected · ❌ broken · ❔ unverified (could not check)"
+SOURCE_WORDS = {
+    Source.API: "the YouTube Data API",
+    Source.YT_DLP: "yt-dlp",
+    Source.OEMBED: "YouTube's oEmbed",
+    Source.PREVIOUS: "a recent run's metadata",
+}
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -111,6 +118,8 @@ def header(report: RunReport) -> list[str]:
             "> **Offline run: links were not checked online.** Only the catalogue itself was "
             "checked (duplicates, missing links, dates).",
         ]
+    for note in report.notes:
+        lines += ["", "> [!WARNING]", f"> {escape.text(note)}"]
     if report.network_unreachable:
         lines += [
             "",
@@ -252,6 +261,8 @@ def _link_cell(r: LinkResult | None, label: str) -> str:
         extra.append(hms(r.duration))
     if r.note:
         extra.append(escape.text(r.note))
+    if r.source is Source.OEMBED:  # yt-dlp was refused: a weaker answer, without a duration
+        extra.append("via oEmbed")
     mark = MARKS[r.status]
     cell = escape.link(label, r.link.url)
     if mark:
@@ -316,6 +327,12 @@ def _catalogue(report: RunReport) -> Iterator[str]:
     if not report.offline:
         yield ""
         yield LEGEND
+        sources = Counter(r.source for r in report.results if r.source is not None)
+        if sources:
+            yield ""
+            yield "Video verdicts: " + " · ".join(
+                f"{sources[s]} from {SOURCE_WORDS[s]}" for s in Source if sources[s]
+            )
 
 
 def chunks(report: RunReport) -> Iterator[str]:

@@ -9,7 +9,7 @@ soft-404s, GitHub's raw files, YouTube's bot wall) live in the service's own mod
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
@@ -146,3 +146,7 @@ class Service(abc.ABC):
     @abc.abstractmethod
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
         """Judge ``link``. Must not raise for network trouble: return ``unverified`` instead."""
+
+    def expect(self, links: Sequence[Link], settings: Settings) -> None:  # noqa: B027
+        """Told the run's links before any check: a service that asks about many links in one
+        request (the YouTube Data API) collects its questions here. Nothing by default."""

@@ -27,6 +27,7 @@ from crawler.model import (
     RunReport,
     SessionInfo,
     Severity,
+    Source,
     Status,
 )
 from crawler.report.json import SCHEMA_VERSION
@@ -36,6 +37,11 @@ from crawler.store.trend import read_trend
 FIELDS = tuple(Field)
 _SEVERITIES = tuple(Severity)
 _FINDING_KINDS = tuple(FindingKind)
+_SOURCES = tuple(Source)
+
+
+def _source(value: str | None) -> Source | None:
+    return Source(value) if value is not None else None
 
 
 class Reader:
@@ -181,6 +187,7 @@ def _read_result(rd: Reader) -> LinkResult:
         first_failed=rd.text("first_failed", optional=True),
         consecutive_failures=rd.count("consecutive_failures"),
         metadata_fetched_at=rd.text("metadata_fetched_at", optional=True),
+        source=_source(rd.choice("source", _SOURCES, optional=True)),
     )
 
 
@@ -323,6 +330,7 @@ def from_dict(
         duplicates=duplicates,
         network_unreachable=rd.flag("network_unreachable"),
         shard=rd.text("shard", optional=True),
+        notes=list(rd.texts("notes", required=False)),
         changes=changes,
         trend=read_trend(data.get("trend")),
     )

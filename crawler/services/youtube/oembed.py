@@ -13,7 +13,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from crawler.model import Link, LinkResult, Status
+from crawler.model import Link, LinkResult, Source, Status
 from crawler.services.base import CheckContext, Remembered
 from crawler.services.youtube.metadata import bounded_text, carry_metadata
 
@@ -62,6 +62,7 @@ async def oembed_fallback(
             ),
             title=bounded_text(data.get("title")),
             uploader=bounded_text(data.get("author_name")),
+            source=Source.OEMBED,
         )
         carry_metadata(result, previous)
         return result
@@ -79,6 +80,7 @@ async def oembed_fallback(
                 "YouTube's oEmbed says there is no such video (404); yt-dlp was refused: "
                 f"{blocked.plain_detail}"
             ),
+            source=Source.OEMBED,
         )
     if status in (401, 403):
         what = f"oEmbed answered {status}: private or not embeddable, cannot tell which"
@@ -101,6 +103,7 @@ async def probe_with_cache(
             link=link,
             status=Status.OK,
             detail="the video exists (oEmbed); title and duration reused from a recent run",
+            source=Source.PREVIOUS,
         )
         carry_metadata(result, previous)
         result.title = bounded_text(data.get("title")) or result.title
@@ -110,6 +113,7 @@ async def probe_with_cache(
             link=link,
             status=Status.BROKEN,
             detail="YouTube's oEmbed says there is no such video (404)",
+            source=Source.OEMBED,
         )
     # 401/403 (private or not embeddable) or no answer: ask yt-dlp, which can tell.
     return None

@@ -1,6 +1,8 @@
 """Videos: YouTube links and every catalogue ``video`` link, judged with yt-dlp's metadata.
 
-The check asks, in this order: the previous run's metadata, while it is fresh
+The check asks, in this order: the YouTube Data API, when a key is set (``api.py``: one
+request per 50 of the run's videos, a definitive verdict with the title and duration); the
+previous run's metadata, while it is fresh
 (``Settings.metadata_max_age_days``: then only a cheap probe is made, oEmbed for YouTube, one
 plain HTTP check elsewhere); yt-dlp, in a worker process (``worker.extract_video``); and, when
 YouTube refused yt-dlp (its bot check, common on CI runners), YouTube's oEmbed endpoint
@@ -14,16 +16,17 @@ downloaded and a ``watch?v=…&list=…`` link is checked as the one video, neve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from crawler.config import HostLimits
+from crawler.config import HostLimits, Settings
 from crawler.hosts import LinkKind, youtube_video_id
 from crawler.links import requested_host
-from crawler.model import Field, Link, LinkResult, Status
+from crawler.model import Field, Link, LinkResult, Source, Status
 from crawler.services.base import CheckContext, FetchResult, Remembered, Service
 from crawler.services.generic import GenericService
 from crawler.services.verdicts import unverified_from_fetch
+from crawler.services.youtube.api import VideoApi
 from crawler.services.youtube.messages import from_error
 from crawler.services.youtube.metadata import (
     carry_metadata,
@@ -35,9 +38,13 @@ from crawler.services.youtube.oembed import oembed_fallback, probe_with_cache
 from crawler.services.youtube.worker import MAX_BYTES, extract_video
 
 
+def _video_id(link: Link) -> str | None:
+    return youtube_video_id(link.url) if link.kind is LinkKind.YOUTUBE else None
+
+
 def canonical_video_url(link: Link) -> str:
     """What yt-dlp is asked about: ``watch?v=ID`` for YouTube videos (drops ``&list=``)."""
-    video_id = youtube_video_id(link.url) if link.kind is LinkKind.YOUTUBE else None
+    video_id = _video_id(link)
     return f"https://www.youtube.com/watch?v={video_id}" if video_id else link.url
 
 
@@ -57,12 +64,40 @@ class YouTubeService(Service):
     host_limits: ClassVar[Mapping[str, HostLimits]] = {
         "youtube.com": HostLimits(per_host=2, min_interval=1.0),
         "youtu.be": HostLimits(per_host=2, min_interval=1.0),
+        # The Data API: a call asks about 50 videos, so one at a time is plenty.
+        "googleapis.com": HostLimits(per_host=1, min_interval=1.0),
     }
+
+    def __init__(self) -> None:
+        self._api: VideoApi | None = None  # this run's, when a key is set
+
+    def expect(self, links: Sequence[Link], settings: Settings) -> None:
+        api = self._video_api(settings)
+        if api is not None:
+            api.expect(vid for link in links if (vid := _video_id(link)) and self.handles(link))
+
+    def _video_api(self, settings: Settings) -> VideoApi | None:
+        if self._api is None and settings.youtube_api_key:
+            self._api = VideoApi(settings.youtube_api_key)
+        return self._api
 
     def handles(self, link: Link) -> bool:
         return link.kind is LinkKind.YOUTUBE or link.field == Field.VIDEO
 
     async def check(self, link: Link, ctx: CheckContext) -> LinkResult:
+        video_id = _video_id(link)
+        api = self._video_api(ctx.settings) if video_id else None
+        if api is not None and video_id:
+            answered = await api.lookup(link, video_id, ctx)
+            if answered is not None:
+                return answered
+        result = await self._check_without_api(link, ctx)
+        if api is not None and api.failure:
+            result.run_note = api.failure
+        return result
+
+    async def _check_without_api(self, link: Link, ctx: CheckContext) -> LinkResult:
+        """yt-dlp, oEmbed and the previous run's metadata, in the order the module says."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         url = canonical_video_url(link)
@@ -133,9 +168,13 @@ class YouTubeService(Service):
             )
         if extraction.info is not None:
             if extraction.info.get("direct"):
-                return direct_file(link, extraction.content_type)
-            return from_info(link, extraction.info)
+                answered = direct_file(link, extraction.content_type)
+            else:
+                answered = from_info(link, extraction.info)
+            answered.source = Source.YT_DLP
+            return answered
         result = from_error(link, extraction, previous)
+        result.source = Source.YT_DLP
         if is_youtube and result.status is Status.UNVERIFIED and not result.network_error:
             return await oembed_fallback(link, url, result, previous, ctx)
         return result
@@ -152,5 +191,6 @@ class YouTubeService(Service):
         if page.status not in (Status.OK, Status.REDIRECTED):
             return None
         carry_metadata(page, previous)
+        page.source = Source.PREVIOUS
         page.detail = f"{page.detail}; title and duration reused from a recent run"
         return page
