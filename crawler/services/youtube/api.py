@@ -197,13 +197,14 @@ class VideoApi:
         reasons = [_obj(e).get("reason") for e in error.get("errors") or ()]
         reasons += [_obj(d).get("reason") for d in error.get("details") or ()]
         why = next((_REASONS[r] for r in reasons if r in _REASONS), None)
-        if why is None and answer.status is None:
+        status = answer.status
+        if why is None and status is None:
             why = f"it could not be reached ({answer.error or 'no answer'})"
-        elif why is None and answer.status == 200:
+        elif why is None and status == 200:
             why = "its answer was not a video list"
-        elif why is None:
+        elif why is None and status is not None:
             reason = next((r for r in reasons if isinstance(r, str)), None)
-            why = f"it answered {status_words(answer.status)}" + (f" ({reason})" if reason else "")
+            why = f"it answered {status_words(status)}" + (f" ({reason})" if reason else "")
         self.failure = _scrub(
             f"YouTube Data API not used for the rest of this run: {why}; "
             "its videos were checked with yt-dlp and oEmbed instead",
