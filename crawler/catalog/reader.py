@@ -6,6 +6,8 @@ what to do.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from pathlib import Path
 
@@ -48,7 +50,9 @@ def load(path: str | Path) -> Catalog:
         raise CatalogError(
             [f"{path}: not UTF-8 text (byte {exc.start}): save the catalogue as UTF-8"]
         ) from None
-    return parse(data, path=path, display_name=path.name)
+    catalog = parse(data, path=path, display_name=path.name)
+    # Recorded in latest.json: `crawler fix` refuses to edit a catalogue changed since.
+    return dataclasses.replace(catalog, sha256=hashlib.sha256(data).hexdigest())
 
 
 def parse(

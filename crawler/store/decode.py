@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Container
 from pathlib import Path
@@ -21,6 +22,9 @@ from crawler.model import (
     Field,
     Finding,
     FindingKind,
+    Fix,
+    FixKind,
+    FixSource,
     Hop,
     Link,
     LinkResult,
@@ -29,7 +33,7 @@ from crawler.model import (
     Severity,
     Status,
 )
-from crawler.report.json import SCHEMA_VERSION
+from crawler.report.json import READABLE_VERSIONS, SCHEMA_VERSION
 from crawler.store.reader import open_report, parse, read_by_line
 
 FIELDS = tuple(Field)
@@ -169,7 +173,7 @@ def _read_result(rd: Reader) -> LinkResult:
         http_status=rd.integer("http_status", optional=True),
         final_url=link.url if final_url == link.url else final_url,  # most were not redirected
         redirects=hops or (),  # as a result that was never redirected has them
-        fix=rd.text("fix", optional=True),
+        fix=_read_fix(rd),
         title=rd.text("title", optional=True),
         duration=rd.count("duration", optional=True),
         uploader=rd.text("uploader", optional=True),
@@ -180,6 +184,26 @@ def _read_result(rd: Reader) -> LinkResult:
         first_failed=rd.text("first_failed", optional=True),
         consecutive_failures=rd.count("consecutive_failures"),
         metadata_fetched_at=rd.text("metadata_fetched_at", optional=True),
+    )
+
+
+_FIX_KINDS = tuple(FixKind)
+_FIX_SOURCES = tuple(FixSource)
+_V1_FIX = re.compile(r"moved permanently — use (\S+)")
+
+
+def _read_fix(rd: Reader) -> Fix | None:
+    value = rd.data.get("fix")
+    if value is None:
+        return None
+    if isinstance(value, str):  # version 1: text; only a redirect's said where to go
+        found = _V1_FIX.fullmatch(value)
+        return Fix(found[1], FixKind.CERTAIN, FixSource.REDIRECT) if found else None
+    fr = rd.obj("fix")
+    return Fix(
+        url=fr.text("url"),
+        kind=FixKind(fr.choice("kind", _FIX_KINDS)),
+        source=FixSource(fr.choice("source", _FIX_SOURCES)),
     )
 
 
@@ -256,7 +280,7 @@ def check_version(data: Any) -> Reader:
     """A reader of the report object ``data``, once its schema version is known to be ours."""
     rd = Reader(data, "report")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ValueError(
             f"report.schema_version: expected {SCHEMA_VERSION}, got {version!r:.60}"
             " (written by another crawler version)"
@@ -312,6 +336,7 @@ def from_dict(
     return RunReport(
         catalog_title=catalog.text("title"),
         catalog_path=catalog.text("path"),
+        catalog_sha256=catalog.text("sha256", optional=True),
         generated_at=rd.text("generated_at"),
         duration_seconds=float(rd.number("duration_seconds")),
         version=rd.text("crawler_version"),
