@@ -3,13 +3,7 @@
 What a run shows on the terminal (progress, problem lines, the summary, the last line of a
 crash or a Ctrl-C) is ``console.py``'s; the two are the only modules that print.
 
-Exit codes (also in ``--help`` and README):
-  0  every link verified healthy
-  1  broken or duplicated links, or links unverified for --fail-after runs in a row
-  2  invalid catalogue or usage, or the reports cannot be written
-  3  nothing broken, but some links could not be verified (no network, skipped)
-  4  the crawler crashed (a bug): no verdict; the previous reports are left untouched
-  130 interrupted (Ctrl-C); the previous reports are left untouched
+The exit codes: ``EXIT_CODES_HELP`` and ``FIX_EXIT_CODES`` (shown by ``--help``, and in README).
 """
 
 from __future__ import annotations
@@ -26,13 +20,10 @@ import click
 from crawler import __version__
 from crawler.catalog import CatalogError
 from crawler.config import CheckOptions, HostLimits, Settings, Shard, link_budget
-from crawler.console import VERBOSE, WRITTEN, Commands, Output, why
+from crawler.console import VERBOSE, WRITTEN, Commands, Output, fixed, refused, why
 from crawler.model import RunReport
-from crawler.pipeline import (
-    EXIT_INVALID,
-    exit_code,
-    run_check,
-)
+from crawler.pipeline import EXIT_INVALID, exit_code, run_check
+from crawler.repair import Refused, apply_fixes
 from crawler.report.escape import terminal_safe
 
 EXIT_CODES_HELP = """\b
@@ -43,6 +34,7 @@ Exit codes:
   3  nothing broken, but some links could not be verified (no network, skipped)
   4  the crawler crashed (a bug; no verdict on the links)
   130  interrupted; previous reports left untouched"""
+FIX_EXIT_CODES = "Exit codes: 0 fixes applied, shown, or none to apply; 2 refused, nothing written"
 
 
 report_dir_option = click.option(
@@ -52,6 +44,14 @@ report_dir_option = click.option(
     show_default=True,
     help="Where latest.md, latest.json and badge.json are written; its latest.json is the "
     "previous run (history).",
+)
+catalog_option = click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path),  # (a directory, a FIFO…: refused in one line by load)
+    default=Path("catalog.yaml"),
+    show_default=True,
+    help="The catalogue.",
 )
 quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print only problems and the summary line."
@@ -93,14 +93,7 @@ def main() -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.option(
-    "--catalog",
-    "catalog_path",
-    type=click.Path(path_type=Path),  # (a directory, a FIFO…: refused in one line by load)
-    default=Path("catalog.yaml"),
-    show_default=True,
-    help="The catalogue to check.",
-)
+@catalog_option
 @report_dir_option
 @click.option("--offline", is_flag=True, help="Check the catalogue only; touch no network.")
 @click.option(
@@ -338,6 +331,27 @@ def merge(parts: tuple[Path, ...], report_dir: Path, quiet: bool) -> None:
         click.echo(f"error: cannot merge: {terminal_safe(str(exc))}", err=True)
         sys.exit(EXIT_INVALID)
     publish(report, report_dir, Output(quiet=quiet, verbose=False))
+
+
+@main.command("fix", epilog=FIX_EXIT_CODES)
+@catalog_option
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    default=Path("reports/latest.json"),
+    show_default=True,
+    help="The report of a `check` of that very catalogue.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the changes as a unified diff; write nothing.")
+@click.option("--include-suggested", is_flag=True, help="Apply suggested fixes too.")
+def fix(catalog_path: Path, report_path: Path, dry_run: bool, include_suggested: bool) -> None:
+    """Write the report's fixes into the catalogue, every other character unchanged."""
+    try:
+        outcome = apply_fixes(catalog_path, report_path, include_suggested, dry_run)
+    except Refused as exc:
+        refused(str(exc))
+    fixed(outcome, dry_run=dry_run)
 
 
 @main.command("import")
