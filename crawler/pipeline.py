@@ -119,6 +119,10 @@ def run_check(
             **(engine_kwargs or {}),
         )
 
+    if not options.offline and not network_unreachable(results):
+        from crawler.suggest import suggest_fixes  # broken links only: "did you mean", Wayback
+
+        suggest_fixes(results, options.settings, **(engine_kwargs or {}))
     if not options.offline:  # only videos' metadata was remembered (see load_history above)
         history.fill_metadata(previous, options.report_dir, results, sessions)
     history.carry_metadata(results, previous)  # before the findings: a title tells wrong videos
