@@ -226,7 +226,7 @@ class GitHubService(Service):
                 found, detail=f"{found.detail} ({moved})", redirects=redirects
             )
         new_url = moved_file_url(link.url, new.raw_url)
-        fix = found.fix or (new_url and Fix(new_url, FixKind.CERTAIN, FixSource.GITHUB))
+        fix = found.fix or (Fix(new_url, FixKind.CERTAIN, FixSource.GITHUB) if new_url else None)
         return dataclasses.replace(
             found,
             status=Status.REDIRECTED,

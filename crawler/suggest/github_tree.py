@@ -50,7 +50,7 @@ def closest(path: str, files: list[str]) -> str | None:
         same = [f for f in files if _loose(f.rsplit("/", 1)[-1]) == _loose(name)]
     if same:
         return same[0]
-    names = {}
+    names: dict[str, str] = {}
     for f in files:
         names.setdefault(_nfc(f.rsplit("/", 1)[-1]), f)
     close = difflib.get_close_matches(name, list(names), n=1, cutoff=CLOSE_RATIO)
