@@ -42,6 +42,7 @@ def test_a_redirect_names_the_snapshot():
         FetchResult(ASKED, ASKED, status=200),  # no redirect: no snapshot named
         FetchResult(ASKED, ASKED, error="timed out", error_kind="timeout"),
         FetchResult(ASKED, ASKED, status=302),  # a redirect to nowhere
+        FetchResult(ASKED, ASKED, status=302, headers={"location": "ftp://x/\x01"}),  # no URL
     ],
 )
 def test_anything_else_is_no_suggestion(answer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
+from crawler.fields import url_problem
 from crawler.model import Fix, FixKind, FixSource
 from crawler.services.base import CheckContext
 
@@ -21,4 +22,8 @@ async def snapshot(ctx: CheckContext, base: str, url: str) -> Fix | None:
     location = answer.headers.get("location") if answer.status in SNAPSHOT_STATUSES else None
     if not location:
         return None
-    return Fix(urljoin(asked, location), FixKind.SUGGESTED, FixSource.WAYBACK)
+    found = urljoin(asked, location)
+    # A header is not a URL yet: one the catalogue could not hold is no suggestion.
+    if url_problem(found) is not None:
+        return None
+    return Fix(found, FixKind.SUGGESTED, FixSource.WAYBACK)
