@@ -3,36 +3,26 @@
 What a run shows on the terminal (progress, problem lines, the summary, the last line of a
 crash or a Ctrl-C) is ``console.py``'s; the two are the only modules that print.
 
-Exit codes (also in ``--help`` and README):
-  0  every link verified healthy
-  1  broken or duplicated links, or links unverified for --fail-after runs in a row
-  2  invalid catalogue or usage, or the reports cannot be written
-  3  nothing broken, but some links could not be verified (no network, skipped)
-  4  the crawler crashed (a bug): no verdict; the previous reports are left untouched
-  130 interrupted (Ctrl-C); the previous reports are left untouched
+The exit codes: ``EXIT_CODES_HELP`` and ``FIX_EXIT_CODES`` (shown by ``--help``, and in README).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from crawler import __version__
 from crawler.catalog import CatalogError
 from crawler.config import CheckOptions, HostLimits, Settings, Shard, link_budget, youtube_api_key
-from crawler.console import VERBOSE, WRITTEN, Commands, Output, why
+from crawler.console import VERBOSE, WRITTEN, Commands, Output, fixed, refused, why
 from crawler.model import RunReport
-from crawler.pipeline import (
-    EXIT_INVALID,
-    exit_code,
-    run_check,
-)
+from crawler.options import JobsType, Seconds, catalog_option, quiet_option, report_dir_option
+from crawler.pipeline import EXIT_INVALID, exit_code, run_check
+from crawler.repair import Refused, apply_fixes
 from crawler.report.escape import terminal_safe
 
 EXIT_CODES_HELP = """\b
@@ -43,48 +33,7 @@ Exit codes:
   3  nothing broken, but some links could not be verified (no network, skipped)
   4  the crawler crashed (a bug; no verdict on the links)
   130  interrupted; previous reports left untouched"""
-
-
-report_dir_option = click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("reports"),
-    show_default=True,
-    help="Where latest.md, latest.json and badge.json are written; its latest.json is the "
-    "previous run (history).",
-)
-quiet_option = click.option(
-    "-q", "--quiet", is_flag=True, help="Print only problems and the summary line."
-)
-
-
-# Unsubscripted: click.ParamType is generic only from click 8.4; the 8.1-8.3 we allow would fail.
-class _JobsType(click.ParamType):  # type: ignore[type-arg]
-    """``--jobs``: a count of processes, or ``auto`` (None: decided from the cores)."""
-
-    name = "N|auto"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value is None or value == "auto":
-            return None
-        try:
-            count = int(value)
-        except (TypeError, ValueError):
-            count = 0
-        if not 1 <= count <= 64:
-            self.fail(f"takes 1 to 64 or auto (got {value!r:.40})", param, ctx)
-        return count
-
-
-class _Seconds(click.FloatRange):
-    """A number of seconds within bounds. click's ``FloatRange`` lets NaN through (it compares
-    false to both bounds), and a NaN timeout or interval switches the limit off."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        seconds = super().convert(value, param, ctx)
-        if not math.isfinite(seconds):
-            self.fail(f"{value!r:.40} is not a number of seconds", param, ctx)
-        return seconds
+FIX_EXIT_CODES = "Exit codes: 0 fixes applied, shown, or none to apply; 2 refused, nothing written"
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,14 +43,7 @@ def main() -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.option(
-    "--catalog",
-    "catalog_path",
-    type=click.Path(path_type=Path),  # (a directory, a FIFO…: refused in one line by load)
-    default=Path("catalog.yaml"),
-    show_default=True,
-    help="The catalogue to check.",
-)
+@catalog_option
 @report_dir_option
 @click.option("--offline", is_flag=True, help="Check the catalogue only; touch no network.")
 @click.option(
@@ -125,7 +67,7 @@ def main() -> None:
 )
 @click.option(
     "--min-interval",
-    type=_Seconds(0, 60),
+    type=Seconds(0, 60),
     default=0.0,
     show_default=True,
     help="Seconds between request starts to one host (YouTube, GitHub and SlideShare have "
@@ -145,7 +87,7 @@ def main() -> None:
 )
 @click.option(
     "--timeout",
-    type=_Seconds(0.1, 600),
+    type=Seconds(0.1, 600),
     default=20.0,
     show_default=True,
     help="Seconds to wait for a connection or a read; one link may take 4 x this + 10 s in "
@@ -168,7 +110,7 @@ def main() -> None:
 )
 @click.option(
     "--jobs",
-    type=_JobsType(),
+    type=JobsType(),
     metavar="N|auto",
     default="auto",
     show_default=True,
@@ -351,6 +293,27 @@ def merge(parts: tuple[Path, ...], report_dir: Path, quiet: bool) -> None:
         click.echo(f"error: cannot merge: {terminal_safe(str(exc))}", err=True)
         sys.exit(EXIT_INVALID)
     publish(report, report_dir, Output(quiet=quiet, verbose=False))
+
+
+@main.command("fix", epilog=FIX_EXIT_CODES)
+@catalog_option
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    default=Path("reports/latest.json"),
+    show_default=True,
+    help="The report of a `check` of that very catalogue.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the changes as a unified diff; write nothing.")
+@click.option("--include-suggested", is_flag=True, help="Apply suggested fixes too.")
+def fix(catalog_path: Path, report_path: Path, dry_run: bool, include_suggested: bool) -> None:
+    """Write the report's fixes into the catalogue, every other character unchanged."""
+    try:
+        outcome = apply_fixes(catalog_path, report_path, include_suggested, dry_run)
+    except Refused as exc:
+        refused(str(exc))
+    fixed(outcome, dry_run=dry_run)
 
 
 @main.command("import")

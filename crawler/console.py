@@ -13,14 +13,17 @@ import sys
 import traceback
 from collections import Counter
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Severity, Status
-from crawler.pipeline import EXIT_CRASHED, EXIT_INTERRUPTED
-from crawler.report.common import FIELD_LABELS
+from crawler.pipeline import EXIT_CRASHED, EXIT_INTERRUPTED, EXIT_INVALID
+from crawler.report.common import FIELD_LABELS, FIX_SOURCES
 from crawler.report.escape import terminal_safe
+
+if TYPE_CHECKING:
+    from crawler.repair import Outcome
 
 MAX_WARNINGS_SHOWN = 20
 PROBLEM_STATUSES = (Status.BROKEN, Status.REDIRECTED, Status.UNVERIFIED)
@@ -98,8 +101,37 @@ class Output:
             click.echo("reports: " + ", ".join(str(p) for p in written))
 
 
+def refused(message: str) -> NoReturn:
+    """``crawler fix`` wrote nothing: why, and exit 2."""
+    _stop(f"error: {terminal_safe(message, keep_newlines=True)}", EXIT_INVALID)
+
+
+def fixed(outcome: Outcome, *, dry_run: bool) -> None:
+    """What ``crawler fix`` changed: the diff (``--dry-run``), or one line per fix applied."""
+    if dry_run:
+        click.echo(terminal_safe(outcome.diff, keep_newlines=True), nl=False)
+    else:
+        for r in outcome.applied:
+            assert r.fix is not None  # ``chosen`` picks results with a fix
+            line = (
+                f"{outcome.catalog}:{r.link.line}: {FIELD_LABELS[r.link.field]} {r.link.url} → "
+                f"{r.fix.url} ({r.fix.kind}: {FIX_SOURCES[r.fix.source]})"
+            )
+            click.echo(terminal_safe(line))
+    done = "would apply" if dry_run else "applied"
+    summary = f"{outcome.catalog}: {_plural(len(outcome.applied), 'fix')} {done}"
+    if not outcome.applied:
+        summary = f"{outcome.catalog}: nothing to fix"
+    if outcome.suggested_left:
+        summary += (
+            f"; {_plural(outcome.suggested_left, 'suggested fix')} left for a person to confirm "
+            "(--include-suggested applies them)"
+        )
+    click.echo(summary, err=True)
+
+
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
+    return f"{n} {word}{('es' if word.endswith('x') else 's') * (n != 1)}"
 
 
 def finding_line(f: Finding, catalog_path: str) -> str:

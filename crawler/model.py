@@ -57,6 +57,32 @@ SEVERITY: dict[Status, int] = {
 }
 
 
+class FixKind(enum.StrEnum):
+    """How sure a fix is: ``certain`` when the host itself points to the new place (a permanent
+    redirect, a moved deck, a renamed branch), ``suggested`` for a guess a person confirms."""
+
+    CERTAIN = "certain"
+    SUGGESTED = "suggested"
+
+
+class FixSource(enum.StrEnum):
+    """Who pointed to the fix."""
+
+    REDIRECT = "redirect"  # a permanent redirect (301/308), SlideShare's move included
+    GITHUB = "github"  # github.com's redirect for a renamed branch or a moved repository
+    GITHUB_TREE = "github-tree"  # a close name in the repository's tree ("did you mean")
+    WAYBACK = "wayback"  # the newest Wayback Machine snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """The URL a link should become; ``crawler fix`` writes it into the catalogue."""
+
+    url: str
+    kind: FixKind
+    source: FixSource
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """One URL of the catalogue, where it stands and what it is."""
@@ -91,7 +117,7 @@ class LinkResult:
     final_url: str | None = None
     # An immutable empty default: one shared () instead of an empty list on every result.
     redirects: Sequence[Hop] = ()
-    fix: str | None = None  # a suggested fix when one is known ("use https://…")
+    fix: Fix | None = None  # the URL to use instead, when one is known
     title: str | None = None  # video or deck title, PDF file name
     duration: int | None = None  # seconds, videos only
     uploader: str | None = None
@@ -252,6 +278,7 @@ class RunReport:
     network_unreachable: bool = False
     shard: str | None = None  # "K/N" for a partial report of a sharded run
     notes: list[str] = field(default_factory=list)  # remarks about the run, each once
+    catalog_sha256: str | None = None  # of the catalogue's bytes: `crawler fix` refuses others
     # Filled by history.py: what changed since the previous report.
     changes: Changes | None = None
     # Filled by history.py: the counts of the last runs, oldest first, one per date.

@@ -67,7 +67,7 @@ def run_check(
     started = time.monotonic()
     generated_at = dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     catalog = load(options.catalog_path)
-    catalog_title = catalog.title
+    catalog_title, catalog_sha256 = catalog.title, catalog.sha256
     sessions = session_infos(catalog)
     all_links = list(iter_links(catalog))
     del catalog  # its sessions, presenters and positions are not needed any more
@@ -119,6 +119,10 @@ def run_check(
             **(engine_kwargs or {}),
         )
 
+    if not options.offline and not network_unreachable(results):
+        from crawler.suggest import suggest_fixes  # broken links only: "did you mean", Wayback
+
+        suggest_fixes(results, options.settings, **(engine_kwargs or {}))
     if not options.offline:  # only videos' metadata was remembered (see load_history above)
         history.fill_metadata(previous, options.report_dir, results, sessions)
     history.carry_metadata(results, previous)  # before the findings: a title tells wrong videos
@@ -133,6 +137,7 @@ def run_check(
         results=results,
         shard=str(options.shard) if options.shard else None,
     )
+    report.catalog_sha256 = catalog_sha256
     history.apply(report, previous, fail_after=options.fail_after)
     return report
 
@@ -344,6 +349,8 @@ def merge_reports(
         all_links=[r.link for r in results],
         results=results,
     )
+    hashes = {p.catalog_sha256 for p in parts}
+    report.catalog_sha256 = hashes.pop() if len(hashes) == 1 else None
     report.findings += [f for p in parts for f in p.findings if f.kind == FindingKind.ESCALATED]
     report.notes = list(dict.fromkeys(note for p in parts for note in p.notes))
     report.changes = history.changes(report, previous)

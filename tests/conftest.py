@@ -38,6 +38,9 @@ def _no_stray_network(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    # No suggestions for broken links (api.github.com, web.archive.org) unless a test plays
+    # those hosts (tests/test_suggest*.py set their local server instead).
+    monkeypatch.setenv("CRAWLER_TEST_SUGGEST_HOSTS", "none")
     yield
     if log.exists() and log.read_text().strip():
         pytest.fail("a test tried to leave 127.0.0.1:\n" + log.read_text(), pytrace=False)

@@ -16,6 +16,9 @@ from crawler.links import make_link
 from crawler.model import (
     Changes,
     Finding,
+    Fix,
+    FixKind,
+    FixSource,
     Hop,
     Link,
     LinkResult,
@@ -81,7 +84,8 @@ def sample_report() -> RunReport:
         LinkResult(xla_slides, Status.REDIRECTED, "moved permanently (301)", http_status=200,
                    final_url="https://new.example.org/xla.pdf",
                    redirects=[Hop("http://old.example.org/xla.pdf", 301)],
-                   fix="moved permanently — use https://new.example.org/xla.pdf", size=912),
+                   fix=Fix("https://new.example.org/xla.pdf", FixKind.CERTAIN, FixSource.REDIRECT),
+                   size=912),
         LinkResult(xla_video, Status.BROKEN, "Video unavailable", first_failed=GENERATED_AT,
                    consecutive_failures=1),
         LinkResult(mvit_video, Status.OK, "video available", title="MobileViT explained",
@@ -111,6 +115,7 @@ def sample_report() -> RunReport:
     return RunReport(
         catalog_title="Deep Learning Compiler Study",
         catalog_path="catalog.yaml",
+        catalog_sha256="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         generated_at=GENERATED_AT,
         duration_seconds=42.4,
         version="0.1.0",

@@ -82,13 +82,16 @@ def test_cli_follows_github_renames_and_calls_broken_only_what_github_confirms(
     links = by_url(reports)
     for url in RENAMED_BRANCH:
         assert links[url]["status"] == "redirected", links[url]["detail"]
-        assert links[url]["fix"] == f"moved permanently — use {url.replace('master', 'main')}"
+        new = url.replace("master", "main")
+        assert links[url]["fix"] == {"url": new, "kind": "certain", "source": "github"}
         assert links[url]["detail"].endswith("the branch master was renamed to main")
     glow = links[RENAMED_REPO]
     assert glow["status"] == "redirected", glow["detail"]
-    assert glow["fix"] == (
-        "moved permanently — use https://github.com/NewOrg/dl-compiler/blob/main/Glow.pdf"
-    )
+    assert glow["fix"] == {
+        "url": "https://github.com/NewOrg/dl-compiler/blob/main/Glow.pdf",
+        "kind": "certain",
+        "source": "github",
+    }
     assert links[GONE]["status"] == "broken"
     assert links[GONE]["detail"] == "file not found: Gone.pdf in ConstantPark/DL_Compiler at main"
     busy = links[RATE_LIMITED]

@@ -16,7 +16,7 @@ from werkzeug import Request, Response
 from crawler import processes
 from crawler.config import Settings
 from crawler.links import make_link
-from crawler.model import Link, LinkResult, Source, Status
+from crawler.model import Fix, FixKind, FixSource, Link, LinkResult, Source, Status
 from crawler.partition import split_by_host
 from crawler.processes import check_in_processes
 from crawler.store.previous import Remembered
@@ -176,7 +176,8 @@ def test_a_result_crosses_back_whole_without_its_link():
     link = make_link("s1", "S", "2021-01-01", "video", "https://v.example/1")
     result = LinkResult(
         link, Status.REDIRECTED, "moved", http_status=301, final_url="https://v.example/2",
-        fix="use https://v.example/2", title="T", duration=60, uploader="U",
+        fix=Fix("https://v.example/2", FixKind.CERTAIN, FixSource.REDIRECT), title="T",
+        duration=60, uploader="U",
         upload_date="20210101", size=10, note="n", network_error=True, first_failed="x",
         consecutive_failures=2, metadata_fetched_at="2021-01-01T00:00:00Z", reason="r",
         source=Source.API, run_note="the API was given up",

@@ -27,7 +27,7 @@ def test_annotations_worst_first_with_file_and_line():
         "broken: Video unavailable (broken since 2026-11-25, 1 night)"
     )
     assert lines[4].startswith("::warning file=catalog.yaml,line=18,title=redirected slides link::")
-    assert lines[4].endswith("— fix: moved permanently — use https://new.example.org/xla.pdf")
+    assert lines[4].endswith("— fix: use https://new.example.org/xla.pdf")
     assert lines[2].startswith("::error file=catalog.yaml,line=36,title=duplicate video link::")
     assert "same video as 'MobileViT" in lines[2]
 

@@ -31,8 +31,12 @@ def test_shape_and_summary():
         "shard",
         "summary",
     ]
-    assert data["schema_version"] == json_report.SCHEMA_VERSION == 1
-    assert data["catalog"] == {"title": "Deep Learning Compiler Study", "path": "catalog.yaml"}
+    assert data["schema_version"] == json_report.SCHEMA_VERSION == 2
+    assert data["catalog"] == {
+        "title": "Deep Learning Compiler Study",
+        "path": "catalog.yaml",
+        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    }
     assert data["summary"] == {
         "links": 10,
         "ok": 6,
@@ -63,7 +67,7 @@ def test_render_is_utf8_indented_with_trailing_newline():
     report.sessions[0] = SessionInfo("2021-01-01-x", "컴파일러 스터디", "2021-01-01", ("이제민",))
     text = json_report.render(report)
     assert "컴파일러 스터디" in text and "\\u" not in text
-    assert text.endswith("}\n") and text.startswith('{\n  "schema_version": 1,')
+    assert text.endswith("}\n") and text.startswith('{\n  "schema_version": 2,')
 
 
 def test_to_dict_does_not_share_state_with_the_report():

@@ -68,7 +68,7 @@ def test_needs_attention_lists_worst_first():
     assert what[6:] == ["no slides in the catalogue", "dated after the next session | out of order"]
     # The duplicate names the session it repeats, and the redirect its fix.
     assert rows[2][4] == "replace with this session's own video link, or remove it"
-    assert rows[4][4] == "moved permanently — use https://new.example.org/xla.pdf"
+    assert rows[4][4] == "use https://new.example.org/xla.pdf (certain: permanent redirect)"
 
 
 def test_hostile_title_cannot_break_rows_inject_html_or_forge_links():

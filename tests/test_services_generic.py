@@ -8,7 +8,7 @@ import pytest
 import respx
 from service_fakes import FakeContext, answer, check_through_engine, failure, link_for
 
-from crawler.model import Hop, LinkResult, Status
+from crawler.model import Fix, FixKind, FixSource, Hop, LinkResult, Status
 from crawler.services import pdf
 from crawler.services.generic import GenericService
 
@@ -79,7 +79,7 @@ def test_a_permanent_redirect_gives_the_new_url_as_the_fix():
     fetch = answer(PAGE, 200, hops=[(PAGE, 301)], final_url=new)
     result, _ = check(PAGE, {("HEAD", PAGE): fetch})
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {new}"
+    assert result.fix == Fix(new, FixKind.CERTAIN, FixSource.REDIRECT)
     assert result.final_url == new
     assert list(result.redirects) == [Hop(PAGE, 301)]
 
@@ -175,7 +175,7 @@ def test_a_moved_pdf_is_redirected_and_still_signature_checked():
     fetch = answer(PDF, 200, hops=[(PDF, 301)], final_url=new, body=b"%PDF-1.4\n")
     result, _ = check(PDF, {("GET", PDF): fetch})
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {new}"
+    assert result.fix == Fix(new, FixKind.CERTAIN, FixSource.REDIRECT)
     assert result.detail.startswith("PDF")
 
 
@@ -236,7 +236,7 @@ def test_engine_a_301_chain_is_redirected_with_every_hop_recorded():
     result = check_through_engine(GenericService(), start)
     assert result.status is Status.REDIRECTED
     assert list(result.redirects) == [Hop(start, 301), Hop(moved, 302)]
-    assert result.fix == f"moved permanently — use {moved}"
+    assert result.fix == Fix(moved, FixKind.CERTAIN, FixSource.REDIRECT)
     assert result.final_url == landed
 
 

@@ -23,7 +23,7 @@ from service_fakes import (
 
 from crawler.config import Settings
 from crawler.hosts import github_file
-from crawler.model import Hop, LinkKind, LinkResult, Status
+from crawler.model import Fix, FixKind, FixSource, Hop, LinkKind, LinkResult, Status
 from crawler.services.github import GitHubHosts, GitHubService, auth_headers, moved_file_url
 
 REPO = "https://github.com/ConstantPark/DL_Compiler"
@@ -131,8 +131,10 @@ def test_a_renamed_repository_is_redirected_with_the_new_blob_url_as_fix():
     fetch = partial_pdf(TVM_RAW, hops=[(TVM_RAW, 301)], final_url=moved_raw)
     result, _ = check(TVM, {("GET", TVM_RAW): fetch})
     assert result.status is Status.REDIRECTED
-    assert result.fix == (
-        "moved permanently — use https://github.com/NewOrg/dl-compiler-study/blob/main/TVM.pdf"
+    assert result.fix == Fix(
+        "https://github.com/NewOrg/dl-compiler-study/blob/main/TVM.pdf",
+        FixKind.CERTAIN,
+        FixSource.GITHUB,
     )
     assert result.final_url == moved_raw
     assert list(result.redirects) == [Hop(TVM_RAW, 301)]
@@ -279,7 +281,7 @@ def test_a_renamed_branch_is_redirected_to_the_file_on_the_new_branch():
     pdf_route(TVM_RAW)
     result = check_through_engine(GitHubService(), f"{REPO}/blob/master/TVM.pdf")
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {REPO}/blob/main/TVM.pdf"
+    assert result.fix == Fix(f"{REPO}/blob/main/TVM.pdf", FixKind.CERTAIN, FixSource.GITHUB)
     assert result.detail == "PDF, 1.8 MB; the branch master was renamed to main"
     assert result.final_url == TVM_RAW
     assert list(result.redirects) == [Hop(MASTER_TREE, 301)]
@@ -295,10 +297,10 @@ def test_a_renamed_repository_is_redirected_to_the_file_at_its_new_name():
         [f"{OLD_REPO}/blob/main/TVM.pdf", f"{OLD_RAW}/main/TVM.pdf"]
     )
     assert blob.status is Status.REDIRECTED
-    assert blob.fix == f"moved permanently — use {NEW_REPO}/blob/main/TVM.pdf"
+    assert blob.fix == Fix(f"{NEW_REPO}/blob/main/TVM.pdf", FixKind.CERTAIN, FixSource.GITHUB)
     assert blob.detail == "PDF, 1.8 MB; the repository moved to NewOrg/dl-compiler"
     # A raw link is fixed with a raw link: the catalogue's spelling is kept.
-    assert raw.fix == f"moved permanently — use {NEW_RAW}/main/TVM.pdf"
+    assert raw.fix == Fix(f"{NEW_RAW}/main/TVM.pdf", FixKind.CERTAIN, FixSource.GITHUB)
 
 
 @respx.mock
@@ -314,7 +316,7 @@ def test_a_renamed_repository_whose_branch_was_renamed_too_takes_both_redirects(
     pdf_route(f"{NEW_RAW}/main/TVM.pdf")
     result = check_through_engine(GitHubService(), f"{OLD_REPO}/blob/master/TVM.pdf")
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {NEW_REPO}/blob/main/TVM.pdf"
+    assert result.fix == Fix(f"{NEW_REPO}/blob/main/TVM.pdf", FixKind.CERTAIN, FixSource.GITHUB)
     assert result.detail.endswith(
         "the repository moved to NewOrg/dl-compiler and the branch master was renamed to main"
     )
@@ -364,7 +366,7 @@ def test_a_raw_refs_heads_link_asks_github_about_the_branch_itself():
     pdf_route(TVM_RAW)
     result = check_through_engine(GitHubService(), link)
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {TVM_RAW}"
+    assert result.fix == Fix(TVM_RAW, FixKind.CERTAIN, FixSource.GITHUB)
 
 
 @respx.mock

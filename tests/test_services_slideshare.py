@@ -10,7 +10,7 @@ import respx
 from service_fakes import FakeContext, answer, check_through_engine, failure, link_for
 
 from crawler.hosts import LinkKind
-from crawler.model import Hop, LinkResult, Status
+from crawler.model import Fix, FixKind, FixSource, Hop, LinkResult, Status
 from crawler.services.slideshare import SlideShareService, clean_title, read_deck_page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slideshare"
@@ -54,7 +54,7 @@ def test_the_move_to_slideshow_slug_id_is_redirected_with_the_new_url():
     fetch.final_url = NEW
     result = check(OLD, fetch)
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {NEW}"
+    assert result.fix == Fix(NEW, FixKind.CERTAIN, FixSource.REDIRECT)
     assert list(result.redirects) == [Hop(OLD, 301)]
     assert result.title and result.title.startswith("Efficient execution")
 
@@ -102,7 +102,7 @@ def test_a_moved_deck_whose_slug_mentions_login_or_search_is_a_move_not_a_wall(s
     fetch.final_url = f"https://www.slideshare.net/slideshow/{slug}/123456"
     result = check(old, fetch)
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {fetch.final_url}"
+    assert result.fix == Fix(fetch.final_url, FixKind.CERTAIN, FixSource.REDIRECT)
 
 
 def test_a_deck_by_a_user_whose_name_starts_with_search_survives_http_to_https():
@@ -111,7 +111,7 @@ def test_a_deck_by_a_user_whose_name_starts_with_search_survives_http_to_https()
     fetch.final_url = url.replace("http:", "https:")
     result = check(url, fetch)
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {fetch.final_url}"
+    assert result.fix == Fix(fetch.final_url, FixKind.CERTAIN, FixSource.REDIRECT)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ def test_http_to_https_on_the_same_path_is_no_move_to_search_or_home(url, final)
     fetch.final_url = final
     result = check(url, fetch)
     assert result.status is Status.REDIRECTED, result.detail
-    assert result.fix == f"moved permanently — use {final}"
+    assert result.fix == Fix(final, FixKind.CERTAIN, FixSource.REDIRECT)
 
 
 @pytest.mark.parametrize(
@@ -258,7 +258,7 @@ def test_engine_a_moved_deck_is_redirected_and_titled():
     respx.get(NEW).respond(200, headers=HTML, content=fixture("live_deck.html"))
     result = check_through_engine(SlideShareService(), OLD)
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {NEW}"
+    assert result.fix == Fix(NEW, FixKind.CERTAIN, FixSource.REDIRECT)
     assert list(result.redirects) == [Hop(OLD, 301)]
     assert (
         result.title == "Efficient execution of quantized deep learning models a compiler approach"

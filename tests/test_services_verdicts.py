@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from service_fakes import answer, link_for
 
-from crawler.model import Hop, Link, LinkKind, Status
+from crawler.model import Fix, FixKind, FixSource, Hop, Link, LinkKind, Status
 from crawler.services.base import FetchResult
 from crawler.services.verdicts import http_verdict, permanent_target, unverified_from_fetch
 
@@ -104,7 +104,7 @@ def test_a_308_anywhere_in_the_chain_counts_as_permanent():
     fetch = answer(PAGE, 200, hops=[(PAGE, 302), (mid, 308)], final_url=end)
     result = http_verdict(link_for(PAGE), fetch)
     assert result.status is Status.REDIRECTED
-    assert result.fix == f"moved permanently — use {end}"
+    assert result.fix == Fix(end, FixKind.CERTAIN, FixSource.REDIRECT)
 
 
 def test_the_fix_is_where_the_permanent_redirect_pointed_not_a_later_temporary_hop():
@@ -114,7 +114,7 @@ def test_the_fix_is_where_the_permanent_redirect_pointed_not_a_later_temporary_h
     fetch.hops = [Hop("http://example.org/deck.html", 301), Hop(https, 302)]
     assert permanent_target(fetch) == https
     result = http_verdict(link_for("http://example.org/deck.html"), fetch)
-    assert result.fix == f"moved permanently — use {https}"
+    assert result.fix == Fix(https, FixKind.CERTAIN, FixSource.REDIRECT)
     assert result.final_url == signed
 
 

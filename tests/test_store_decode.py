@@ -8,7 +8,7 @@ import json
 import pytest
 from report_samples import sample_report
 
-from crawler.model import Field, FindingKind, Severity, Source
+from crawler.model import Field, FindingKind, Fix, FixKind, FixSource, Severity, Source
 from crawler.report import json as json_report
 from crawler.store import decode
 
@@ -41,8 +41,30 @@ def test_round_trip_without_changes(tmp_path):
 
 def test_other_schema_version_is_refused():
     data = json_report.to_dict(sample_report())
-    data["schema_version"] = 2
-    with pytest.raises(ValueError, match=r"schema_version: expected 1, got 2"):
+    data["schema_version"] = 3
+    with pytest.raises(ValueError, match=r"schema_version: expected 2, got 3"):
+        decode.from_dict(data)
+
+
+def test_a_version_1_report_is_read_with_its_redirect_fix_typed():
+    """Version 1 wrote a fix as text and no catalogue hash: still the next run's memory."""
+    data = json_report.to_dict(sample_report())
+    data["schema_version"] = 1
+    del data["catalog"]["sha256"]
+    data["links"][3]["fix"] = "moved permanently — use https://new.example.org/xla.pdf"
+    data["links"][4]["fix"] = "check it by hand"  # no URL to use: no fix
+    again = decode.from_dict(data)
+    assert again.catalog_sha256 is None
+    assert again.results[3].fix == Fix(
+        "https://new.example.org/xla.pdf", FixKind.CERTAIN, FixSource.REDIRECT
+    )
+    assert again.results[4].fix is None
+
+
+def test_a_fix_of_an_unknown_kind_is_refused():
+    data = json_report.to_dict(sample_report())
+    data["links"][3]["fix"]["kind"] = "probable"
+    with pytest.raises(ValueError, match=r"report\.links\[3\]\.fix\.kind: 'probable' is not"):
         decode.from_dict(data)
 
 

@@ -15,7 +15,7 @@ def test_a_report_it_cannot_use_is_an_error_naming_the_place_for_the_caller_to_j
     # history.load_history turns it into a warning and a first run; nothing here decides that.
     path = tmp_path / "latest.json"
     path.write_text('{"schema_version": 99}', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"report\.schema_version: expected 1, got 99"):
+    with pytest.raises(ValueError, match=r"report\.schema_version: expected 2, got 99"):
         read_history(path)
     with pytest.raises(FileNotFoundError):
         read_history(tmp_path / "gone.json")

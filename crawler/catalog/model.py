@@ -49,6 +49,7 @@ class Catalog:
     title: str
     repository: str | None
     sessions: tuple[Session, ...]
+    sha256: str | None = None  # of the file's bytes, when read from a file
 
 
 class CatalogError(Exception):

@@ -6,6 +6,8 @@ what to do.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from pathlib import Path
 
@@ -26,6 +28,11 @@ MAX_CATALOG_BYTES = 64 * 1024 * 1024
 
 def load(path: str | Path) -> Catalog:
     """Read and validate a catalogue file; raise ``CatalogError`` listing every problem."""
+    return load_with_bytes(path)[0]
+
+
+def load_with_bytes(path: str | Path) -> tuple[Catalog, bytes]:
+    """``load``, and the very bytes it read (``crawler fix`` edits those, no later copy)."""
     path = Path(path)
     try:
         data = read_bounded(
@@ -48,7 +55,9 @@ def load(path: str | Path) -> Catalog:
         raise CatalogError(
             [f"{path}: not UTF-8 text (byte {exc.start}): save the catalogue as UTF-8"]
         ) from None
-    return parse(data, path=path, display_name=path.name)
+    catalog = parse(data, path=path, display_name=path.name)
+    # Recorded in latest.json: `crawler fix` refuses to edit a catalogue changed since.
+    return dataclasses.replace(catalog, sha256=hashlib.sha256(data).hexdigest()), data
 
 
 def parse(

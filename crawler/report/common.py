@@ -13,6 +13,8 @@ from crawler.model import (
     Field,
     Finding,
     FindingKind,
+    FixKind,
+    FixSource,
     LinkResult,
     RunReport,
     Severity,
@@ -21,6 +23,13 @@ from crawler.model import (
 
 # How reports and the terminal name a link of each field.
 FIELD_LABELS = {Field.SLIDES: "slides", Field.VIDEO: "video", Field.PRESENTER: "homepage"}
+# Who points to a fix, as the Fix column says it.
+FIX_SOURCES = {
+    FixSource.REDIRECT: "permanent redirect",
+    FixSource.GITHUB: "GitHub's redirect",
+    FixSource.GITHUB_TREE: "a close name in the repository",
+    FixSource.WAYBACK: "Wayback Machine snapshot",
+}
 FIELD_ORDER: dict[Field | None, int] = {field: i for i, field in enumerate((*Field, None))}
 
 # Rank of a problem in "Needs attention" (lower = listed first).
@@ -79,6 +88,7 @@ class Problem:
     fix: str | None
     line: int
     fix_url: str | None = None  # a URL to show (as a link) after the fix text
+    fix_kind: str | None = None  # how sure the fix is and who says so, in plain words
 
 
 def duplicate_size(dup: Duplicate) -> int:
@@ -231,7 +241,10 @@ def problem(src: Source) -> Problem:
             line=src.line,
         )
     r, link = src, src.link
-    fix, fix_url = r.fix, None
+    fix, fix_url, fix_kind = None, None, None
+    if r.fix:
+        fix = "use" if r.fix.kind is FixKind.CERTAIN else "maybe"
+        fix_url, fix_kind = r.fix.url, f"{r.fix.kind}: {FIX_SOURCES[r.fix.source]}"
     if r.status is Status.BROKEN:
         severity, kind = Severity.ERROR, Status.BROKEN
         what = f"broken: {r.plain_detail or 'the server says it is gone'}{_broken_since(r)}"
@@ -255,6 +268,7 @@ def problem(src: Source) -> Problem:
         what=what,
         fix=fix,
         fix_url=fix_url,
+        fix_kind=fix_kind,
         line=link.line,
     )
 

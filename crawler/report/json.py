@@ -13,6 +13,7 @@ from typing import Any
 from crawler.model import (
     Duplicate,
     Finding,
+    Fix,
     Link,
     LinkResult,
     RunReport,
@@ -21,7 +22,9 @@ from crawler.model import (
 )
 from crawler.report.common import summarize
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Older versions decode.py still reads (version 1: a link's fix was text).
+READABLE_VERSIONS = (1, 2)
 
 
 def _link_fields(link: Link) -> dict[str, Any]:
@@ -55,7 +58,7 @@ def _result(r: LinkResult) -> dict[str, Any]:
         "final_url": r.final_url,
         "detail": r.detail,
         **({"reason": r.reason} if r.reason else {}),  # only where detail quotes a tool
-        "fix": r.fix,
+        "fix": _fix(r.fix),
         "title": r.title,
         "duration": r.duration,
         "uploader": r.uploader,
@@ -70,6 +73,10 @@ def _result(r: LinkResult) -> dict[str, Any]:
         **({"source": r.source.value} if r.source else {}),  # videos: who gave the verdict
     }
     return _with_identity(record, link)
+
+
+def _fix(fix: Fix | None) -> dict[str, str] | None:
+    return None if fix is None else {"url": fix.url, "kind": fix.kind, "source": fix.source}
 
 
 def _session(s: SessionInfo) -> dict[str, Any]:
@@ -131,7 +138,11 @@ def _parts(report: RunReport) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": report.generated_at,
-        "catalog": {"title": report.catalog_title, "path": report.catalog_path},
+        "catalog": {
+            "title": report.catalog_title,
+            "path": report.catalog_path,
+            "sha256": report.catalog_sha256,
+        },
         "crawler_version": report.version,
         "duration_seconds": report.duration_seconds,
         "offline": report.offline,

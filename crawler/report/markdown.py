@@ -138,6 +138,8 @@ def _fix_cell(p: Problem) -> str:
     fix = escape.text(p.fix) if p.fix else ""
     if p.fix_url:
         fix = f"{fix} {escape.url(p.fix_url)}".strip()
+    if p.fix_kind:
+        fix += f" ({escape.text(p.fix_kind)})"
     return fix
 
 

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from crawler.config import HostLimits, Settings
 from crawler.hosts import GitHubFile, LinkKind, github_file
-from crawler.model import Hop, Link, LinkResult, Status
+from crawler.model import Fix, FixKind, FixSource, Hop, Link, LinkResult, Status
 from crawler.services import pdf
 from crawler.services.base import CheckContext, FetchResult, Service
 from crawler.services.generic import GenericService, probe_pdf
@@ -113,7 +113,7 @@ def judge_raw_file(link: Link, gh: GitHubFile, fetch: FetchResult) -> LinkResult
             result = dataclasses.replace(
                 result,
                 detail=f"the repository moved to {new.owner}/{new.repo}",
-                fix=f"moved permanently — use {new_url}",
+                fix=Fix(new_url, FixKind.CERTAIN, FixSource.GITHUB),
             )
     if is_lfs_pointer(fetch.body):
         size = lfs_pointer_size(fetch.body)
@@ -225,7 +225,8 @@ class GitHubService(Service):
             return dataclasses.replace(
                 found, detail=f"{found.detail} ({moved})", redirects=redirects
             )
-        fix = found.fix or f"moved permanently — use {moved_file_url(link.url, new.raw_url)}"
+        new_url = moved_file_url(link.url, new.raw_url)
+        fix = found.fix or (Fix(new_url, FixKind.CERTAIN, FixSource.GITHUB) if new_url else None)
         return dataclasses.replace(
             found,
             status=Status.REDIRECTED,

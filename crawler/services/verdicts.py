@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import http
 
-from crawler.model import Link, LinkResult, Status
+from crawler.model import Fix, FixKind, FixSource, Link, LinkResult, Status
 from crawler.services import pdf
 from crawler.services.base import FetchResult
 from crawler.units import human_size
@@ -66,7 +66,7 @@ def http_verdict(link: Link, fetch: FetchResult) -> LinkResult:
         target = permanent_target(fetch) if moved else None
         if target and target != fetch.url:
             result = _base(link, fetch, Status.REDIRECTED, f"moved permanently to {target}")
-            result.fix = f"moved permanently — use {target}"
+            result.fix = Fix(target, FixKind.CERTAIN, FixSource.REDIRECT)
             return result
         if moved:
             detail = f"reachable (HTTP {code}) via a temporary redirect to {final}"

@@ -8,7 +8,7 @@ the problem is, never a half-filled report.
 from __future__ import annotations
 
 import json
-import math
+import re
 import sys
 from collections.abc import Container
 from pathlib import Path
@@ -21,6 +21,9 @@ from crawler.model import (
     Field,
     Finding,
     FindingKind,
+    Fix,
+    FixKind,
+    FixSource,
     Hop,
     Link,
     LinkResult,
@@ -30,8 +33,9 @@ from crawler.model import (
     Source,
     Status,
 )
-from crawler.report.json import SCHEMA_VERSION
+from crawler.report.json import READABLE_VERSIONS, SCHEMA_VERSION
 from crawler.store.reader import open_report, parse, read_by_line
+from crawler.store.record import Reader
 from crawler.store.trend import read_trend
 
 FIELDS = tuple(Field)
@@ -42,90 +46,6 @@ _SOURCES = tuple(Source)
 
 def _source(value: str | None) -> Source | None:
     return Source(value) if value is not None else None
-
-
-class Reader:
-    """Typed access to one JSON object, naming the path of whatever is wrong."""
-
-    def __init__(self, data: Any, where: str):
-        if not isinstance(data, dict):
-            raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
-        self.data = data
-        self.where = where
-
-    def _value(self, key: str, default: Any, required: bool) -> Any:
-        if key not in self.data:
-            if required:
-                raise ValueError(f"{self.where}.{key}: missing")
-            return default
-        return self.data[key]
-
-    def text(self, key: str, *, optional: bool = False) -> Any:
-        value = self._value(key, None, not optional)
-        if value is None and optional:
-            return None
-        if not isinstance(value, str):
-            raise ValueError(f"{self.where}.{key}: expected a string, got {value!r:.60}")
-        return value
-
-    def integer(
-        self, key: str, *, optional: bool = False, default: int = 0, required: bool = False
-    ) -> Any:
-        value = self._value(key, None if optional else default, required)
-        if value is None and optional:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{self.where}.{key}: expected an integer, got {value!r:.60}")
-        return value
-
-    def count(self, key: str, *, optional: bool = False) -> Any:
-        """A whole number, 0 or more (a failure streak, seconds, bytes)."""
-        value = self.integer(key, optional=optional)
-        if value is not None and value < 0:
-            raise ValueError(f"{self.where}.{key}: expected 0 or more, got {value!r:.60}")
-        return value
-
-    def number(self, key: str) -> float:
-        value = self._value(key, None, True)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise ValueError(f"{self.where}.{key}: expected a number, got {value!r:.60}")
-        return value
-
-    def flag(self, key: str, default: bool = False) -> bool:
-        value = self._value(key, default, False)
-        if not isinstance(value, bool):
-            raise ValueError(f"{self.where}.{key}: expected true or false, got {value!r:.60}")
-        return value
-
-    def items(self, key: str, *, required: bool = True) -> list[Any]:
-        value = self._value(key, [], required)
-        if not isinstance(value, list):
-            raise ValueError(f"{self.where}.{key}: expected a list, got {value!r:.60}")
-        return value
-
-    def texts(self, key: str, *, required: bool = True) -> list[str]:
-        items = self.items(key, required=required)
-        for i, item in enumerate(items):
-            if not isinstance(item, str):
-                raise ValueError(f"{self.where}.{key}[{i}]: expected a string, got {item!r:.60}")
-        return items
-
-    def choice(self, key: str, choices: tuple[str, ...], *, optional: bool = False) -> Any:
-        value = self.text(key, optional=optional)
-        if value is None and optional:
-            return None
-        if value not in choices:
-            raise ValueError(
-                f"{self.where}.{key}: {value!r:.60} is not one of {', '.join(choices)}"
-            )
-        return value
-
-    def obj(self, key: str) -> Reader:
-        return Reader(self._value(key, None, True), f"{self.where}.{key}")
 
 
 def _read_link(rd: Reader) -> Link:
@@ -176,7 +96,7 @@ def _read_result(rd: Reader) -> LinkResult:
         http_status=rd.integer("http_status", optional=True),
         final_url=link.url if final_url == link.url else final_url,  # most were not redirected
         redirects=hops or (),  # as a result that was never redirected has them
-        fix=rd.text("fix", optional=True),
+        fix=_read_fix(rd),
         title=rd.text("title", optional=True),
         duration=rd.count("duration", optional=True),
         uploader=rd.text("uploader", optional=True),
@@ -188,6 +108,26 @@ def _read_result(rd: Reader) -> LinkResult:
         consecutive_failures=rd.count("consecutive_failures"),
         metadata_fetched_at=rd.text("metadata_fetched_at", optional=True),
         source=_source(rd.choice("source", _SOURCES, optional=True)),
+    )
+
+
+_FIX_KINDS = tuple(FixKind)
+_FIX_SOURCES = tuple(FixSource)
+_V1_FIX = re.compile(r"moved permanently — use (\S+)")
+
+
+def _read_fix(rd: Reader) -> Fix | None:
+    value = rd.data.get("fix")
+    if value is None:
+        return None
+    if isinstance(value, str):  # version 1: text; only a redirect's said where to go
+        found = _V1_FIX.fullmatch(value)
+        return Fix(found[1], FixKind.CERTAIN, FixSource.REDIRECT) if found else None
+    fr = rd.obj("fix")
+    return Fix(
+        url=fr.text("url"),
+        kind=FixKind(fr.choice("kind", _FIX_KINDS)),
+        source=FixSource(fr.choice("source", _FIX_SOURCES)),
     )
 
 
@@ -264,7 +204,7 @@ def check_version(data: Any) -> Reader:
     """A reader of the report object ``data``, once its schema version is known to be ours."""
     rd = Reader(data, "report")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ValueError(
             f"report.schema_version: expected {SCHEMA_VERSION}, got {version!r:.60}"
             " (written by another crawler version)"
@@ -320,6 +260,7 @@ def from_dict(
     return RunReport(
         catalog_title=catalog.text("title"),
         catalog_path=catalog.text("path"),
+        catalog_sha256=catalog.text("sha256", optional=True),
         generated_at=rd.text("generated_at"),
         duration_seconds=float(rd.number("duration_seconds")),
         version=rd.text("crawler_version"),

@@ -17,6 +17,7 @@ from typing import Any
 from crawler.model import Link, LinkResult, RunReport, SessionInfo, Status, TrendPoint
 from crawler.store import decode
 from crawler.store.reader import read_by_line
+from crawler.store.record import Reader
 from crawler.store.trend import read_trend
 
 METADATA = ("title", "duration", "uploader", "upload_date", "size", "metadata_fetched_at")
@@ -198,7 +199,7 @@ def _read_history(
     gone: list[SessionInfo] = []
 
     def add_session(item: Any, index: int) -> None:
-        rd = decode.Reader(item, f"report.sessions[{index}]")
+        rd = Reader(item, f"report.sessions[{index}]")
         sid = rd.text("id")
         if current_ids is not None and sid in current_ids:
             session_ids.add(current_ids[sid])  # this run's string: one copy of each id
@@ -209,7 +210,7 @@ def _read_history(
     def add_link(item: Any, index: int) -> None:
         fields = _link_fields(item)
         if fields is None:  # something is off: the strict reader says what, and where
-            fields = _read_link_fields(decode.Reader(item, f"report.links[{index}]"))
+            fields = _read_link_fields(Reader(item, f"report.links[{index}]"))
         sid, field, url, status, failures, first_failed, metadata = fields
         if first_failed is not None:  # a run's time, on every link that failed in it: one copy
             first_failed = sys.intern(first_failed)
@@ -287,7 +288,7 @@ def _link_fields(item: Any) -> _LinkFields | None:
     return sid, field, url, _STATUSES[status], failures, first_failed, metadata
 
 
-def _read_link_fields(rd: decode.Reader) -> _LinkFields:
+def _read_link_fields(rd: Reader) -> _LinkFields:
     """``_link_fields``, raising ``ValueError`` that names the place of the first problem."""
     return (
         rd.text("session"),

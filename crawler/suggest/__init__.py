@@ -1,0 +1,111 @@
+"""Suggested fixes for broken links, looked for after the checks (``suggest_fixes``).
+
+A GitHub file not found at its ref: the closest name in the repository's tree at that ref
+(``github_tree``). Any other broken link, or a file with no close name: the newest Wayback
+Machine snapshot (``wayback``). Only a good guess is offered, as ``suggested``; a failed or
+rate-limited question only means no suggestion. The requests go through an ``Engine`` (its
+limits, retries and address guard), with the politeness each host declares below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from crawler.config import HostLimits, Settings
+from crawler.hosts import LinkKind, github_file
+from crawler.model import Fix, Link, LinkResult, Status
+from crawler.services.base import CheckContext, Service
+
+log = logging.getLogger(__name__)
+
+REAL_API, REAL_WAYBACK = "https://api.github.com", "https://web.archive.org"
+# For tests only: "API_BASE WAYBACK_BASE" makes the suggestions ask a local server playing
+# GitHub's API and the Wayback Machine; "none" asks nothing (the suite's default: its other
+# servers play neither). Read in ``SuggestHosts.from_environment`` and nowhere else.
+TEST_HOSTS_ENV = "CRAWLER_TEST_SUGGEST_HOSTS"
+
+
+@dataclass(frozen=True)
+class SuggestHosts:
+    api: str = REAL_API
+    wayback: str = REAL_WAYBACK
+
+    @classmethod
+    def from_environment(cls) -> SuggestHosts | None:
+        value = os.environ.get(TEST_HOSTS_ENV, "").split()
+        if not value:
+            return cls()
+        if value == ["none"]:
+            return None
+        if len(value) != 2:
+            raise ValueError(f"{TEST_HOSTS_ENV} takes 'API_BASE WAYBACK_BASE' (got {value!r:.120})")
+        return cls(api=value[0].rstrip("/"), wayback=value[1].rstrip("/"))
+
+
+class Politeness(Service):
+    """Checks no link: declares how gently the suggestions ask their hosts (the engine's gates
+    read ``host_limits`` from its services)."""
+
+    name = "suggestions"
+    host_limits: ClassVar[Mapping[str, HostLimits]] = {
+        "api.github.com": HostLimits(per_host=2, min_interval=0.5),
+        "web.archive.org": HostLimits(per_host=1, min_interval=1.0),  # one polite request a second
+    }
+
+    def handles(self, link: Link) -> bool:
+        return False
+
+    async def check(self, link: Link, ctx: CheckContext) -> LinkResult:  # pragma: no cover
+        raise NotImplementedError
+
+
+def wanted(results: Sequence[LinkResult]) -> list[LinkResult]:
+    """The links a suggestion is looked for: broken, with no fix yet."""
+    return [r for r in results if r.status is Status.BROKEN and r.fix is None]
+
+
+async def suggest_all(
+    ctx: CheckContext, results: Sequence[LinkResult], hosts: SuggestHosts
+) -> None:
+    """Set ``fix`` on every broken result a suggestion is found for (in place)."""
+    from crawler.suggest.github_tree import Trees
+    from crawler.suggest.wayback import snapshot
+
+    trees = Trees(ctx, hosts.api)
+
+    async def one(r: LinkResult) -> None:
+        fix: Fix | None = None
+        try:
+            async with asyncio.timeout(ctx.settings.link_timeout):
+                gh = github_file(r.link.url) if r.link.kind is LinkKind.GITHUB_FILE else None
+                if gh is not None:
+                    fix = await trees.did_you_mean(gh)
+                if fix is None:
+                    fix = await snapshot(ctx, hosts.wayback, r.link.url)
+        except Exception:  # a suggestion is a nicety: it never fails the run
+            log.warning("no suggestion for %s", r.link.url, exc_info=True)
+        if fix is not None:
+            r.fix = fix
+
+    async with asyncio.TaskGroup() as tasks:
+        for r in wanted(results):
+            tasks.create_task(one(r))
+
+
+def suggest_fixes(results: Sequence[LinkResult], settings: Settings, **engine_kwargs: Any) -> None:
+    """``suggest_all`` in its own engine and event loop; nothing to do, no engine started."""
+    hosts = SuggestHosts.from_environment()
+    if hosts is None or not wanted(results):
+        return
+    from crawler.engine import Engine
+
+    async def main() -> None:
+        async with Engine(settings, services=[Politeness()], **engine_kwargs) as engine:
+            await suggest_all(engine, results, hosts)
+
+    asyncio.run(main())

@@ -1,0 +1,111 @@
+"""Suggested fixes end to end (``crawler/suggest/``): the real CLI against a local server playing
+GitHub (raw, github.com, the tree API) and the Wayback Machine, through
+``CRAWLER_TEST_GITHUB_HOSTS`` and ``CRAWLER_TEST_SUGGEST_HOSTS``."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from pytest_httpserver import HTTPServer
+from test_integration import by_url, run_cli, write_catalog
+from test_repair import run_fix
+from werkzeug import Request, Response
+
+REPO = "https://github.com/ConstantPark/DL_Compiler"
+RENAMED = f"{REPO}/blob/main/slides/Tvm_Talk.pdf"  # the file is now slides/TVM-Talk.pdf
+GONE = f"{REPO}/blob/main/Gone.pdf"  # nothing like it in the tree, no snapshot either
+TREE = [
+    {"path": "slides", "type": "tree"},
+    {"path": "slides/TVM-Talk.pdf", "type": "blob"},
+    {"path": "slides/XLA.pdf", "type": "blob"},
+    {"path": "README.md", "type": "blob"},
+]
+SNAPSHOT = "https://web.archive.org/web/20240101000000/{url}"
+
+
+def play(server: HTTPServer, snapshots: dict[str, int]) -> None:
+    """GitHub: both files 404 at main, which exists; the Wayback Machine answers each URL with
+    the status ``snapshots`` gives it (302: its newest snapshot)."""
+    for path in ("slides/Tvm_Talk.pdf", "Gone.pdf"):
+        server.expect_request(f"/raw/ConstantPark/DL_Compiler/main/{path}").respond_with_data(
+            "404: Not Found", status=404
+        )
+        server.expect_request(f"/web/ConstantPark/DL_Compiler/blob/main/{path}").respond_with_data(
+            "<html>404</html>", status=404
+        )
+    server.expect_request("/web/ConstantPark/DL_Compiler/tree/main").respond_with_data("<html>")
+    server.expect_request(
+        "/api/repos/ConstantPark/DL_Compiler/git/trees/main", query_string="recursive=1"
+    ).respond_with_json({"sha": "abc", "tree": TREE, "truncated": False})
+    server.expect_request("/gone").respond_with_data("gone", status=404)
+    server.expect_request("/busy").respond_with_data("gone", status=404)
+
+    def wayback(request: Request) -> Response:
+        url = request.full_path.removeprefix("/wayback/web/").removesuffix("?")
+        status = snapshots.get(url, 404)
+        if status == 302:
+            return Response(status=302, headers={"Location": SNAPSHOT.format(url=url)})
+        return Response("no", status=status)
+
+    server.expect_request(re.compile(r"^/wayback/web/.*")).respond_with_handler(wayback)
+
+
+def env(server: HTTPServer) -> dict[str, str]:
+    base = server.url_for("").rstrip("/")
+    return dict(
+        os.environ,
+        CRAWLER_TEST_GITHUB_HOSTS=f"{base}/web {base}/raw",
+        CRAWLER_TEST_SUGGEST_HOSTS=f"{base}/api {base}/wayback",
+    )
+
+
+def test_broken_links_get_a_did_you_mean_or_a_snapshot_and_nothing_invented(
+    httpserver: HTTPServer, tmp_path
+):
+    page, busy = httpserver.url_for("/gone"), httpserver.url_for("/busy")
+    play(httpserver, {page: 302, busy: 429})
+    sessions = [
+        {"title": "TVM", "date": "2021-01-01", "slides": RENAMED, "homepage": page},
+        {"title": "Gone", "date": "2021-02-01", "slides": GONE, "homepage": busy},
+    ]
+    catalog = write_catalog(tmp_path / "catalog.yaml", sessions)
+    reports = tmp_path / "reports"
+
+    done = run_cli(catalog, reports, "--allow-private", env=env(httpserver))
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "warning" not in done.stderr.lower()
+    links = by_url(reports)
+    assert [links[u]["status"] for u in (RENAMED, GONE, page, busy)] == ["broken"] * 4
+    assert links[RENAMED]["fix"] == {
+        "url": f"{REPO}/blob/main/slides/TVM-Talk.pdf",
+        "kind": "suggested",
+        "source": "github-tree",
+    }
+    assert links[page]["fix"] == {
+        "url": SNAPSHOT.format(url=page),
+        "kind": "suggested",
+        "source": "wayback",
+    }
+    # No close name and no snapshot (404), or the Wayback Machine rate-limited us: no fix.
+    assert links[GONE]["fix"] is None
+    assert links[busy]["fix"] is None
+    # One tree request for the repository and ref, however many of its files are broken.
+    trees = [r for r, _ in httpserver.log if "/git/trees/" in r.path]
+    assert len(trees) == 1
+    markdown = (reports / "latest.md").read_text(encoding="utf-8")
+    assert (
+        f"maybe <{REPO}/blob/main/slides/TVM-Talk.pdf> (suggested: a close name in the "
+        "repository)" in markdown
+    )
+    # crawler fix leaves suggestions to a person unless asked.
+    before = catalog.read_bytes()
+    left = run_fix(catalog, reports / "latest.json")
+    assert (left.returncode, catalog.read_bytes()) == (0, before)
+    assert "nothing to fix; 2 suggested fixes left for a person to confirm" in left.stderr
+    applied = run_fix(catalog, reports / "latest.json", "--include-suggested")
+    assert applied.returncode == 0, applied.stderr
+    assert catalog.read_bytes() == before.replace(
+        RENAMED.encode(), f"{REPO}/blob/main/slides/TVM-Talk.pdf".encode()
+    ).replace(f"url: {page}\n".encode(), f"url: {SNAPSHOT.format(url=page)}\n".encode())
