@@ -9,12 +9,14 @@ would, or refuses.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_workflows import BASELINE, SCRIPTS, Night, load_yaml, make_report, step_running
+from werkzeug import Response
 
 NIGHTLY = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "nightly.yml"
 OLD = "https://github.com/ConstantPark/DL_Compiler/blob/master/TVM.pdf"
@@ -186,3 +188,47 @@ def test_nightly_fix_pr_job_is_opt_in_and_alone_may_open_pull_requests() -> None
     assert step["env"]["CRAWLER_FIX_PR"] == "${{ vars.CRAWLER_FIX_PR }}"
     assert step["env"]["FIX_BRANCH"] == "crawler/fixes"
     assert (SCRIPTS / "fix-pr.sh").is_file()
+
+
+def test_the_real_check_and_fix_feed_the_pull_request(tmp_path: Path, httpserver) -> None:
+    """No fake in between: `crawler check` finds a permanent redirect on a local server, and
+    fix-pr.sh runs the real `crawler fix` on its report."""
+    httpserver.expect_request("/old.pdf").respond_with_response(
+        Response(status=301, headers={"Location": httpserver.url_for("/new.pdf")})
+    )
+    httpserver.expect_request("/new.pdf").respond_with_data(
+        b"%PDF-1.4\n%%EOF\n", content_type="application/pdf"
+    )
+    old, new = httpserver.url_for("/old.pdf"), httpserver.url_for("/new.pdf")
+    catalog = (
+        "study: {title: S}\nsessions:\n"
+        f"  - title: TVM  # the first talk\n    date: 2021-02-25\n    slides: '{old}'\n"
+    )
+    night = Night(tmp_path)
+    (night.work / "catalog.yaml").write_text(catalog, encoding="utf-8")
+    checked = subprocess.run(
+        [sys.executable, "-m", "crawler", "check", "--allow-private", "-q"],
+        cwd=night.work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [link] = json.loads((night.work / "reports" / "latest.json").read_text())["links"]
+    assert link["status"] == "redirected", checked.stdout + checked.stderr
+    assert link["fix"] == {"url": new, "kind": "certain", "source": "redirect"}
+    night.git("add", ".")
+    night.git("commit", "--quiet", "-m", "catalogue and its report")
+    night.git("push", "--quiet", "origin", "main")
+
+    _, outputs = night.run(
+        "fix-pr.sh",
+        CRAWLER_FIX_PR="true",
+        BASE_BRANCH="main",
+        CRAWLER_FIX_COMMAND=f"{sys.executable} -m crawler fix",
+    )
+
+    assert outputs == {"action": "created", "pr": "9"}
+    fixed = night.git_at(night.origin, "show", "crawler/fixes:catalog.yaml")
+    assert fixed == catalog.replace(old, new)  # the comment and the quoting as written
+    create = night.gh_calls()[-1]
+    assert create["argv"][:2] == ["pr", "create"] and f"`{old}` → `{new}`" in create["body"]
