@@ -109,3 +109,49 @@ def test_broken_links_get_a_did_you_mean_or_a_snapshot_and_nothing_invented(
     assert catalog.read_bytes() == before.replace(
         RENAMED.encode(), f"{REPO}/blob/main/slides/TVM-Talk.pdf".encode()
     ).replace(f"url: {page}\n".encode(), f"url: {SNAPSHOT.format(url=page)}\n".encode())
+
+
+class Recorder:
+    """A context that answers every Wayback question with a snapshot, and records them."""
+
+    def __init__(self) -> None:
+        from crawler.config import Settings
+
+        self.settings = Settings()
+        self.asked: list[str] = []
+
+    async def fetch(self, url: str, **kwargs: object):
+        from crawler.services.base import FetchResult
+
+        self.asked.append(url)
+        return FetchResult(url, url, status=302, headers={"location": "/web/2024/" + url})
+
+
+def test_the_wayback_machine_is_asked_about_the_first_broken_links_only(monkeypatch, caplog):
+    import asyncio
+    import logging
+
+    from crawler import suggest
+    from crawler.links import make_link
+    from crawler.model import LinkResult, Status
+
+    monkeypatch.setattr(suggest, "WAYBACK_PER_RUN", 2)
+    results = [
+        LinkResult(
+            make_link(f"s{i}", "T", "2021-01-01", "slides", f"https://h{i}.example/a.pdf"),
+            Status.BROKEN,
+            "404",
+        )
+        for i in range(5)
+    ]
+    ctx = Recorder()
+    hosts = suggest.SuggestHosts(api="https://api.test", wayback="https://wayback.test")
+    with caplog.at_level(logging.WARNING, logger="crawler.suggest"):
+        asyncio.run(suggest.suggest_all(ctx, results, hosts))  # type: ignore[arg-type]
+
+    assert sorted(ctx.asked) == [
+        "https://wayback.test/web/https://h0.example/a.pdf",
+        "https://wayback.test/web/https://h1.example/a.pdf",
+    ]
+    assert [r.fix is not None for r in results] == [True, True, False, False, False]
+    assert "first 2 of 5 broken links" in caplog.text

@@ -64,6 +64,12 @@ class Politeness(Service):
         raise NotImplementedError
 
 
+# The Wayback Machine is asked one request a second (``Politeness``): a run asks it for at most
+# this many broken links, the first in catalogue order, so that a catalogue with thousands of
+# broken links still ends its suggestions within about a minute.
+WAYBACK_PER_RUN = 60
+
+
 def wanted(results: Sequence[LinkResult]) -> list[LinkResult]:
     """The links a suggestion is looked for: broken, with no fix yet."""
     return [r for r in results if r.status is Status.BROKEN and r.fix is None]
@@ -77,24 +83,33 @@ async def suggest_all(
     from crawler.suggest.wayback import snapshot
 
     trees = Trees(ctx, hosts.api)
+    broken = wanted(results)
+    if len(broken) > WAYBACK_PER_RUN:
+        log.warning(
+            "the Wayback Machine is asked about the first %d of %d broken links only",
+            WAYBACK_PER_RUN,
+            len(broken),
+        )
 
-    async def one(r: LinkResult) -> None:
+    async def one(r: LinkResult, ask_wayback: bool) -> None:
         fix: Fix | None = None
         try:
             async with asyncio.timeout(ctx.settings.link_timeout):
                 gh = github_file(r.link.url) if r.link.kind is LinkKind.GITHUB_FILE else None
                 if gh is not None:
                     fix = await trees.did_you_mean(gh)
-                if fix is None:
+                if fix is None and ask_wayback:
                     fix = await snapshot(ctx, hosts.wayback, r.link.url)
+        except TimeoutError:  # its turn did not come in time: no suggestion, nothing wrong
+            log.debug("no suggestion for %s in time", r.link.url)
         except Exception:  # a suggestion is a nicety: it never fails the run
             log.warning("no suggestion for %s", r.link.url, exc_info=True)
         if fix is not None:
             r.fix = fix
 
     async with asyncio.TaskGroup() as tasks:
-        for r in wanted(results):
-            tasks.create_task(one(r))
+        for index, r in enumerate(broken):
+            tasks.create_task(one(r, ask_wayback=index < WAYBACK_PER_RUN))
 
 
 def suggest_fixes(results: Sequence[LinkResult], settings: Settings, **engine_kwargs: Any) -> None:
