@@ -16,18 +16,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=.github/scripts/common.sh
+. "$here/common.sh"
 report_dir=${REPORT_DIR:-reports}
 read -r -a names <<<"${REPORT_FILES:-latest.md latest.json badge.json}"
 branch=${TARGET_BRANCH:-${GITHUB_REF_NAME:-$(git rev-parse --abbrev-ref HEAD)}}
-bot_name="github-actions[bot]"
-bot_email="41898282+github-actions[bot]@users.noreply.github.com"
-
-output() {
-  printf '%s=%s\n' "$1" "$2"
-  if [ -n "${GITHUB_OUTPUT-}" ]; then
-    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"
-  fi
-}
 
 files=()
 for name in "${names[@]}"; do

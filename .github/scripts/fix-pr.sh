@@ -27,21 +27,14 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=.github/scripts/common.sh
+. "$here/common.sh"
 report=${REPORT_JSON:-reports/latest.json}
 catalog=${CATALOG:-catalog.yaml}
 branch=${FIX_BRANCH:-crawler/fixes}
 base=${BASE_BRANCH:-${GITHUB_REF_NAME:-$(git rev-parse --abbrev-ref HEAD)}}
 read -r -a fix_command <<<"${CRAWLER_FIX_COMMAND:-python -m crawler fix}"
 title=${FIX_PR_TITLE:-Link health: apply the certain fixes to the catalogue}
-bot_name="github-actions[bot]"
-bot_email="41898282+github-actions[bot]@users.noreply.github.com"
-
-output() {
-  printf '%s=%s\n' "$1" "$2"
-  if [ -n "${GITHUB_OUTPUT-}" ]; then
-    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"
-  fi
-}
 
 if [ "${CRAWLER_FIX_PR-}" != true ]; then
   echo "CRAWLER_FIX_PR is not 'true': no fix pull request."

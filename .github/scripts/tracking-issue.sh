@@ -18,17 +18,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=.github/scripts/common.sh
+. "$here/common.sh"
 code=${CRAWLER_EXIT:?set CRAWLER_EXIT to the exit code of the crawler}
 report=${REPORT_JSON:-reports/latest.json}
 label=${ISSUE_LABEL:-link-health}
 title=${ISSUE_TITLE:-Link health: broken or duplicated links in the catalogue}
-
-output() {
-  printf '%s=%s\n' "$1" "$2"
-  if [ -n "${GITHUB_OUTPUT-}" ]; then
-    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"
-  fi
-}
 
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
