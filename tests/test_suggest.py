@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 from pytest_httpserver import HTTPServer
 from test_integration import by_url, run_cli, write_catalog
 from test_repair import run_fix
@@ -112,19 +113,37 @@ def test_broken_links_get_a_did_you_mean_or_a_snapshot_and_nothing_invented(
 
 
 class Recorder:
-    """A context that answers every Wayback question with a snapshot, and records them."""
+    """A context that answers Wayback questions with a snapshot (or, from the ``down``-th
+    question on, with ``down_answer``), and records them."""
 
-    def __init__(self) -> None:
+    def __init__(self, down: int | None = None, down_answer: dict | None = None) -> None:
         from crawler.config import Settings
 
         self.settings = Settings()
         self.asked: list[str] = []
+        self.down, self.down_answer = down, down_answer or {}
 
     async def fetch(self, url: str, **kwargs: object):
         from crawler.services.base import FetchResult
 
         self.asked.append(url)
+        if self.down is not None and len(self.asked) > self.down:
+            return FetchResult(url, url, **self.down_answer)
         return FetchResult(url, url, status=302, headers={"location": "/web/2024/" + url})
+
+
+def broken_results(count: int) -> list:
+    from crawler.links import make_link
+    from crawler.model import LinkResult, Status
+
+    return [
+        LinkResult(
+            make_link(f"s{i}", "T", "2021-01-01", "slides", f"https://h{i}.example/a.pdf"),
+            Status.BROKEN,
+            "404",
+        )
+        for i in range(count)
+    ]
 
 
 def test_the_wayback_machine_is_asked_about_the_first_broken_links_only(monkeypatch, caplog):
@@ -132,18 +151,9 @@ def test_the_wayback_machine_is_asked_about_the_first_broken_links_only(monkeypa
     import logging
 
     from crawler import suggest
-    from crawler.links import make_link
-    from crawler.model import LinkResult, Status
 
     monkeypatch.setattr(suggest, "WAYBACK_PER_RUN", 2)
-    results = [
-        LinkResult(
-            make_link(f"s{i}", "T", "2021-01-01", "slides", f"https://h{i}.example/a.pdf"),
-            Status.BROKEN,
-            "404",
-        )
-        for i in range(5)
-    ]
+    results = broken_results(5)
     ctx = Recorder()
     hosts = suggest.SuggestHosts(api="https://api.test", wayback="https://wayback.test")
     with caplog.at_level(logging.WARNING, logger="crawler.suggest"):
@@ -155,3 +165,30 @@ def test_the_wayback_machine_is_asked_about_the_first_broken_links_only(monkeypa
     ]
     assert [r.fix is not None for r in results] == [True, True, False, False, False]
     assert "first 2 of 5 broken links" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "down_answer",
+    [
+        {"error": "web.archive.org: no such host", "error_kind": "network"},  # offline
+        {"status": 429, "headers": {"retry-after": "3600"}},
+        {"status": 503},
+    ],
+)
+def test_once_the_wayback_machine_cannot_be_asked_it_is_asked_no_more(down_answer, caplog):
+    """Offline, 100 broken links cost one question, not 100 at one a second."""
+    import asyncio
+    import logging
+
+    from crawler import suggest
+
+    results = broken_results(6)
+    ctx = Recorder(down=2, down_answer=down_answer)
+    hosts = suggest.SuggestHosts(api="https://api.test", wayback="https://wayback.test")
+    with caplog.at_level(logging.INFO, logger="crawler.suggest"):
+        asyncio.run(suggest.suggest_all(ctx, results, hosts))  # type: ignore[arg-type]
+
+    assert len(ctx.asked) == 3  # two snapshots, then the question that found it unavailable
+    assert [r.fix is not None for r in results] == [True, True, False, False, False, False]
+    assert "could not be asked" in caplog.text and "for 4 more broken links" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -1,5 +1,6 @@
 """The newest Wayback Machine snapshot (``crawler/suggest/wayback.py``): asked once, the
-redirect read and not followed; anything but a redirect means no suggestion."""
+redirect read and not followed; any other answer means no suggestion, and no answer, a rate
+limit or a server error means the Wayback Machine cannot be asked now."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from crawler.model import Fix, FixKind, FixSource
 from crawler.services.base import FetchResult
-from crawler.suggest.wayback import snapshot
+from crawler.suggest.wayback import Unavailable, snapshot
 
 URL = "https://example.org/talk.pdf"
 ASKED = f"https://web.archive.org/web/{URL}"
@@ -37,13 +38,27 @@ def test_a_redirect_names_the_snapshot():
     "answer",
     [
         FetchResult(ASKED, ASKED, status=404),
-        FetchResult(ASKED, ASKED, status=429, headers={"retry-after": "60"}),
-        FetchResult(ASKED, ASKED, status=503),
         FetchResult(ASKED, ASKED, status=200),  # no redirect: no snapshot named
-        FetchResult(ASKED, ASKED, error="timed out", error_kind="timeout"),
         FetchResult(ASKED, ASKED, status=302),  # a redirect to nowhere
         FetchResult(ASKED, ASKED, status=302, headers={"location": "ftp://x/\x01"}),  # no URL
     ],
 )
 def test_anything_else_is_no_suggestion(answer):
     assert asyncio.run(snapshot(OneAnswer(answer), "https://web.archive.org", URL)) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (FetchResult(ASKED, ASKED, status=429, headers={"retry-after": "60"}), "HTTP 429"),
+        (FetchResult(ASKED, ASKED, status=503), "HTTP 503"),
+        (FetchResult(ASKED, ASKED, error="timed out", error_kind="timeout"), "timed out"),
+        (
+            FetchResult(ASKED, ASKED, error="web.archive.org: no such host", error_kind="network"),
+            "no such host",
+        ),
+    ],
+)
+def test_no_answer_a_rate_limit_or_a_server_error_means_it_cannot_be_asked_now(answer, said):
+    with pytest.raises(Unavailable, match=said):
+        asyncio.run(snapshot(OneAnswer(answer), "https://web.archive.org", URL))  # type: ignore[arg-type]

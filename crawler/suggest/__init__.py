@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -78,38 +78,62 @@ def wanted(results: Sequence[LinkResult]) -> list[LinkResult]:
 async def suggest_all(
     ctx: CheckContext, results: Sequence[LinkResult], hosts: SuggestHosts
 ) -> None:
-    """Set ``fix`` on every broken result a suggestion is found for (in place)."""
+    """Set ``fix`` on every broken result a suggestion is found for (in place): GitHub's trees
+    first (together: one request per repository and ref), then the Wayback Machine for what
+    is left, one link after another (it is asked one request a second anyway), and no more
+    once it could not be asked: offline, or rate-limited, a run must not wait on it per link."""
     from crawler.suggest.github_tree import Trees
-    from crawler.suggest.wayback import snapshot
+    from crawler.suggest.wayback import Unavailable, snapshot
 
     trees = Trees(ctx, hosts.api)
     broken = wanted(results)
-    if len(broken) > WAYBACK_PER_RUN:
+
+    async def did_you_mean(r: LinkResult) -> None:
+        gh = github_file(r.link.url)
+        if gh is not None:
+            r.fix = await _in_time(ctx, r, trees.did_you_mean(gh))
+
+    async with asyncio.TaskGroup() as tasks:
+        for r in broken:
+            if r.link.kind is LinkKind.GITHUB_FILE:
+                tasks.create_task(did_you_mean(r))
+
+    rest = [r for r in broken if r.fix is None]
+    if len(rest) > WAYBACK_PER_RUN:
         log.warning(
             "the Wayback Machine is asked about the first %d of %d broken links only",
             WAYBACK_PER_RUN,
-            len(broken),
+            len(rest),
         )
-
-    async def one(r: LinkResult, ask_wayback: bool) -> None:
-        fix: Fix | None = None
+    for asked, r in enumerate(rest[:WAYBACK_PER_RUN]):
         try:
-            async with asyncio.timeout(ctx.settings.link_timeout):
-                gh = github_file(r.link.url) if r.link.kind is LinkKind.GITHUB_FILE else None
-                if gh is not None:
-                    fix = await trees.did_you_mean(gh)
-                if fix is None and ask_wayback:
-                    fix = await snapshot(ctx, hosts.wayback, r.link.url)
-        except TimeoutError:  # its turn did not come in time: no suggestion, nothing wrong
-            log.debug("no suggestion for %s in time", r.link.url)
-        except Exception:  # a suggestion is a nicety: it never fails the run
-            log.warning("no suggestion for %s", r.link.url, exc_info=True)
-        if fix is not None:
-            r.fix = fix
+            r.fix = await _in_time(ctx, r, snapshot(ctx, hosts.wayback, r.link.url))
+        except Unavailable as exc:
+            # Not a problem of the catalogue's: said at info level, as every "no suggestion".
+            log.info(
+                "the Wayback Machine could not be asked (%s): no snapshot suggested for %d "
+                "more broken links",
+                exc,
+                min(len(rest), WAYBACK_PER_RUN) - asked,
+            )
+            return
 
-    async with asyncio.TaskGroup() as tasks:
-        for index, r in enumerate(broken):
-            tasks.create_task(one(r, ask_wayback=index < WAYBACK_PER_RUN))
+
+async def _in_time(ctx: CheckContext, r: LinkResult, question: Awaitable[Fix | None]) -> Fix | None:
+    """The answer to ``question`` within one link's time, or None: a suggestion is a nicety,
+    it never fails the run (``Unavailable`` passes: it stops the Wayback questions)."""
+    from crawler.suggest.wayback import Unavailable
+
+    try:
+        async with asyncio.timeout(ctx.settings.link_timeout):
+            return await question
+    except TimeoutError:
+        log.debug("no suggestion for %s in time", r.link.url)
+    except Unavailable:
+        raise
+    except Exception:
+        log.warning("no suggestion for %s", r.link.url, exc_info=True)
+    return None
 
 
 def suggest_fixes(results: Sequence[LinkResult], settings: Settings, **engine_kwargs: Any) -> None:
