@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import ipaddress
 import re
 import socket
@@ -104,6 +105,9 @@ def _is_local_name(host: str) -> bool:
     return host in _LOCAL_NAMES or host.endswith(".localhost")
 
 
+# Each link's URL is judged twice (before any service sees it, and again as the first hop of
+# its fetch), and hops repeat across links: a bounded cache halves the work at 100,000 links.
+@functools.lru_cache(maxsize=4096)
 def scheme_refusal(url: str) -> str | None:
     """A refusal text when ``url`` is not an http(s) URL with a host, else None.
 
@@ -141,6 +145,14 @@ def scheme_refusal(url: str) -> str | None:
             f"look-alike letters; in plain letters it is {plain})"
         )
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def origin_of(url: str) -> str:
+    """``scheme://netloc`` of a URL ``scheme_refusal`` let through, lower-cased: what the
+    verdicts that depend only on the origin are kept under (cached like ``scheme_refusal``)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def host_refusal(host: str) -> str | None:

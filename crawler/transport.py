@@ -142,6 +142,8 @@ class ExactAiohttpTransport(httpx.AsyncBaseTransport):
         self._limit = limit
         self._lookup = lookup
         self._session: aiohttp.ClientSession | None = None
+        # A run sends a handful of distinct header sets: each decoded for aiohttp once.
+        self._header_lists: dict[tuple[tuple[bytes, bytes], ...], list[tuple[str, str]]] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -182,7 +184,7 @@ class ExactAiohttpTransport(httpx.AsyncBaseTransport):
             response = await session.request(
                 request.method,
                 yarl.URL(str(request.url), encoded=True),
-                headers=list(request.headers.multi_items()),
+                headers=self._headers(request.headers),
                 data=data,
                 allow_redirects=False,
                 compress=False,
@@ -199,6 +201,15 @@ class ExactAiohttpTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions=extensions,
         )
+
+    def _headers(self, headers: httpx.Headers) -> list[tuple[str, str]]:
+        key = tuple(headers.raw)
+        decoded = self._header_lists.get(key)
+        if decoded is None:
+            decoded = list(headers.multi_items())
+            if len(self._header_lists) < 64:  # bounded, should headers vary per request
+                self._header_lists[key] = decoded
+        return decoded
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -68,11 +68,25 @@ class LinkClock:
 
     async def acquire(self, slots: asyncio.Semaphore) -> None:
         """Take one of ``slots``; waiting for it is not charged to the link's budget."""
-        if slots.locked():
-            with self.uncharged():
-                await slots.acquire()
-        else:
+        if not slots.locked():
             await slots.acquire()
+            return
+        # ``uncharged`` written out: with the per-host limit binding, nearly every request
+        # of a big run waits here, and the context manager's generator was a measurable cost.
+        spent = self.budget.get()
+        timer = spent.timer if spent is not None else None
+        when = timer.when() if timer is not None and not timer.expired() else None
+        if spent is None or timer is None or when is None:
+            await slots.acquire()
+            return
+        started = time.monotonic()
+        timer.reschedule(None)
+        try:
+            await slots.acquire()
+        finally:
+            now = time.monotonic()
+            spent.queued += now - started
+            timer.reschedule(when + now - started)
 
     @contextlib.asynccontextmanager
     async def slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:

@@ -16,7 +16,6 @@ import functools
 import logging
 import zlib
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -71,7 +70,10 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
         inflater = _Inflater(encoding)
     # httpx decodes the rest: no coding, several, br or zstd (when installed), or a body
     # already in memory (a mock transport's).
-    stream = response.aiter_bytes() if inflater is None else response.aiter_raw()
+    # No coding at all: the raw stream, without httpx's decoder and re-chunking in between.
+    plain = not encoding or encoding == "identity"
+    raw = inflater is not None or (plain and not response.is_stream_consumed)
+    stream = response.aiter_raw() if raw else response.aiter_bytes()
     chunks: list[bytes] = []
     size = 0
     # On damage, keep what decoded before it.
@@ -95,8 +97,7 @@ def unusable(url: str) -> str | None:
     if refusal is None:
         # What scheme_refusal lets through and httpx refuses is in the host part (an IDNA
         # name, an IPv4 address out of range): asked once per origin.
-        parts = urlsplit(url)
-        refusal = _unusable_origin(f"{parts.scheme}://{parts.netloc}")
+        refusal = _unusable_origin(safety.origin_of(url))
     return refusal
 
 

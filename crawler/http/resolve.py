@@ -18,7 +18,6 @@ import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -65,8 +64,7 @@ class Names:
         if self.settings.allow_private:
             return None
         # The verdict depends only on scheme (proxies), host and port: judge each once.
-        parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}".lower()
+        key = safety.origin_of(url)
         if key in self._verdicts:
             return self._verdicts[key]
         verdict = await self._judge_origin(key)
