@@ -99,12 +99,6 @@ async def suggest_all(
                 tasks.create_task(did_you_mean(r))
 
     rest = [r for r in broken if r.fix is None]
-    if len(rest) > WAYBACK_PER_RUN:
-        log.warning(
-            "the Wayback Machine is asked about the first %d of %d broken links only",
-            WAYBACK_PER_RUN,
-            len(rest),
-        )
     for asked, r in enumerate(rest[:WAYBACK_PER_RUN]):
         try:
             r.fix = await _in_time(ctx, r, snapshot(ctx, hosts.wayback, r.link.url))
@@ -117,6 +111,12 @@ async def suggest_all(
                 min(len(rest), WAYBACK_PER_RUN) - asked,
             )
             return
+    if len(rest) > WAYBACK_PER_RUN:  # said once they were asked: offline, none would be
+        log.warning(
+            "the Wayback Machine was asked about the first %d of %d broken links only",
+            WAYBACK_PER_RUN,
+            len(rest),
+        )
 
 
 async def _in_time(ctx: CheckContext, r: LinkResult, question: Awaitable[Fix | None]) -> Fix | None:
