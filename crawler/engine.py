@@ -29,6 +29,7 @@ from crawler.http.budget import Budget, LinkClock, OutOfTime, Sleep
 from crawler.http.fetch import Fetcher, unusable
 from crawler.http.gates import HostGates
 from crawler.http.resolve import Names, Resolver
+from crawler.http.slots import Slots
 from crawler.memory import fewer_collections, shared_values
 from crawler.model import Link, LinkResult, Status
 from crawler.proxies import Proxies
@@ -77,7 +78,7 @@ class Engine:
         )
         self._http: Fetcher | None = None
         self._workers: WorkerPool | None = None
-        self._isolated_slots: asyncio.Semaphore | None = None
+        self._isolated_slots: Slots | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ class Engine:
         )
         # Its processes start on first use (a run without videos never pays for them).
         self._workers = WorkerPool(s.video_workers, initializer=start_worker)
-        self._isolated_slots = asyncio.Semaphore(max(1, s.video_workers))
+        self._isolated_slots = Slots(s.video_workers)
         return self
 
     async def __aexit__(
@@ -172,11 +173,12 @@ class Engine:
         if self._isolated_slots is None:
             raise RuntimeError("the engine is not running (use 'async with Engine(...)')")
         # A free worker first, the host's slot second: a call queued behind busy workers must
-        # not sit on one of its host's slots meanwhile (at 1 % videos that starved hosts).
+        # not sit on one of its host's slots meanwhile (at 1 % videos that starved hosts). It
+        # then goes to the front of its host's queue: its worker idles until it has the slot.
         async with self._clock.slot(self._isolated_slots):
             if slot_for is None:
                 return await self._in_worker_in_time(fn, args)
-            async with self.host_slot(slot_for):
+            async with self._gates.slot(slot_for, first=True):
                 return await self._in_worker_in_time(fn, args)
 
     async def _in_worker_in_time(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:

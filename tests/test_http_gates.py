@@ -184,7 +184,7 @@ def test_the_real_services_declare_limits_for_youtube_github_and_slideshare():
     async def limits(host: str) -> tuple[int, float]:
         async with Engine(Settings(per_host=4), resolver=fake_resolver) as e:
             gate = e._gates.gate(httpx.URL(f"https://{host}/"))
-            return gate.slots._value, gate.min_interval
+            return gate.slots.size, gate.min_interval
 
     assert default_services()  # the registry is what the engine uses by default
     assert asyncio.run(limits("www.youtube.com")) == (2, 1.0)

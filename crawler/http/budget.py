@@ -17,6 +17,8 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+from crawler.http.slots import Slots
+
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -66,8 +68,9 @@ class LinkClock:
             spent.queued += now - started
             spent.timer.reschedule(when + now - started)
 
-    async def acquire(self, slots: asyncio.Semaphore) -> None:
-        """Take one of ``slots``; waiting for it is not charged to the link's budget."""
+    async def acquire(self, slots: Slots, *, first: bool = False) -> None:
+        """Take one of ``slots`` (``first``: at the front of the queue); waiting for it is not
+        charged to the link's budget."""
         if not slots.locked():
             await slots.acquire()
             return
@@ -77,21 +80,21 @@ class LinkClock:
         timer = spent.timer if spent is not None else None
         when = timer.when() if timer is not None and not timer.expired() else None
         if spent is None or timer is None or when is None:
-            await slots.acquire()
+            await slots.acquire(first=first)
             return
         started = time.monotonic()
         timer.reschedule(None)
         try:
-            await slots.acquire()
+            await slots.acquire(first=first)
         finally:
             now = time.monotonic()
             spent.queued += now - started
             timer.reschedule(when + now - started)
 
     @contextlib.asynccontextmanager
-    async def slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
+    async def slot(self, slots: Slots, *, first: bool = False) -> AsyncIterator[None]:
         """Hold one of ``slots`` (``acquire``)."""
-        await self.acquire(slots)
+        await self.acquire(slots, first=first)
         try:
             yield
         finally:

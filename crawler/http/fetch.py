@@ -10,7 +10,6 @@ Network failures come back as plain words (``errors``), never raised.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
@@ -26,6 +25,7 @@ from crawler.http.errors import describe_error
 from crawler.http.gates import HOST_PAUSE_STATUSES, HostGates
 from crawler.http.resolve import Names
 from crawler.http.retry import Answer, Retries
+from crawler.http.slots import Slots
 from crawler.model import Hop
 from crawler.services.base import FetchResult
 
@@ -150,7 +150,7 @@ class Fetcher:
         )
         self._header_sets: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self._timeout_ext = self._client.timeout.as_dict()
-        self._global = asyncio.Semaphore(max(1, s.concurrency))
+        self._global = Slots(s.concurrency)
         self._retries = Retries(settings, clock, self._attempt)
 
     async def aclose(self) -> None:
@@ -245,7 +245,7 @@ class Fetcher:
     ) -> Answer:
         request = self._build_request(method, url, headers)
         gate = self._gates.gate(request.url)
-        # Semaphores taken by hand, not with ``LinkClock.slot``: this runs for every request.
+        # Slots taken by hand, not with ``LinkClock.slot``: this runs for every request.
         await self._clock.acquire(gate.slots)
         try:
             await self._gates.wait_turn(gate)

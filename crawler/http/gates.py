@@ -22,7 +22,6 @@ the link's budget; a server's pause is, and one that would end after the budget 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -31,6 +30,7 @@ import httpx
 
 from crawler.config import HostLimits, Settings, limits_for
 from crawler.http.budget import LinkClock, OutOfTime
+from crawler.http.slots import Slots
 from crawler.services.base import Service
 
 HOST_PAUSE_STATUSES = frozenset({429, 503})  # their Retry-After pauses the whole host
@@ -41,7 +41,7 @@ class HostGate:
 
     def __init__(self, host: str, per_host: int, min_interval: float) -> None:
         self.host = host
-        self.slots = asyncio.Semaphore(max(1, per_host))
+        self.slots = Slots(per_host)
         self.min_interval = min_interval
         self.next_start = 0.0  # monotonic time the next request may start (min_interval)
         self.not_before = 0.0  # monotonic time a Retry-After pause ends
@@ -108,9 +108,10 @@ class HostGates:
                 await self._clock.pause(start - now - paused)
 
     @contextlib.asynccontextmanager
-    async def slot(self, url: str) -> AsyncIterator[None]:
-        """Hold one of ``url``'s host slots, after the host's pause and spacing."""
+    async def slot(self, url: str, *, first: bool = False) -> AsyncIterator[None]:
+        """Hold one of ``url``'s host slots, after the host's pause and spacing (``first``: at
+        the front of the host's queue, for a caller that holds a yt-dlp worker meanwhile)."""
         gate = self.gate(httpx.URL(url))
-        async with self._clock.slot(gate.slots):
+        async with self._clock.slot(gate.slots, first=first):
             await self.wait_turn(gate)
             yield
