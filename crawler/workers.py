@@ -85,15 +85,15 @@ class WorkerPool:
         died under the call."""
         if len(self._busy) >= self._size:
             raise RuntimeError("more calls than workers at once")
-        worker = self._idle.pop() if self._idle else _Worker(self._initializer)
+        worker = self._take_idle() or _Worker(self._initializer)
         self._busy.add(worker)
         answered = False
         try:
-            worker.conn.send((fn, args))
-            await _readable(worker.conn)
             try:
+                worker.conn.send((fn, args))
+                await _readable(worker.conn)
                 ok, value = worker.conn.recv()
-            except EOFError:
+            except (EOFError, OSError):  # closed, or reset (ECONNRESET, EPIPE) by its death
                 worker.process.join(5)
                 code = worker.process.exitcode
                 raise ChildProcessError(
@@ -111,6 +111,17 @@ class WorkerPool:
         if not ok:
             raise value
         return cast(T, value)  # what ``fn`` returned, unpickled
+
+    def _take_idle(self) -> _Worker | None:
+        """An idle worker still alive; one killed meanwhile (out of memory) is put aside."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.process.is_alive():
+                return worker
+            worker.stop()
+            self._stopped.append(worker)
+            self._reap()
+        return None
 
     def close(self) -> None:
         """Stop every worker, idle or busy, and wait for them to be gone."""

@@ -73,6 +73,23 @@ def test_a_worker_that_dies_under_a_call_raises_child_process_error():
     asyncio.run(main())
 
 
+def test_an_idle_worker_killed_from_outside_is_replaced_for_the_next_call():
+    import signal
+
+    async def main() -> tuple[int, int]:
+        pool = WorkerPool(1)
+        try:
+            killed = await pool.run(os.getpid, ())
+            os.kill(killed, signal.SIGKILL)  # the out-of-memory killer, between two calls
+            assert wait_until_gone(killed)
+            return killed, await pool.run(os.getpid, ())
+        finally:
+            pool.close()
+
+    killed, fresh = asyncio.run(main())
+    assert fresh not in (killed, os.getpid())
+
+
 def test_the_engine_stops_a_worker_whose_link_ran_out_of_time():
     from crawler.config import Settings
     from crawler.engine import Engine
