@@ -20,7 +20,7 @@ from crawler.catalog import CatalogError
 from crawler.config import CheckOptions, HostLimits, Settings, Shard, link_budget, youtube_api_key
 from crawler.console import VERBOSE, WRITTEN, Commands, Output, fixed, refused, why
 from crawler.model import RunReport
-from crawler.options import JobsType, Seconds, catalog_option, quiet_option, report_dir_option
+from crawler.options import CountOrAuto, Seconds, catalog_option, quiet_option, report_dir_option
 from crawler.pipeline import EXIT_INVALID, exit_code, run_check
 from crawler.repair import Refused, apply_fixes
 from crawler.report.escape import terminal_safe
@@ -110,7 +110,7 @@ def main() -> None:
 )
 @click.option(
     "--jobs",
-    type=JobsType(),
+    type=CountOrAuto(64),
     metavar="N|auto",
     default="auto",
     show_default=True,
@@ -120,10 +120,13 @@ def main() -> None:
 )
 @click.option(
     "--video-workers",
-    type=click.IntRange(1, 16),
-    default=2,
+    type=CountOrAuto(16),
+    metavar="N|auto",
+    default="auto",
     show_default=True,
-    help="yt-dlp worker processes (started on the first video; with --jobs, shared out).",
+    help="yt-dlp worker processes, started as videos need them (with --jobs, shared out); "
+    "auto: one per 150 links that may need yt-dlp, 2 to 8, no more than their hosts take at "
+    "once.",
 )
 @click.option(
     "--youtube-api-key-env",
@@ -153,7 +156,7 @@ def check(
     fail_after: int,
     shard_text: str | None,
     jobs: int | None,
-    video_workers: int,
+    video_workers: int | None,
     youtube_api_key_env: str | None,
     no_report: bool,
     quiet: bool,
@@ -193,7 +196,6 @@ def check(
         link_timeout=link_budget(timeout),
         allow_private=allow_private,
         github_token=os.environ.get("GITHUB_TOKEN") or None,
-        video_workers=video_workers,
         youtube_api_key=api_key,
     )
     options = CheckOptions(
@@ -204,6 +206,7 @@ def check(
         shard=shard,
         settings=settings,
         jobs=jobs,
+        video_workers=video_workers,
     )
     out = Output(quiet=quiet, verbose=verbose)
     try:

@@ -151,3 +151,6 @@ class CheckOptions:
     shard: Shard | None = None
     settings: Settings = field(default_factory=Settings)
     jobs: int | None = None  # processes for the online checks; None: partition.auto_jobs
+    # yt-dlp processes of the run (overrides ``settings.video_workers``); None:
+    # partition.auto_video_workers
+    video_workers: int | None = None

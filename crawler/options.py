@@ -30,10 +30,13 @@ quiet_option = click.option(
 
 
 # Unsubscripted: click.ParamType is generic only from click 8.4; the 8.1-8.3 we allow would fail.
-class JobsType(click.ParamType):  # type: ignore[type-arg]
-    """``--jobs``: a count of processes, or ``auto`` (None: decided from the cores)."""
+class CountOrAuto(click.ParamType):  # type: ignore[type-arg]
+    """A count from 1 to ``maximum``, or ``auto`` (None: the run decides)."""
 
     name = "N|auto"
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value is None or value == "auto":
@@ -42,8 +45,8 @@ class JobsType(click.ParamType):  # type: ignore[type-arg]
             count = int(value)
         except (TypeError, ValueError):
             count = 0
-        if not 1 <= count <= 64:
-            self.fail(f"takes 1 to 64 or auto (got {value!r:.40})", param, ctx)
+        if not 1 <= count <= self.maximum:
+            self.fail(f"takes 1 to {self.maximum} or auto (got {value!r:.40})", param, ctx)
         return count
 
 

@@ -5,6 +5,7 @@ The CLI calls ``run_check`` and then writes the reports; nothing here prints.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -74,6 +75,14 @@ def run_check(
     del catalog  # its sessions, presenters and positions are not needed any more
     links = [lk for lk in all_links if options.shard.owns(lk)] if options.shard else all_links
 
+    settings = options.settings
+    if options.video_workers is not None:
+        settings = dataclasses.replace(settings, video_workers=options.video_workers)
+    elif not options.offline:
+        from crawler.partition import auto_video_workers
+
+        workers = auto_video_workers(links, settings.per_host)
+        settings = dataclasses.replace(settings, video_workers=workers)
     groups: list[list[int]] = []
     if not options.offline and not engine_kwargs:  # an injected transport stays in-process
         from crawler.partition import auto_jobs, split_by_host
@@ -81,7 +90,7 @@ def run_check(
         jobs = options.jobs or auto_jobs(len(links))
         if jobs > 1:
             # Fewer when there are fewer hosts.
-            groups = split_by_host(links, jobs, video_workers=options.settings.video_workers)
+            groups = split_by_host(links, jobs, video_workers=settings.video_workers)
     if on_plan:
         on_plan(len(links), max(1, len(groups)))
     # The previous run as far as this one needs it: a compact record per link of this catalogue.
@@ -102,7 +111,7 @@ def run_check(
 
         results = check_in_processes(
             links,
-            options.settings,
+            settings,
             groups,
             previous=cache,
             on_start=on_start,
@@ -113,7 +122,7 @@ def run_check(
 
         results = check_links(
             links,
-            options.settings,
+            settings,
             previous=cache,
             on_start=on_start,
             on_result=on_result,
@@ -123,7 +132,7 @@ def run_check(
     if not options.offline and not network_unreachable(results):
         from crawler.suggest import suggest_fixes  # broken links only: "did you mean", Wayback
 
-        suggest_fixes(results, options.settings, **(engine_kwargs or {}))
+        suggest_fixes(results, settings, **(engine_kwargs or {}))
     if not options.offline:  # only videos' metadata was remembered (see load_history above)
         history.fill_metadata(previous, options.report_dir, results, sessions)
     history.carry_metadata(results, previous)  # before the findings: a title tells wrong videos

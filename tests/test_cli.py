@@ -383,6 +383,31 @@ def test_a_bad_jobs_value_is_a_usage_error(tmp_path, text):
     assert "--jobs" in run.stderr and "1 to 64 or auto" in run.stderr
 
 
+@pytest.mark.parametrize(("text", "workers"), [("1", 1), ("6", 6), ("auto", None), (None, None)])
+def test_video_workers_is_a_count_or_auto_by_default(monkeypatch, text, workers):
+    from click.testing import CliRunner
+
+    import crawler.cli as cli
+
+    seen: dict[str, object] = {}
+
+    def capture(options, **_):
+        seen["workers"] = options.video_workers
+        raise KeyboardInterrupt  # stop before anything is checked
+
+    monkeypatch.setattr(cli, "run_check", capture)
+    args = ["check", "-q", *(["--video-workers", text] if text else [])]
+    assert CliRunner().invoke(cli.main, args).exit_code == 130
+    assert seen["workers"] == workers
+
+
+@pytest.mark.parametrize("text", ["0", "17", "many"])
+def test_a_bad_video_workers_value_is_a_usage_error(tmp_path, text):
+    run = crawler("check", "--video-workers", text, cwd=tmp_path)
+    assert run.returncode == 2
+    assert "--video-workers" in run.stderr and "1 to 16 or auto" in run.stderr
+
+
 def test_host_limits_come_from_the_options_or_the_environment(monkeypatch):
     from click.testing import CliRunner
 

@@ -15,6 +15,7 @@ from crawler.model import LinkKind
 from crawler.partition import (
     LINKS_PER_PROCESS,
     auto_jobs,
+    auto_video_workers,
     share_out,
     split_by_host,
     worker_settings,
@@ -178,3 +179,29 @@ def test_a_container_s_cpu_quota_bounds_the_cores(monkeypatch, tmp_path, v2, v1,
         (tmp_path / "quota").write_text(v1[0])
         (tmp_path / "period").write_text(v1[1])
     assert partition.usable_cores() == cores
+
+
+def _videos(count: int, hosts: int, *, youtube: bool = False) -> list:
+    def url(i: int) -> str:
+        if youtube:
+            return f"https://www.youtube.com/watch?v={i:011d}"
+        return f"https://h{i % hosts}.example/video/{i}"
+
+    return [make_link(f"s{i}", "S", "2021-01-01", "video", url(i)) for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("videos", "hosts", "workers"),
+    [(0, 1, 2), (100, 50, 2), (450, 50, 3), (1000, 50, 6), (5000, 50, 8), (1000, 1, 4)],
+)
+def test_video_workers_auto_grows_with_the_videos_within_what_their_hosts_take(
+    videos, hosts, workers
+):
+    slides = [make_link("x", "S", "2021-01-01", "slides", "https://h.example/a.pdf")] * 3
+    assert auto_video_workers([*slides, *_videos(videos, hosts)], per_host=4) == workers
+
+
+def test_video_workers_auto_keeps_youtube_to_what_its_host_takes():
+    # One site, however many videos: more workers would only wait for its slots.
+    assert auto_video_workers(_videos(3000, 1, youtube=True), per_host=4) == 4
+    assert auto_video_workers(_videos(3000, 1, youtube=True), per_host=1) == 1

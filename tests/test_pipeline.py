@@ -443,3 +443,29 @@ def test_a_run_note_met_by_many_links_is_said_once_and_survives_a_merge():
     assert report.notes == [note]
     part = decode.from_dict(json.loads(json_report.render(report)))
     assert merge_reports([part], None).notes == [note]
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, 3), (1, 1)])
+def test_the_run_gets_the_video_workers_its_videos_call_for_or_those_given(
+    monkeypatch, tmp_path, given, expected
+):
+    import crawler.engine
+    from crawler.config import CheckOptions
+    from crawler.pipeline import run_check
+
+    sessions = "\n".join(
+        f'  - title: "T{i}"\n    date: 2021-01-01\n    video: "https://v{i % 9}.example/{i}"'
+        for i in range(450)  # 450 videos over 9 hosts: three workers
+    )
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(f'study:\n  title: "S"\nsessions:\n{sessions}\n', encoding="utf-8")
+    seen = []
+
+    def check_links(links, settings, **_):
+        seen.append(settings.video_workers)
+        return [LinkResult(link, Status.SKIPPED, "not checked here") for link in links]
+
+    monkeypatch.setattr(crawler.engine, "check_links", check_links)
+    options = CheckOptions(catalog, tmp_path / "reports", jobs=1, video_workers=given)
+    run_check(options)
+    assert seen == [expected]
