@@ -15,11 +15,10 @@ Proxies are not handled here: the engine uses httpx's own transport when one is 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import httpx
@@ -53,32 +52,43 @@ _ERROR_MAP: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] =
 )
 
 
-@contextlib.contextmanager
-def _mapped_errors(request: httpx.Request) -> Iterator[None]:
-    try:
-        yield
-    except httpx.HTTPError:
-        raise
-    except Exception as exc:
-        for source, target in _ERROR_MAP:
-            if isinstance(exc, source):
-                # The parser's own words, not aiohttp's "400, message=…, url=…" wrapping.
-                text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
-                raise target(text or type(exc).__name__, request=request) from exc
-        raise
+def _mapped(exc: Exception, request: httpx.Request) -> Exception:
+    """The httpx exception that says what ``exc`` (aiohttp's) means; others as they are."""
+    if isinstance(exc, httpx.HTTPError):
+        return exc
+    for source, target in _ERROR_MAP:
+        if isinstance(exc, source):
+            # The parser's own words, not aiohttp's "400, message=…, url=…" wrapping.
+            text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+            return target(text or type(exc).__name__, request=request)
+    return exc
 
 
 class _Stream(httpx.AsyncByteStream):
+    """The body, chunk by chunk. An iterator object, not an async generator: httpx and the
+    engine stop reading at the body cap, and an async generator left unfinished is closed by
+    asyncio's finalizer hook, which costs a task and a wake-up of the loop per request."""
+
     CHUNK = 16 * 1024
 
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response = response
         self._request = request
+        self._chunks = response.content.iter_chunked(self.CHUNK)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped_errors(self._request):
-            async for chunk in self._response.content.iter_chunked(self.CHUNK):
-                yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            raise
+        except Exception as exc:
+            mapped = _mapped(exc, self._request)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     async def aclose(self) -> None:
         # Releasing an unfinished response closes its connection: the rest is never read.
@@ -180,7 +190,7 @@ class ExactAiohttpTransport(httpx.AsyncBaseTransport):
         session = self._get_session()
         timeout = request.extensions.get("timeout", {})
         data = request.content or None  # the engine sends no streamed uploads
-        with _mapped_errors(request):
+        try:
             response = await session.request(
                 request.method,
                 yarl.URL(str(request.url), encoded=True),
@@ -191,6 +201,11 @@ class ExactAiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=self._timeout(timeout.get("connect"), timeout.get("read")),
                 server_hostname=request.extensions.get("sni_hostname"),
             )
+        except Exception as exc:
+            mapped = _mapped(exc, request)
+            if mapped is exc:
+                raise
+            raise mapped from exc
         extensions: dict[str, object] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()

@@ -13,7 +13,8 @@ A request takes its host's slot, then waits for the host's pause and spacing (it
 booked before it sleeps), and only then one of the run's global slots (``fetch``): a paused
 host holds none of them, so other hosts go on. A 429 or 503 with Retry-After pauses the whole
 host (``HostGate.pause``), the retry included. Libraries that open their own connections
-(yt-dlp) hold a slot the same way (``HostGates.slot``).
+(yt-dlp) hold a slot the same way (``HostGates.slot``), at the front of the host's queue: the
+call already holds one of the few yt-dlp workers, idle until the slot comes (``slots``).
 
 Time: waiting for a slot or for the spacing is the run's own politeness and is not charged to
 the link's budget; a server's pause is, and one that would end after the budget raises
