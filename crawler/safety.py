@@ -33,6 +33,8 @@ ALLOWED_SCHEMES = ("http", "https")
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 _HINT = "(use --allow-private to check it)"
 _BAD_HOST_CHARS = set('%<>"{}|\\^`/?#@')
+# The same, and any whitespace (\s is str.isspace's set), in one search.
+_BAD_HOST = re.compile("[\\s" + re.escape("".join(sorted(_BAD_HOST_CHARS))) + "]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NUMERIC_CHARS = set("0123456789abcdefx.")  # 127.1, 0x7f.1, 0177.0.0.1, 2130706433
 MAX_URL_LENGTH = 65_536  # httpx's own limit; servers refuse far shorter ones
@@ -135,9 +137,9 @@ def scheme_refusal(url: str) -> str | None:
         return f"refused: only http and https links are checked, not {shown}"
     if not host:
         return "refused: the URL has no host name"
-    if any(c.isspace() or c in _BAD_HOST_CHARS for c in host):
+    if _BAD_HOST.search(host):
         return f"refused: not a valid URL (bad host name {host[:80]!r})"
-    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+    if len(host) > 63 and (len(host) > 253 or any(len(label) > 63 for label in host.split("."))):
         return f"refused: not a valid URL (its host name, {len(host):,} characters, is too long)"
     if not host.isascii() and (plain := unicodedata.normalize("NFKC", host)) != host:
         return (
