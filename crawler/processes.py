@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import cast
 
@@ -34,6 +34,9 @@ from crawler.services.base import Remembered
 log = logging.getLogger(__name__)
 
 _BATCH = 64  # results per message; what there is is also sent every _FLUSH_S
+# Links per message to a worker: a whole share pickled at once (50,000 links and their history)
+# is a transient 20 MB in the parent, and the allocator keeps that peak for the rest of the run.
+_SEND_BATCH = 2_000
 _FLUSH_S = 0.2
 _INTERRUPTED = 130  # a worker's exit code after Ctrl-C
 _GRACE_S = 5.0  # for a worker to stop after the parent's SIGTERM (``_stop``)
@@ -97,14 +100,16 @@ def _check_in_processes(
             child_end.close()  # the worker's end: EOF here once the worker is gone
             workers[conn] = (k, process)
         for conn, (k, process) in workers.items():
-            mine = [links[i] for i in groups[k]]
-            known = {}
-            for link in mine:
-                key = (link.session_id, link.field, link.url)
-                if key in remembered:
-                    known[key] = remembered[key]
             try:
-                conn.send((mine, own[k], known))
+                for part in _parts(groups[k], _SEND_BATCH):
+                    mine = [links[i] for i in part]
+                    known = {}
+                    for link in mine:
+                        key = (link.session_id, link.field, link.url)
+                        if key in remembered:
+                            known[key] = remembered[key]
+                    conn.send(("links", (mine, known)))
+                conn.send(("go", own[k]))
             except OSError:  # it died before reading its work
                 process.join()
                 raise RuntimeError(
@@ -177,15 +182,28 @@ def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:
             process.join()
 
 
+def _parts(indices: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(indices), size):
+        yield indices[start : start + size]
+
+
 def _work(conn: Connection) -> None:
-    """A worker: receive (links, settings, previous), check the links and send
-    ("batch", (started, done)) messages as results come, then ("done", None)."""
+    """A worker: receive ("links", (links, previous)) messages, then ("go", settings); check
+    the links and send ("batch", (started, done)) messages as results come, then ("done",
+    None)."""
     signal.signal(signal.SIGTERM, _stop_as_ctrl_c)
     try:
+        links: list[Link] = []
+        previous: dict[tuple[str, str, str], Remembered] = {}
         try:
-            links, settings, previous = conn.recv()
+            kind, payload = conn.recv()
+            while kind == "links":
+                links.extend(payload[0])
+                previous.update(payload[1])
+                kind, payload = conn.recv()
         except EOFError:  # the parent is gone already
             return
+        settings = payload
         _check_and_send(links, settings, previous, conn)
         conn.send(("done", None))
     except KeyboardInterrupt:
