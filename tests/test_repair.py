@@ -62,6 +62,15 @@ def test_fix_rewrites_only_the_urls_that_have_a_fix(checked):
     assert len(lines) == 3
 
 
+def test_the_catalogue_keeps_its_permissions(checked):
+    catalog, report = checked
+    catalog.chmod(0o640)  # not what the umask would give a new file
+    done = run_fix(catalog, report)
+    assert done.returncode == 0, done.stderr
+    assert catalog.read_bytes() == AFTER
+    assert catalog.stat().st_mode & 0o777 == 0o640
+
+
 def test_dry_run_prints_the_diff_and_writes_nothing(checked):
     catalog, report = checked
     done = run_fix(catalog, report, "--dry-run")

@@ -106,12 +106,15 @@ def _ctrl_c_deferred() -> Iterator[list[int]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _write_temp(directory: Path, name: str, text: str | Iterable[str]) -> Path:
+def _write_temp(
+    directory: Path, name: str, text: str | Iterable[str], mode: int | None = None
+) -> Path:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(name), suffix=".tmp")
     try:
         # mkstemp makes the file private (0600); a report is as readable as any file the
-        # user creates (0666 less the umask), like the one it replaces would have been.
-        os.fchmod(fd, 0o666 & ~_umask())
+        # user creates (0666 less the umask), like the one it replaces would have been;
+        # ``mode``: the replaced file's own (a catalogue a user made group-writable stays so).
+        os.fchmod(fd, 0o666 & ~_umask() if mode is None else mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.writelines([text] if isinstance(text, str) else text)
             fh.flush()
@@ -141,12 +144,17 @@ def atomic_write(path: Path, text: str | Iterable[str]) -> None:
     """Replace ``path`` with ``text`` atomically (temp file in the same dir, fsync, rename).
 
     ``text`` may come in pieces (``json.chunks(report)``): they are streamed to the file.
+    The file keeps its permissions; a new one gets the umask's.
     """
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(directory, [path.name])
-    tmp = _write_temp(directory, path.name, text)
+    try:
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except OSError:  # not there yet
+        mode = None
+    tmp = _write_temp(directory, path.name, text, mode)
     try:
         os.replace(tmp, path)
     except BaseException:
