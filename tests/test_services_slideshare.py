@@ -191,6 +191,14 @@ def test_a_profile_page_has_no_deck_to_find_and_is_simply_ok():
     assert (result.status, result.title) == (Status.OK, "Jemin Lee")
 
 
+@pytest.mark.parametrize("tab", ["presentations", "documents", "Followers"])
+def test_a_profile_tab_lists_decks_and_is_no_deck_to_find(tab):
+    url = f"https://www.slideshare.net/leejaymin/{tab}"
+    page = b"<html><head><title>Jemin Lee | SlideShare</title></head><body></body></html>"
+    result = check(url, answer(url, 200, headers=HTML, body=page))
+    assert (result.status, result.title) == (Status.OK, "Jemin Lee")
+
+
 # --- the markers, one at a time ---------------------------------------------------------------
 
 

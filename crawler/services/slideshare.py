@@ -141,10 +141,21 @@ def read_deck_page(html: bytes) -> DeckPage:
     return DeckPage(title=title, has_deck=has_deck, removed_wording=removed)
 
 
+# A profile's tabs (``/USER/presentations``): lists of decks, not one. A deck whose slug is
+# exactly one of these words is then judged by the plain HTTP rules: missing a removed deck
+# is better than calling a profile's tab broken.
+PROFILE_TABS = frozenset(
+    {"presentations", "documents", "infographics", "videos", "followers", "following", "likes"}
+)
+
+
 def is_deck_url(url: str) -> bool:
     """True for URLs of one deck (``/USER/SLUG``, ``/slideshow/SLUG/ID``, ``/mobile/USER/SLUG``);
-    False for a profile (``/USER``), the home page and the like, which have no deck to find."""
+    False for a profile (``/USER``) or one of its tabs (``/USER/presentations``), the home page
+    and the like, which have no deck to find."""
     segments = [s for s in urlsplit(url).path.split("/") if s]
+    if len(segments) == 2 and segments[1].lower() in PROFILE_TABS:
+        return False
     return len(segments) >= 2
 
 
