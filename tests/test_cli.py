@@ -358,8 +358,14 @@ def test_an_unwritable_report_dir_is_one_clear_line_not_a_traceback(workdir):
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize(("text", "jobs"), [("1", 1), ("3", 3), ("auto", None), (None, None)])
-def test_jobs_is_a_count_or_auto_by_default(monkeypatch, text, jobs):
+@pytest.mark.parametrize(
+    ("option", "text", "expected"),
+    [
+        *[("--jobs", t, e) for t, e in [("1", 1), ("3", 3), ("auto", None), (None, None)]],
+        *[("--video-workers", t, e) for t, e in [("1", 1), ("6", 6), ("auto", None), (None, None)]],
+    ],
+)
+def test_jobs_and_video_workers_are_a_count_or_auto_by_default(monkeypatch, option, text, expected):
     from click.testing import CliRunner
 
     import crawler.cli as cli
@@ -367,45 +373,26 @@ def test_jobs_is_a_count_or_auto_by_default(monkeypatch, text, jobs):
     seen: dict[str, object] = {}
 
     def capture(options, **_):
-        seen["jobs"] = options.jobs
+        seen[option] = getattr(options, option.removeprefix("--").replace("-", "_"))
         raise KeyboardInterrupt  # stop before anything is checked
 
     monkeypatch.setattr(cli, "run_check", capture)
-    args = ["check", "-q", *(["--jobs", text] if text else [])]
+    args = ["check", "-q", *([option, text] if text else [])]
     assert CliRunner().invoke(cli.main, args).exit_code == 130
-    assert seen["jobs"] == jobs
+    assert seen[option] == expected
 
 
-@pytest.mark.parametrize("text", ["0", "65", "two", ""])
-def test_a_bad_jobs_value_is_a_usage_error(tmp_path, text):
-    run = crawler("check", "--jobs", text, cwd=tmp_path)
+@pytest.mark.parametrize(
+    ("option", "text", "says"),
+    [
+        *[("--jobs", t, "1 to 64 or auto") for t in ["0", "65", "two", ""]],
+        *[("--video-workers", t, "1 to 16 or auto") for t in ["0", "17", "many"]],
+    ],
+)
+def test_a_bad_jobs_or_video_workers_value_is_a_usage_error(tmp_path, option, text, says):
+    run = crawler("check", option, text, cwd=tmp_path)
     assert run.returncode == 2
-    assert "--jobs" in run.stderr and "1 to 64 or auto" in run.stderr
-
-
-@pytest.mark.parametrize(("text", "workers"), [("1", 1), ("6", 6), ("auto", None), (None, None)])
-def test_video_workers_is_a_count_or_auto_by_default(monkeypatch, text, workers):
-    from click.testing import CliRunner
-
-    import crawler.cli as cli
-
-    seen: dict[str, object] = {}
-
-    def capture(options, **_):
-        seen["workers"] = options.video_workers
-        raise KeyboardInterrupt  # stop before anything is checked
-
-    monkeypatch.setattr(cli, "run_check", capture)
-    args = ["check", "-q", *(["--video-workers", text] if text else [])]
-    assert CliRunner().invoke(cli.main, args).exit_code == 130
-    assert seen["workers"] == workers
-
-
-@pytest.mark.parametrize("text", ["0", "17", "many"])
-def test_a_bad_video_workers_value_is_a_usage_error(tmp_path, text):
-    run = crawler("check", "--video-workers", text, cwd=tmp_path)
-    assert run.returncode == 2
-    assert "--video-workers" in run.stderr and "1 to 16 or auto" in run.stderr
+    assert option in run.stderr and says in run.stderr
 
 
 def test_host_limits_come_from_the_options_or_the_environment(monkeypatch):
