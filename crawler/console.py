@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from crawler.model import SEVERITY, Finding, Link, LinkResult, RunReport, Severity, Status
+from crawler.model import STATUS_RANK, Finding, Link, LinkResult, RunReport, Severity, Status
 from crawler.pipeline import EXIT_CRASHED, EXIT_INTERRUPTED, EXIT_INVALID
 from crawler.report.common import FIELD_LABELS, FIX_SOURCES
 from crawler.report.escape import terminal_safe
@@ -89,7 +89,7 @@ class Output:
                 )
             )
         # ok first, then worst first: "46 links: 40 ok, 2 broken, 1 redirected, …".
-        order = [Status.OK, *sorted(set(Status) - {Status.OK}, key=SEVERITY.__getitem__)]
+        order = [Status.OK, *sorted(set(Status) - {Status.OK}, key=STATUS_RANK.__getitem__)]
         parts = [f"{counts.get(s, 0)} {s.value}" for s in order]
         click.echo(
             f"{len(report.sessions)} sessions, {len(report.results)} links: "

@@ -47,8 +47,9 @@ class Source(enum.StrEnum):
     PREVIOUS = "previous"
 
 
-# Worst first: the order problems are listed in, and which status colours a badge.
-SEVERITY: dict[Status, int] = {
+# Statuses worst first (0 the worst): the order problems are listed in, and which status
+# colours a badge. Not to be confused with ``Severity``, the weight of a finding.
+STATUS_RANK: dict[Status, int] = {
     Status.BROKEN: 0,
     Status.REDIRECTED: 1,
     Status.UNVERIFIED: 2,

@@ -11,7 +11,7 @@ worst thing in the run:
   network or whose links were all skipped (``"not verified"``, never a green "0/0 ok"); red
   all the same when the catalogue alone shows a problem (``"not checked, 1 duplicated"``).
 
-Redirected is worse than unverified, as in ``model.SEVERITY``: a redirect is a definite answer
+Redirected is worse than unverified, as in ``model.STATUS_RANK``: a redirect is a definite answer
 that needs an edit, an unverified link is only a doubt.
 """
 
