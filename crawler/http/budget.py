@@ -71,25 +71,11 @@ class LinkClock:
     async def acquire(self, slots: Slots, *, first: bool = False) -> None:
         """Take one of ``slots`` (``first``: at the front of the queue); waiting for it is not
         charged to the link's budget."""
-        if not slots.locked():
+        if slots.locked():
+            with self.uncharged():
+                await slots.acquire(first=first)
+        else:
             await slots.acquire()
-            return
-        # ``uncharged`` written out: with the per-host limit binding, nearly every request
-        # of a big run waits here, and the context manager's generator was a measurable cost.
-        spent = self.budget.get()
-        timer = spent.timer if spent is not None else None
-        when = timer.when() if timer is not None and not timer.expired() else None
-        if spent is None or timer is None or when is None:
-            await slots.acquire(first=first)
-            return
-        started = time.monotonic()
-        timer.reschedule(None)
-        try:
-            await slots.acquire(first=first)
-        finally:
-            now = time.monotonic()
-            spent.queued += now - started
-            timer.reschedule(when + now - started)
 
     @contextlib.asynccontextmanager
     async def slot(self, slots: Slots, *, first: bool = False) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from crawler.config import HostLimits, Settings
 from crawler.hosts import LinkKind, github_file
 from crawler.model import Fix, Link, LinkResult, Status
 from crawler.services.base import CheckContext, Service
+from crawler.suggest.wayback import Unavailable, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,6 @@ async def suggest_all(
     is left, one link after another (it is asked one request a second anyway), and no more
     once it could not be asked: offline, or rate-limited, a run must not wait on it per link."""
     from crawler.suggest.github_tree import Trees
-    from crawler.suggest.wayback import Unavailable, snapshot
 
     trees = Trees(ctx, hosts.api)
     broken = wanted(results)
@@ -122,8 +122,6 @@ async def suggest_all(
 async def _in_time(ctx: CheckContext, r: LinkResult, question: Awaitable[Fix | None]) -> Fix | None:
     """The answer to ``question`` within one link's time, or None: a suggestion is a nicety,
     it never fails the run (``Unavailable`` passes: it stops the Wayback questions)."""
-    from crawler.suggest.wayback import Unavailable
-
     try:
         async with asyncio.timeout(ctx.settings.link_timeout):
             return await question
